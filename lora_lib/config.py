@@ -1,0 +1,271 @@
+"""Typed params: params/defaults.yaml + params/characters/<id>.yaml + overrides.
+
+A character file lists only what differs from the defaults. Overrides (from a notebook's
+parameters cell or `lora run --set key=value`) go on top. Unknown keys and wrong types fail
+at load time with a one-line error naming the file and the dotted key.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CHARACTER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class ConfigError(ValueError):
+    """A params problem, phrased for a person: file, key, what is wrong."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class CharacterParams(_Strict):
+    name: str
+    category: str
+    # The short system prompt the adapter is trained and served with: core rules only,
+    # never the card's long systemPrompt, lorebook or RAG context.
+    system_prompt: str
+    style_markers: list[str] = Field(min_length=1)  # regexes; a reply "hits" if any matches
+    banned_words: list[str] = []
+
+
+class InputParams(_Strict):
+    # "{store}" expands to the store root, so the demo world lives with the runs.
+    messages: str = "{store}/demo/world/messages.json"
+    users: str = "{store}/demo/world/users.json"
+    characters: str = "{store}/demo/world/characters.json"
+    gold: str = "{store}/demo/world/gold.jsonl"
+    deletion_requests: str = "{store}/demo/world/deletion_requests.jsonl"
+
+
+class MessageFields(_Strict):
+    id: str = "_id"
+    chat_id: str = "chatId"
+    character_id: str = "characterId"
+    user_id: str = "userId"
+    role: str = "role"
+    content: str = "content"
+    created_at: str = "createdAt"
+    safety_flags: str = "safetyFlags"
+
+
+class UserFields(_Strict):
+    id: str = "_id"
+    nickname: str = "nickname"
+    opt_in: str = "trainingOptIn"
+    opt_in_at: str = "optInAt"
+
+
+class CollectParams(_Strict):
+    # The salt makes user_ref useless for joining against other systems; set your own.
+    salt: str = "demo-salt"
+    fields: MessageFields = MessageFields()
+    user_fields: UserFields = UserFields()
+    roles: dict[str, Literal["user", "assistant", "system"]] = {
+        "user": "user", "character": "assistant", "assistant": "assistant", "bot": "assistant",
+        "system": "system",
+    }
+
+
+class CleanParams(_Strict):
+    min_chars: int = Field(2, ge=0)  # shorter turns carry no style
+    max_chars: int = Field(1000, gt=0)
+    max_char_run: int = Field(6, ge=2)  # "ㅋㅋㅋㅋㅋㅋㅋ…" beyond this is spam
+    min_hangul_share: float = Field(0.5, ge=0, le=1)  # of letters; Korean-only by default
+    exclude_safety_flags: list[str] = ["nsfw", "violence", "hate", "self_harm"]
+    meta_patterns: list[str] = [
+        r"(나는|난|저는|전)\s*(사실\s*)?(AI|에이아이|인공지능|챗봇|언어\s*모델)",
+        r"언어\s*모델", r"시스템\s*프롬프트", r"프롬프트에\s*따르면", r"개발자\s*(지시|프롬프트)",
+        r"\bAI\s*(assistant|model)\b",
+    ]
+    spam_patterns: list[str] = [r"https?://", r"www\.", r"무료\s*쿠폰", r"광고", r"bit\.ly"]
+    repeat_sentence_max: int = Field(2, ge=1)  # same sentence more often than this in a turn
+    leakage_check: bool = True  # reject assistant turns in another character's style
+
+
+class DatasetParams(_Strict):
+    eval_fraction: float = Field(0.15, gt=0, lt=1)
+    gold_weight: int = Field(1, ge=1, le=10)  # gold dialogues repeated this often in train
+    min_train_records: int = Field(10, ge=1)
+
+
+class LoraParams(_Strict):
+    r: int = Field(16, ge=1, le=512)  # guide: 8-32
+    alpha: int = Field(32, ge=1)  # guide: 16-64, usually 2*r
+    dropout: float = Field(0.05, ge=0, lt=1)  # guide: 0-0.1
+    target_modules: str | list[str] = "all-linear"
+
+
+class TrainParams(_Strict):
+    method: Literal["lora", "qlora"] = "lora"
+    lora: LoraParams = LoraParams()
+    learning_rate: float = Field(2e-4, gt=0)  # guide: 1e-4..2e-4
+    epochs: float = Field(2, gt=0)  # guide: 1-3
+    batch_size: int = Field(8, ge=1)
+    max_length: int = Field(256, ge=16)  # tokens; the demo's chats are short
+    max_steps: int = -1  # >0 caps the run (tests, smoke runs)
+    # fp32 on CPU: bf16 without bf16 units was ~20x slower here (DESIGN.md section 9).
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+
+
+class EvaluateParams(_Strict):
+    n_prompts: int = Field(24, ge=1)
+    max_new_tokens: int = Field(48, ge=1)
+    batch_size: int = Field(8, ge=1)
+    min_style_marker_rate: float = Field(0.8, ge=0, le=1)
+    min_gate_pass_rate: float = Field(0.9, ge=0, le=1)  # per gate, over the eval prompts
+    max_repeat_ngram: int = Field(3, ge=1)  # same 3-gram more often than this fails
+    max_reply_chars: int = Field(400, ge=1)
+
+
+class ServeParams(_Strict):
+    registry_url: str = "sqlite:///{store}/registry.sqlite"
+
+
+class MonitorParams(_Strict):
+    n_users: int = Field(40, ge=1)
+    n_requests: int = Field(60, ge=1)
+    max_violation_rate: float = Field(0.2, ge=0, le=1)
+    max_latency_p95_ms: float = Field(5000, gt=0)
+    min_requests: int = Field(20, ge=1)
+
+
+class Params(_Strict):
+    character_id: str
+    seed: int = 0
+    store: str = "runs"
+    tracking: Literal["offline", "online", "none"] = "offline"
+    wandb_project: str = "lora-characters"
+    # A local path or a Hugging Face model id; the demo builds its own tiny model.
+    base_model: str = "{store}/demo/base_model"
+    inputs: InputParams = InputParams()
+    collect: CollectParams = CollectParams()
+    clean: CleanParams = CleanParams()
+    dataset: DatasetParams = DatasetParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    serve: ServeParams = ServeParams()
+    monitor: MonitorParams = MonitorParams()
+    character: CharacterParams
+
+    def path(self, template: str) -> Path:
+        """Expand "{store}" in a configured path."""
+        return Path(template.replace("{store}", self.store))
+
+    def sha256(self) -> str:
+        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
+
+
+def check_character_id(character_id: str) -> str:
+    if not isinstance(character_id, str) or not CHARACTER_ID.match(character_id):
+        raise ConfigError(
+            f"invalid character id {character_id!r}: use lowercase letters, digits, '-' and '_' "
+            "(no paths)")
+    return character_id
+
+
+def known_characters(params_dir: str | Path = "params") -> list[str]:
+    return sorted(p.stem for p in (Path(params_dir) / "characters").glob("*.yaml"))
+
+
+def character_markers(params_dir: str | Path = "params") -> dict[str, list[str]]:
+    """Style markers of every configured character (for leakage checks across characters)."""
+    out = {}
+    for cid in known_characters(params_dir):
+        data = _read_yaml(Path(params_dir) / "characters" / f"{cid}.yaml")
+        out[cid] = list((data.get("character") or {}).get("style_markers") or [])
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _merge(base: dict, top: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def expand_dotted(overrides: dict[str, Any]) -> dict:
+    """{"train.lora.r": 8} -> {"train": {"lora": {"r": 8}}}; nested dicts pass through."""
+    out: dict = {}
+    for key, value in (overrides or {}).items():
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = _merge(node[leaf], value) if isinstance(value, dict) and isinstance(node.get(leaf), dict) \
+            else value
+    return out
+
+
+def _has_key(tree: dict, dotted: tuple) -> bool:
+    node: Any = tree
+    for part in dotted:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def load_params(character_id: str, *, params_dir: str | Path = "params",
+                overrides: dict[str, Any] | None = None) -> Params:
+    """Resolve the params of one character; raise ConfigError naming file and key."""
+    check_character_id(character_id)
+    params_dir = Path(params_dir)
+    defaults_path = params_dir / "defaults.yaml"
+    char_path = params_dir / "characters" / f"{character_id}.yaml"
+    if not defaults_path.exists():
+        raise ConfigError(f"{defaults_path}: params file not found")
+    if not char_path.exists():
+        known = ", ".join(known_characters(params_dir)) or "none"
+        raise ConfigError(f"unknown character {character_id!r}: no {char_path} (known: {known})")
+    layers = [(str(defaults_path), _read_yaml(defaults_path)), (str(char_path), _read_yaml(char_path)),
+              ("overrides", expand_dotted(overrides or {}))]
+    merged: dict = {"character_id": character_id}
+    for _, layer in layers:
+        merged = _merge(merged, layer)
+    merged["character_id"] = character_id
+    try:
+        return Params.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(str(p) for p in err["loc"])
+        source = next((name for name, layer in reversed(layers) if _has_key(layer, loc)),
+                      str(char_path) if loc and loc[0] == "character" else str(defaults_path))
+        value = f" (got {err['input']!r})" if err["type"] != "missing" and not isinstance(err["input"], dict) \
+            else ""
+        more = f" [+{len(exc.errors()) - 1} more]" if len(exc.errors()) > 1 else ""
+        raise ConfigError(f"{source}: {'.'.join(loc)}: {err['msg']}{value}{more}") from None
+
+
+def guide_warnings(p: Params) -> list[str]:
+    """Hyperparameters outside the seed's guide: shown in the notebook and the record, not silenced."""
+    t, out = p.train, []
+    checks = [("train.lora.r", t.lora.r, 8, 32), ("train.lora.alpha", t.lora.alpha, 16, 64),
+              ("train.lora.dropout", t.lora.dropout, 0, 0.1), ("train.learning_rate", t.learning_rate, 1e-4, 2e-4),
+              ("train.epochs", t.epochs, 1, 3)]
+    for key, value, lo, hi in checks:
+        if not lo <= value <= hi:
+            out.append(f"{key}={value} is outside the guide's {lo}..{hi}")
+    return out

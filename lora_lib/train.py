@@ -1,0 +1,220 @@
+"""Train: a dataset version + a base model -> a LoRA/QLoRA adapter with a reproducibility record.
+
+TRL's SFTTrainer does the work, with PEFT LoRA and loss on assistant tokens only (the chat
+template marks them with {% generation %}). Everything that can be wrong is checked before any
+training starts. The adapter's version is a hash of everything that made it (dataset version,
+train params, base model and tokenizer hashes, seed), so the same inputs name the same adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from .config import Params, guide_warnings
+from .dataset import load_version
+from .store import read_json, sha256_file, sha256_json, write_json
+
+
+class TrainError(ValueError):
+    """A problem found before training: names the input and what is wrong."""
+
+
+def _is_local(name: str) -> bool:
+    """A path, not a hub id ("org/name" with exactly one slash)."""
+    return name.startswith((".", "/", "~")) or name.count("/") != 1
+
+
+def model_fingerprint(base_model: str) -> dict:
+    """Base model id/path and a content hash of its weights and tokenizer (or the hub revision)."""
+    path = Path(base_model).expanduser()
+    if not path.exists():
+        if _is_local(base_model):
+            raise TrainError(f"base model path does not exist: {base_model}")
+        return {"base_model": base_model, "revision": "hub (resolved at load time)", "sha256": None,
+                "tokenizer_sha256": None}
+    info = path / "base_model.json"
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights:
+        raise TrainError(f"base model {path} has no .safetensors weights (only safetensors are loaded)")
+    tok = path / "tokenizer.json"
+    return {"base_model": str(path), "revision": read_json(info).get("sha256") if info.exists() else None,
+            "sha256": sha256_json([sha256_file(w) for w in weights]),
+            "tokenizer_sha256": sha256_file(tok) if tok.exists() else None}
+
+
+def check_inputs(p: Params, train: list[dict], tokenizer) -> None:
+    """Fail before training on an empty dataset, records without a reply, a template without markers."""
+    if not train:
+        raise TrainError(f"dataset for {p.character_id!r} has no train records")
+    for i, rec in enumerate(train):
+        msgs = rec.get("messages")
+        if not isinstance(msgs, list) or not any(isinstance(m, dict) and m.get("role") == "assistant"
+                                                  and m.get("content") for m in msgs):
+            raise TrainError(f"train record {i} ({rec.get('conversation_id')}): no assistant turn to learn from")
+    template = getattr(tokenizer, "chat_template", None)
+    if not template:
+        raise TrainError("the base model's tokenizer has no chat template; set one (ChatML) before training")
+    if "{% generation %}" not in template and "{%- generation %}" not in template:
+        raise TrainError("the chat template has no {% generation %} markers, so the loss cannot be limited "
+                         "to assistant turns; add them around the assistant content")
+
+
+def git_state(cwd: str | Path = ".") -> dict:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                                    capture_output=True, text=True).stdout.strip())
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+def library_versions() -> dict:
+    import importlib.metadata as md
+
+    out = {}
+    for name in ("torch", "transformers", "peft", "trl", "accelerate", "datasets", "bitsandbytes"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _dtype(p: Params):
+    import torch
+
+    if p.train.dtype == "float32":
+        return torch.float32
+    if p.train.dtype == "bfloat16":
+        return torch.bfloat16
+    # auto: bf16 only where the hardware has it; on CPU fp32 is ~20x faster here.
+    return torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+
+
+def adapter_version(dataset_version: str, p: Params, fingerprint: dict) -> str:
+    return sha256_json({"dataset": dataset_version, "train": p.train.model_dump(), "seed": p.seed,
+                        "base": fingerprint})[:12]
+
+
+def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, force: bool = False,
+                  progress: bool = True) -> dict:
+    """Train (or find) the adapter for this dataset version; return its record."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, set_seed
+    from trl import SFTConfig, SFTTrainer
+
+    base = str(p.path(p.base_model))
+    fingerprint = model_fingerprint(base)
+    train, _, manifest = load_version(p.store, p.character_id, dataset_version)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    check_inputs(p, train, tokenizer)
+    version = adapter_version(dataset_version, p, fingerprint)
+    root = Path(p.store) / "adapters" / p.character_id
+    final = root / version
+    if (final / "record.json").exists() and not force:
+        return read_json(final / "record.json")  # same inputs, same adapter
+
+    set_seed(p.seed)
+    dtype = _dtype(p)
+    model_kwargs = {"dtype": dtype}
+    if p.train.method == "qlora":
+        model_kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_use_double_quant=True)
+    model = AutoModelForCausalLM.from_pretrained(base, **model_kwargs)
+    lora = LoraConfig(r=p.train.lora.r, lora_alpha=p.train.lora.alpha, lora_dropout=p.train.lora.dropout,
+                      target_modules=p.train.lora.target_modules, task_type="CAUSAL_LM")
+    ckpt_dir = root / f".checkpoints-{version}"
+    args = SFTConfig(
+        output_dir=str(ckpt_dir), seed=p.seed, data_seed=p.seed,
+        num_train_epochs=p.train.epochs, max_steps=p.train.max_steps,
+        per_device_train_batch_size=p.train.batch_size, learning_rate=p.train.learning_rate,
+        max_length=p.train.max_length, assistant_only_loss=True, packing=False,
+        # On CPU these defaults cost time and buy nothing on a small model (DESIGN.md section 9).
+        gradient_checkpointing=False, bf16=dtype == torch.bfloat16, fp16=False,
+        logging_steps=1, save_strategy="epoch", save_total_limit=1,
+        report_to=["wandb"] if p.tracking != "none" and _wandb_active() else "none",
+        disable_tqdm=not progress, dataloader_num_workers=0,
+    )
+    trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer, peft_config=lora,
+                         train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in train]))
+    last = _last_checkpoint(ckpt_dir) if resume else None
+    start = time.time()
+    out = trainer.train(resume_from_checkpoint=str(last) if last else None)
+    wall = time.time() - start
+
+    tmp = root / f".{version}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    losses = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
+    record = {
+        "adapter_version": version, "character_id": p.character_id, "method": p.train.method,
+        "dataset_version": dataset_version, "dataset_manifest_sha256": sha256_json(manifest),
+        "git": git_state(), **fingerprint, "seed": p.seed, "train_params": p.train.model_dump(),
+        "train_args": json.loads(args.to_json_string()), "guide_warnings": guide_warnings(p),
+        "libraries": library_versions(),
+        "hardware": {"platform": platform.platform(), "processor": platform.processor(),
+                     "cpus": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
+        "wall_seconds": round(wall, 2), "steps": trainer.state.global_step,
+        "train_tokens": int(trainer.state.num_input_tokens_seen or 0),
+        "final_loss": losses[-1]["loss"] if losses else None, "train_loss": out.training_loss, "losses": losses,
+        "adapter_sha256": sha256_file(tmp / "adapter_model.safetensors"),
+        "resumed_from": str(last) if last else None,
+    }
+    write_json(tmp / "record.json", record)
+    (tmp / "README.md").write_text(_model_card(record), encoding="utf-8")
+    shutil.rmtree(final, ignore_errors=True)  # only reached with force=True or after a crash mid-write
+    os.rename(tmp, final)
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    return record
+
+
+def _wandb_active() -> bool:
+    try:
+        import wandb
+    except ImportError:
+        return False
+    return wandb.run is not None
+
+
+def _last_checkpoint(ckpt_dir: Path) -> Path | None:
+    ckpts = sorted(ckpt_dir.glob("checkpoint-*"), key=lambda d: int(d.name.split("-")[-1]))
+    return ckpts[-1] if ckpts else None
+
+
+def _model_card(r: dict) -> str:
+    return f"""---
+library_name: peft
+base_model: {r['base_model']}
+tags: [lora, character-chat, {r['character_id']}]
+---
+# {r['character_id']}@{r['adapter_version']}
+
+{r['method'].upper()} adapter for character `{r['character_id']}`, trained with TRL SFTTrainer + PEFT,
+loss on assistant turns only.
+
+| | |
+|---|---|
+| dataset version | `{r['dataset_version']}` |
+| base model | `{r['base_model']}` (sha256 `{r['sha256']}`) |
+| tokenizer sha256 | `{r['tokenizer_sha256']}` |
+| code commit | `{r['git']['commit']}`{' (dirty)' if r['git']['dirty'] else ''} |
+| seed | {r['seed']} |
+| r / alpha / dropout | {r['train_params']['lora']['r']} / {r['train_params']['lora']['alpha']} / {r['train_params']['lora']['dropout']} |
+| lr / epochs | {r['train_params']['learning_rate']} / {r['train_params']['epochs']} |
+| steps / wall time | {r['steps']} / {r['wall_seconds']} s |
+| final loss | {r['final_loss']} |
+
+The full record (all train args, library versions, hardware) is in `record.json`.
+"""
