@@ -18,13 +18,28 @@ def project_root(start_dir: str | Path = ".") -> Path:
     raise FileNotFoundError(f"no params/defaults.yaml in {here} or its parents")
 
 
+def resolve(path: str | Path) -> Path:
+    """A path from the parameters cell: absolute as given, relative to the project root otherwise."""
+    return Path(path) if Path(path).is_absolute() else project_root() / path
+
+
 def setup(stage: str, character_id: str, run_id: str, store: str = "runs", params_dir: str = "params",
           overrides: dict | None = None) -> tuple[Params, RunPaths, Tracker]:
     """Resolve params and paths (relative ones against the project root) and start tracking."""
-    root = project_root()
-    store_path = Path(store) if Path(store).is_absolute() else root / store
-    params_path = Path(params_dir) if Path(params_dir).is_absolute() else root / params_dir
+    _inline_figures()
+    store_path, params_path = resolve(store), resolve(params_dir)
     p = load_params(character_id, params_dir=params_path, overrides={**(overrides or {}), "store": str(store_path)})
     paths = run_paths(store_path, character_id, run_id)
     paths.stage_dir(stage).mkdir(parents=True, exist_ok=True)
     return p, paths, start(p, stage, run_id)
+
+
+def _inline_figures() -> None:
+    """Make `display(fig)` of a matplotlib Figure render as an image in Jupyter and papermill."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is not None and hasattr(ip, "run_line_magic"):
+        ip.run_line_magic("matplotlib", "inline")

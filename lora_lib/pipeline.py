@@ -41,15 +41,16 @@ def select_stages(stages: list[str] | None = None, from_stage: str | None = None
     return chosen
 
 
-def check_inputs(p) -> None:
-    """Missing export files fail before any notebook starts."""
-    for field in ("messages", "users", "characters"):
+def check_inputs(p, stages: list[str]) -> None:
+    """Missing export files or base model fail before any notebook starts."""
+    for field in ("messages", "users", "characters") if "collect" in stages else ():
         path = p.path(getattr(p.inputs, field))
         if not path.exists():
             hint = " (run `lora demo build` for the demo world)" if "demo" in str(path) else ""
             raise PipelineError(f"inputs.{field}: file not found: {path}{hint}")
     base = p.path(p.base_model)
-    if base.is_absolute() and not base.exists():
+    needs_model = {"train", "evaluate", "monitor"} & set(stages)
+    if needs_model and base.is_absolute() and not base.exists():
         raise PipelineError(f"base_model: not found: {base} (run `lora demo build` for the demo model)")
 
 
@@ -100,8 +101,7 @@ def run_character(character_id: str, *, run_id: str | None = None, stages: list[
     overrides = {**(overrides or {}), "store": str(store)}
     p = load_params(character_id, params_dir=params_dir, overrides=overrides)  # bad params fail here
     chosen = select_stages(stages, from_stage)
-    if "collect" in chosen:
-        check_inputs(p)
+    check_inputs(p, chosen)
     paths = run_paths(store, character_id, run_id or new_run_id())
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     summary_path = paths.run_dir / "summary.json"

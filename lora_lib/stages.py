@@ -63,7 +63,8 @@ def run_dataset(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     conversations = read_jsonl(paths.stage_dir("clean") / "conversations.jsonl")
     manifest = build_version(conversations, p)
     version_dir = paths.dataset_root() / manifest["version"]
-    tracker.artifact(f"dataset-{p.character_id}", "dataset", version_dir, metadata=manifest)
+    tracker.artifact(f"dataset-{p.character_id}", "dataset", version_dir, metadata=manifest,
+                     aliases=[manifest["version"]])
     result = {"dataset_version": manifest["version"], "train": manifest["counts"]["train"],
               "eval": manifest["counts"]["eval"], "sources": manifest["counts"]["sources"],
               "contributing_users": len(manifest["user_refs"]), "path": str(version_dir)}
@@ -79,7 +80,8 @@ def run_train(p: Params, paths: RunPaths, tracker: Tracker, *, resume: bool = Fa
         tracker.log({"train/loss": row["loss"]}, step=row["step"])
     adapter_dir = paths.adapter_root() / record["adapter_version"]
     tracker.artifact(f"adapter-{p.character_id}", "lora-adapter", adapter_dir,
-                     metadata={k: record[k] for k in ("adapter_version", "dataset_version", "sha256", "seed")})
+                     metadata={k: record[k] for k in ("adapter_version", "dataset_version", "sha256", "seed")},
+                     aliases=[record["adapter_version"]], uses=[f"dataset-{p.character_id}:{version}"])
     result = {k: record[k] for k in ("adapter_version", "dataset_version", "final_loss", "train_loss", "steps",
                                      "wall_seconds", "train_tokens", "guide_warnings", "adapter_sha256")}
     result["path"] = str(adapter_dir)

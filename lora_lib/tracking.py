@@ -39,17 +39,22 @@ class Tracker:
             self.run.log({name: wandb.Table(columns=cols, data=[[r.get(c) for c in cols] for r in rows])})
 
     def artifact(self, name: str, type: str, path: str | Path, *, metadata: dict | None = None,
-                 uses: list[str] = ()) -> None:
-        """Log a directory as an artifact; `uses` names artifacts it was built from (lineage)."""
+                 aliases: list[str] = (), uses: list[str] = ()) -> None:
+        """Log a directory as an artifact; `uses` names artifacts it was built from ("name:alias").
+
+        W&B cannot record `uses` offline ("Cannot use artifact when in offline mode"), so offline
+        the lineage lives in the artifact's metadata (and in the plain JSON records) instead.
+        """
         if not self.run:
             return
         import wandb
 
-        for used in uses:
-            self.run.use_artifact(used)
-        art = wandb.Artifact(name, type=type, metadata=metadata or {})
+        if not self.run.settings._offline:
+            for used in uses:
+                self.run.use_artifact(used)
+        art = wandb.Artifact(name, type=type, metadata={**(metadata or {}), "built_from": list(uses)})
         art.add_dir(str(path))
-        self.run.log_artifact(art)
+        self.run.log_artifact(art, aliases=list(aliases))
 
     def finish(self) -> None:
         if self.run:

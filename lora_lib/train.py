@@ -104,14 +104,50 @@ def adapter_version(dataset_version: str, p: Params, fingerprint: dict) -> str:
                         "base": fingerprint})[:12]
 
 
+def setup_model(p: Params, base: str):
+    """The base model in the dtype the hardware wants; 4-bit NF4 for QLoRA."""
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    dtype = _dtype(p)
+    kwargs = {"dtype": dtype}
+    if p.train.method == "qlora":
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_use_double_quant=True)
+    model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
+    return model, dtype == torch.bfloat16
+
+
+def setup_trainer(p: Params, model, tokenizer, train: list[dict], output_dir: str | Path, *, bf16: bool = False,
+                  progress: bool = True):
+    """TRL SFTTrainer with a PEFT LoRA config and loss on assistant tokens only."""
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    lora = LoraConfig(r=p.train.lora.r, lora_alpha=p.train.lora.alpha, lora_dropout=p.train.lora.dropout,
+                      target_modules=p.train.lora.target_modules, task_type="CAUSAL_LM")
+    args = SFTConfig(
+        output_dir=str(output_dir), seed=p.seed, data_seed=p.seed,
+        num_train_epochs=p.train.epochs, max_steps=p.train.max_steps,
+        per_device_train_batch_size=p.train.batch_size, learning_rate=p.train.learning_rate,
+        max_length=p.train.max_length, assistant_only_loss=True, packing=False,
+        # On CPU these defaults cost time and buy nothing on a small model (DESIGN.md section 9).
+        gradient_checkpointing=False, bf16=bf16, fp16=False,
+        logging_steps=1, save_strategy="epoch", save_total_limit=1,
+        report_to=["wandb"] if p.tracking != "none" and _wandb_active() else "none",
+        disable_tqdm=not progress, dataloader_num_workers=0,
+    )
+    return SFTTrainer(model=model, args=args, processing_class=tokenizer, peft_config=lora,
+                      train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in train]))
+
+
 def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, force: bool = False,
                   progress: bool = True) -> dict:
     """Train (or find) the adapter for this dataset version; return its record."""
     import torch
-    from datasets import Dataset
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, set_seed
-    from trl import SFTConfig, SFTTrainer
+    from transformers import AutoTokenizer, set_seed
 
     base = str(p.path(p.base_model))
     fingerprint = model_fingerprint(base)
@@ -125,29 +161,9 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
         return read_json(final / "record.json")  # same inputs, same adapter
 
     set_seed(p.seed)
-    dtype = _dtype(p)
-    model_kwargs = {"dtype": dtype}
-    if p.train.method == "qlora":
-        model_kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
-            bnb_4bit_use_double_quant=True)
-    model = AutoModelForCausalLM.from_pretrained(base, **model_kwargs)
-    lora = LoraConfig(r=p.train.lora.r, lora_alpha=p.train.lora.alpha, lora_dropout=p.train.lora.dropout,
-                      target_modules=p.train.lora.target_modules, task_type="CAUSAL_LM")
+    model, bf16 = setup_model(p, base)
     ckpt_dir = root / f".checkpoints-{version}"
-    args = SFTConfig(
-        output_dir=str(ckpt_dir), seed=p.seed, data_seed=p.seed,
-        num_train_epochs=p.train.epochs, max_steps=p.train.max_steps,
-        per_device_train_batch_size=p.train.batch_size, learning_rate=p.train.learning_rate,
-        max_length=p.train.max_length, assistant_only_loss=True, packing=False,
-        # On CPU these defaults cost time and buy nothing on a small model (DESIGN.md section 9).
-        gradient_checkpointing=False, bf16=dtype == torch.bfloat16, fp16=False,
-        logging_steps=1, save_strategy="epoch", save_total_limit=1,
-        report_to=["wandb"] if p.tracking != "none" and _wandb_active() else "none",
-        disable_tqdm=not progress, dataloader_num_workers=0,
-    )
-    trainer = SFTTrainer(model=model, args=args, processing_class=tokenizer, peft_config=lora,
-                         train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in train]))
+    trainer = setup_trainer(p, model, tokenizer, train, ckpt_dir, bf16=bf16, progress=progress)
     last = _last_checkpoint(ckpt_dir) if resume else None
     start = time.time()
     out = trainer.train(resume_from_checkpoint=str(last) if last else None)
@@ -162,12 +178,12 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
         "adapter_version": version, "character_id": p.character_id, "method": p.train.method,
         "dataset_version": dataset_version, "dataset_manifest_sha256": sha256_json(manifest),
         "git": git_state(), **fingerprint, "seed": p.seed, "train_params": p.train.model_dump(),
-        "train_args": json.loads(args.to_json_string()), "guide_warnings": guide_warnings(p),
+        "train_args": json.loads(trainer.args.to_json_string()), "guide_warnings": guide_warnings(p),
         "libraries": library_versions(),
         "hardware": {"platform": platform.platform(), "processor": platform.processor(),
                      "cpus": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
         "wall_seconds": round(wall, 2), "steps": trainer.state.global_step,
-        "train_tokens": int(trainer.state.num_input_tokens_seen or 0),
+        "train_tokens": int(max((float(h.get("num_tokens", 0)) for h in trainer.state.log_history), default=0)),
         "final_loss": losses[-1]["loss"] if losses else None, "train_loss": out.training_loss, "losses": losses,
         "adapter_sha256": sha256_file(tmp / "adapter_model.safetensors"),
         "resumed_from": str(last) if last else None,

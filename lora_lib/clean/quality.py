@@ -23,7 +23,7 @@ def quality_reason(text: str, *, min_chars: int, max_chars: int, max_char_run: i
         return "too_long"
     if any(re.search(p, stripped, re.IGNORECASE) for p in spam_patterns):
         return "spam:pattern"
-    if re.search(r"(.)\1{%d,}" % max_char_run, stripped):
+    if re.search(rf"(.)\1{{{max_char_run},}}", stripped):
         return "spam:char_run"
     counts = Counter(sentences(stripped))
     if counts and counts.most_common(1)[0][1] > repeat_sentence_max:

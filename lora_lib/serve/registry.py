@@ -1,0 +1,332 @@
+"""Adapter registry, routing table and append-only audit log (SQLAlchemy 2.x; SQLite by default).
+
+Every public method is one transaction. Rows come back as plain dicts; timestamps are ISO 8601 UTC.
+The audit log is the route history: `rollback` replays it to find the previous stable version, so
+there is no second source of truth to drift out of sync.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+STATUSES = ("candidate", "approved", "rejected", "needs_retrain", "retired")
+WEIGHTS_FILE = "adapter_model.safetensors"
+
+_meta = MetaData()
+adapters = Table(
+    "adapters", _meta,
+    Column("character_id", String(200), primary_key=True),  # a character or a category name
+    Column("version", String(200), primary_key=True),
+    Column("path", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("base_model", Text, nullable=False),
+    Column("dataset_version", String(200), nullable=False),
+    Column("gate_report", Text, nullable=True),  # JSON text: portable across backends
+    Column("status", String(32), nullable=False),
+    Column("created_at", String(40), nullable=False),
+)
+routes = Table(
+    "routes", _meta,
+    Column("character_id", String(200), primary_key=True),
+    Column("category", String(200), nullable=True),
+    Column("base_model", Text, nullable=False),
+    Column("stable_version", String(200), nullable=True),
+    Column("candidate_version", String(200), nullable=True),
+    Column("rollout_percent", Float, nullable=False, default=0.0),
+    Column("updated_at", String(40), nullable=False),
+)
+audit = Table(
+    "audit", _meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", String(40), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("character_id", String(200), nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file, streamed (adapters can be hundreds of MB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)
+
+
+class Registry:
+    """Registry of adapter versions, per-character routes and the audit trail, behind one DB URL."""
+
+    def __init__(self, url: str):
+        """Open (creating parent dir and tables if needed) the database at `url`."""
+        self.url = url
+        u = make_url(url)
+        kwargs: dict[str, Any] = {}
+        if u.get_backend_name() == "sqlite":
+            if u.database and u.database != ":memory:":
+                Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            else:  # one shared connection, or every call would see a fresh empty DB
+                kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+        self._engine = create_engine(url, **kwargs)
+        _meta.create_all(self._engine)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.url!r})"
+
+    # ---- adapters -------------------------------------------------------------------------------
+
+    def register_adapter(self, *, character_id: str, version: str, path: str, base_model: str,
+                         dataset_version: str, sha256: str | None = None, gate_report: dict | None = None,
+                         status: str = "candidate", actor: str = "system", reason: str = "") -> dict:
+        """Add an adapter version; returns its row.
+
+        Idempotent for the same (character_id, version, sha256): the existing row is returned and
+        nothing is logged. The same version with different weights is a ValueError (versions are
+        immutable). sha256 defaults to the hash of <path>/adapter_model.safetensors.
+        """
+        _check_status(status)
+        digest = sha256 or file_sha256(Path(path) / WEIGHTS_FILE)
+        with self._engine.begin() as conn:
+            existing = _adapter(conn, character_id, version)
+            if existing is not None:
+                if existing["sha256"] != digest:
+                    raise ValueError(f"adapter {character_id}@{version} is already registered with sha256 "
+                                     f"{existing['sha256'][:12]}…, not {digest[:12]}…: register a new version")
+                return existing
+            row = {"character_id": character_id, "version": version, "path": str(path), "sha256": digest,
+                   "base_model": base_model, "dataset_version": dataset_version,
+                   "gate_report": None if gate_report is None else _dumps(gate_report),
+                   "status": status, "created_at": now_iso()}
+            conn.execute(insert(adapters).values(**row))
+            _audit(conn, actor, "register_adapter", character_id, reason,
+                   {"version": version, "sha256": digest, "path": str(path), "base_model": base_model,
+                    "dataset_version": dataset_version, "status": status})
+            return _adapter(conn, character_id, version)
+
+    def set_status(self, character_id: str, version: str, status: str, *, actor: str = "system",
+                   reason: str = "") -> None:
+        """Change an adapter's status (one of STATUSES); unknown status or adapter -> ValueError."""
+        _check_status(status)
+        with self._engine.begin() as conn:
+            row = _require_adapter(conn, character_id, version)
+            conn.execute(update(adapters)
+                         .where(adapters.c.character_id == character_id, adapters.c.version == version)
+                         .values(status=status))
+            _audit(conn, actor, "set_status", character_id, reason,
+                   {"version": version, "from": row["status"], "to": status})
+
+    def get_adapter(self, character_id: str, version: str) -> dict | None:
+        with self._engine.connect() as conn:
+            return _adapter(conn, character_id, version)
+
+    def list_adapters(self, character_id: str | None = None) -> list[dict]:
+        """All adapter rows (optionally one owner's), oldest first."""
+        q = select(adapters).order_by(adapters.c.created_at, adapters.c.version)
+        if character_id is not None:
+            q = q.where(adapters.c.character_id == character_id)
+        with self._engine.connect() as conn:
+            return [_adapter_dict(r) for r in conn.execute(q).mappings()]
+
+    def verify_weights(self, character_id: str, version: str) -> bool:
+        """True iff the weights file on disk still hashes to the registered sha256 (missing file -> False)."""
+        row = self.get_adapter(character_id, version)
+        if row is None:
+            raise ValueError(f"unknown adapter {character_id}@{version}")
+        weights = Path(row["path"]) / WEIGHTS_FILE
+        return weights.is_file() and file_sha256(weights) == row["sha256"]
+
+    # ---- routes ---------------------------------------------------------------------------------
+
+    def set_route(self, character_id: str, *, base_model: str, stable_version: str | None,
+                  candidate_version: str | None = None, rollout_percent: float = 0.0,
+                  category: str | None = None, override: bool = False, actor: str = "system",
+                  reason: str = "") -> dict:
+        """Create or replace `character_id`'s route; returns it.
+
+        Versions are adapters owned by `character_id` (for a category route, the category name).
+        Only approved adapters may be routed unless override=True, which is recorded in the audit.
+        An adapter built on another base model is refused even with override: it cannot load.
+        category=None keeps the route's existing category.
+        """
+        rollout_percent = float(rollout_percent)
+        if not 0.0 <= rollout_percent <= 100.0:
+            raise ValueError(f"rollout_percent must be in 0..100, got {rollout_percent}")
+        if candidate_version is None and rollout_percent > 0:
+            raise ValueError("rollout_percent > 0 needs a candidate_version")
+        with self._engine.begin() as conn:
+            not_approved = []
+            for v in (stable_version, candidate_version):
+                if v is None:
+                    continue
+                row = _require_adapter(conn, character_id, v)
+                if row["base_model"] != base_model:
+                    raise ValueError(f"adapter {character_id}@{v} was trained on {row['base_model']!r}, "
+                                     f"not {base_model!r}")
+                if row["status"] != "approved":
+                    not_approved.append({"version": v, "status": row["status"]})
+            if not_approved and not override:
+                raise ValueError(f"only approved adapters may be routed; not approved: {not_approved} "
+                                 "(override=True to force, audited)")
+            current = _route(conn, character_id)
+            if category is None and current is not None:
+                category = current["category"]  # a rollout change need not restate the category
+            route = {"category": category, "base_model": base_model, "stable_version": stable_version,
+                     "candidate_version": candidate_version, "rollout_percent": rollout_percent}
+            _write_route(conn, character_id, route)
+            detail = dict(route, override=override, not_approved=not_approved)
+            _audit(conn, actor, "set_route_override" if not_approved else "set_route", character_id,
+                   reason, detail)
+            return _route(conn, character_id)
+
+    def get_route(self, character_id: str) -> dict | None:
+        with self._engine.connect() as conn:
+            return _route(conn, character_id)
+
+    def rollback(self, character_id: str, *, actor: str = "system", reason: str = "") -> dict:
+        """Undo the last change to what users see, in one transaction; returns the new route.
+
+        With a candidate set: drop it (rollout 0), stable untouched. Otherwise: switch stable to the
+        previous stable version in the route history that is still approved. No route, or no such
+        version -> ValueError and nothing changes.
+        """
+        with self._engine.begin() as conn:
+            route = _route(conn, character_id)
+            if route is None:
+                raise ValueError(f"no route for {character_id!r}: nothing to roll back")
+            before = {k: route[k] for k in ("stable_version", "candidate_version", "rollout_percent")}
+            if route["candidate_version"] is not None:
+                new = dict(route, candidate_version=None, rollout_percent=0.0)
+                kind = "drop_candidate"
+            else:
+                target = _previous_stable(conn, character_id, route["stable_version"])
+                if target is None:
+                    raise ValueError(f"no previous approved stable version for {character_id!r}")
+                new = dict(route, stable_version=target)
+                kind = "stable"
+            _write_route(conn, character_id, new)
+            after = _route(conn, character_id)
+            _audit(conn, actor, "rollback", character_id, reason,
+                   {"kind": kind, "before": before, "stable_version": after["stable_version"],
+                    "candidate_version": None, "rollout_percent": after["rollout_percent"]})
+            return after
+
+    # ---- audit ----------------------------------------------------------------------------------
+
+    def audit_log(self, character_id: str | None = None) -> list[dict]:
+        """Audit rows in order (id, ts, actor, action, character_id, detail, reason). Append-only."""
+        with self._engine.connect() as conn:
+            return _audit_rows(conn, character_id)
+
+
+# ---- helpers (all take an open connection so callers control the transaction) ---------------------
+
+def _check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}; expected one of {STATUSES}")
+
+
+def _adapter_dict(m) -> dict:
+    d = dict(m)
+    d["gate_report"] = None if d["gate_report"] is None else json.loads(d["gate_report"])
+    return d
+
+
+def _adapter(conn: Connection, character_id: str, version: str) -> dict | None:
+    m = conn.execute(select(adapters).where(adapters.c.character_id == character_id,
+                                            adapters.c.version == version)).mappings().first()
+    return None if m is None else _adapter_dict(m)
+
+
+def _require_adapter(conn: Connection, character_id: str, version: str) -> dict:
+    row = _adapter(conn, character_id, version)
+    if row is None:
+        raise ValueError(f"unknown adapter {character_id}@{version}")
+    return row
+
+
+def _route(conn: Connection, character_id: str) -> dict | None:
+    m = conn.execute(select(routes).where(routes.c.character_id == character_id)).mappings().first()
+    return None if m is None else dict(m)
+
+
+def _write_route(conn: Connection, character_id: str, route: dict) -> None:
+    values = {k: route[k] for k in ("category", "base_model", "stable_version", "candidate_version",
+                                    "rollout_percent")}
+    values["updated_at"] = now_iso()
+    if _route(conn, character_id) is None:
+        conn.execute(insert(routes).values(character_id=character_id, **values))
+    else:
+        conn.execute(update(routes).where(routes.c.character_id == character_id).values(**values))
+
+
+def _audit(conn: Connection, actor: str, action: str, character_id: str | None, reason: str,
+           detail: dict) -> None:
+    conn.execute(insert(audit).values(ts=now_iso(), actor=actor, action=action, character_id=character_id,
+                                      detail=_dumps(detail), reason=reason or ""))
+
+
+def _audit_rows(conn: Connection, character_id: str | None) -> list[dict]:
+    q = select(audit).order_by(audit.c.id)
+    if character_id is not None:
+        q = q.where(audit.c.character_id == character_id)
+    return [dict(m, detail=json.loads(m["detail"])) for m in conn.execute(q).mappings()]
+
+
+def _previous_stable(conn: Connection, character_id: str, current: str | None) -> str | None:
+    """The stable version before `current`, from the audit trail, skipping ones no longer approved.
+
+    The history is a stack: a route change that sets a new stable pushes it, a stable rollback pops
+    down to its target. So rolling back twice from v2 goes v1 then v0, never back to v2.
+    """
+    stack: list[str] = []
+    for row in _audit_rows(conn, character_id):
+        d = row["detail"]
+        if row["action"] in ("set_route", "set_route_override"):
+            v = d.get("stable_version")
+            if v is not None and (not stack or stack[-1] != v):
+                stack.append(v)
+        elif row["action"] == "rollback" and d.get("kind") == "stable":
+            # a rollback may have skipped versions that were no longer approved: pop down to its target
+            while stack and stack[-1] != d["stable_version"]:
+                stack.pop()
+            if not stack:
+                stack.append(d["stable_version"])
+    if stack and stack[-1] == current:
+        stack.pop()
+    while stack:
+        v = stack.pop()
+        row = _adapter(conn, character_id, v)
+        if v != current and row is not None and row["status"] == "approved":
+            return v
+    return None

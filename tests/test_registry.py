@@ -1,0 +1,145 @@
+"""Registry on real SQLite files: registration, routing rules, rollback, audit, weight checks."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from lora_lib.serve.registry import Registry
+
+BASE = "/models/base"
+
+
+def make_adapter(root: Path, name: str, payload: bytes) -> Path:
+    d = root / "adapters" / name
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "adapter_model.safetensors").write_bytes(payload)
+    return d
+
+
+@pytest.fixture()
+def reg(tmp_path) -> Registry:
+    return Registry(f"sqlite:///{tmp_path}/nested/dir/registry.sqlite")
+
+
+def register(reg: Registry, root: Path, version: str, status: str = "approved", owner: str = "yuna") -> dict:
+    path = make_adapter(root, f"{owner}-{version}", f"weights {owner} {version}".encode())
+    return reg.register_adapter(character_id=owner, version=version, path=str(path), base_model=BASE,
+                                dataset_version="ds1", gate_report={"passed": status == "approved"},
+                                status=status, actor="test")
+
+
+def test_register_is_idempotent_and_hashes_the_weights(reg, tmp_path):
+    assert (tmp_path / "nested" / "dir" / "registry.sqlite").is_file()
+    row = register(reg, tmp_path, "v1", status="candidate")
+    expected = hashlib.sha256(b"weights yuna v1").hexdigest()
+    assert row["sha256"] == expected and row["status"] == "candidate"
+    assert row["gate_report"] == {"passed": False} and row["created_at"].endswith("+00:00")
+    again = register(reg, tmp_path, "v1", status="candidate")
+    assert again == row
+    assert len(reg.list_adapters("yuna")) == 1
+    assert [a["action"] for a in reg.audit_log("yuna")] == ["register_adapter"]  # no-op not logged
+    # A reopened registry sees the same rows: it is the file, not process memory.
+    assert Registry(reg.url).get_adapter("yuna", "v1") == row
+
+
+def test_same_version_with_other_weights_is_refused(reg, tmp_path):
+    register(reg, tmp_path, "v1")
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register_adapter(character_id="yuna", version="v1", path="/nowhere", base_model=BASE,
+                             dataset_version="ds1", sha256="0" * 64)
+
+
+def test_status_changes_are_validated_and_audited(reg, tmp_path):
+    register(reg, tmp_path, "v1", status="candidate")
+    reg.set_status("yuna", "v1", "approved", actor="alice", reason="gates passed")
+    assert reg.get_adapter("yuna", "v1")["status"] == "approved"
+    with pytest.raises(ValueError, match="unknown status"):
+        reg.set_status("yuna", "v1", "great")
+    with pytest.raises(ValueError, match="unknown adapter"):
+        reg.set_status("yuna", "v9", "approved")
+    last = reg.audit_log("yuna")[-1]
+    assert (last["actor"], last["action"], last["reason"]) == ("alice", "set_status", "gates passed")
+    assert last["detail"] == {"version": "v1", "from": "candidate", "to": "approved"}
+
+
+def test_only_approved_adapters_are_routed_unless_overridden(reg, tmp_path):
+    register(reg, tmp_path, "v1", status="candidate")
+    with pytest.raises(ValueError, match="only approved"):
+        reg.set_route("yuna", base_model=BASE, stable_version="v1")
+    with pytest.raises(ValueError, match="unknown adapter"):
+        reg.set_route("yuna", base_model=BASE, stable_version="v404")
+    with pytest.raises(ValueError, match="0..100"):
+        reg.set_route("yuna", base_model=BASE, stable_version=None, candidate_version="v1", rollout_percent=120)
+    with pytest.raises(ValueError, match="trained on"):
+        reg.set_route("yuna", base_model="/models/other", stable_version="v1", override=True)
+    assert reg.get_route("yuna") is None
+    route = reg.set_route("yuna", base_model=BASE, stable_version="v1", override=True, actor="bob",
+                          reason="hotfix")
+    assert route["stable_version"] == "v1" and route["rollout_percent"] == 0.0
+    last = reg.audit_log("yuna")[-1]
+    assert last["action"] == "set_route_override" and last["actor"] == "bob" and last["detail"]["override"]
+    assert last["detail"]["not_approved"] == [{"version": "v1", "status": "candidate"}]
+
+
+def test_rollback_drops_candidate_then_walks_back_approved_stables(reg, tmp_path):
+    for v in ("v0", "v1", "v2"):
+        register(reg, tmp_path, v)
+    register(reg, tmp_path, "v3", status="candidate")
+    for v in ("v0", "v1", "v2"):
+        reg.set_route("yuna", base_model=BASE, stable_version=v, category="romance")
+    reg.set_status("yuna", "v3", "approved")
+    reg.set_route("yuna", base_model=BASE, stable_version="v2", candidate_version="v3", rollout_percent=25)
+
+    r = reg.rollback("yuna", actor="oncall", reason="candidate spikes meta leaks")
+    assert (r["stable_version"], r["candidate_version"], r["rollout_percent"]) == ("v2", None, 0.0)
+    r = reg.rollback("yuna")
+    assert r["stable_version"] == "v1" and r["category"] == "romance"
+    reg.set_status("yuna", "v0", "retired")  # no longer approved: not a rollback target
+    with pytest.raises(ValueError, match="no previous approved"):
+        reg.rollback("yuna")
+    assert reg.get_route("yuna")["stable_version"] == "v1"  # a failed rollback changed nothing
+    kinds = [a["detail"]["kind"] for a in reg.audit_log("yuna") if a["action"] == "rollback"]
+    assert kinds == ["drop_candidate", "stable"]
+
+
+def test_rollback_twice_goes_further_back_not_forth(reg, tmp_path):
+    for v in ("v0", "v1", "v2"):
+        register(reg, tmp_path, v)
+        reg.set_route("yuna", base_model=BASE, stable_version=v)
+    assert reg.rollback("yuna")["stable_version"] == "v1"
+    assert reg.rollback("yuna")["stable_version"] == "v0"
+    with pytest.raises(ValueError):
+        reg.rollback("yuna")
+    with pytest.raises(ValueError, match="no route"):
+        reg.rollback("nobody")
+
+
+def test_audit_is_complete_and_append_only(reg, tmp_path):
+    register(reg, tmp_path, "v1", status="candidate")
+    reg.set_status("yuna", "v1", "approved")
+    reg.set_route("yuna", base_model=BASE, stable_version="v1")
+    register(reg, tmp_path, "v2")
+    reg.set_route("yuna", base_model=BASE, stable_version="v2")
+    reg.rollback("yuna")
+    log = reg.audit_log()
+    assert [a["action"] for a in log] == ["register_adapter", "set_status", "set_route", "register_adapter",
+                                          "set_route", "rollback"]
+    assert [a["id"] for a in log] == sorted(a["id"] for a in log)
+    assert all(a["ts"].endswith("+00:00") and isinstance(a["detail"], dict) for a in log)
+    snapshot = [dict(a) for a in log]
+    reg.set_status("yuna", "v2", "needs_retrain")
+    assert reg.audit_log()[: len(snapshot)] == snapshot  # earlier rows never change
+    public = {n for n in dir(reg) if not n.startswith("_")}
+    assert not {n for n in public if "audit" in n} - {"audit_log"}  # no way to edit or delete rows
+
+
+def test_verify_weights_detects_a_modified_file(reg, tmp_path):
+    row = register(reg, tmp_path, "v1")
+    assert reg.verify_weights("yuna", "v1")
+    (Path(row["path"]) / "adapter_model.safetensors").write_bytes(b"tampered")
+    assert not reg.verify_weights("yuna", "v1")
+    (Path(row["path"]) / "adapter_model.safetensors").unlink()
+    assert not reg.verify_weights("yuna", "v1")
