@@ -170,6 +170,24 @@ def check_alerts(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
     return alerts
 
 
+def insufficient_data(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
+    """The rows check_alerts did not judge: n < min_requests, so "no alert" there means "unknown", not "fine".
+
+    Each: {character_id, adapter_version, group, status: "insufficient data", n, min_requests[, window]}.
+    """
+    min_n = int(thresholds.get("min_requests", 0))
+    out = []
+    for row in metrics.to_dict(orient="records"):
+        if int(row["n"]) < min_n:
+            item = {"character_id": str(row["character_id"]), "adapter_version": str(row["adapter_version"]),
+                    "group": str(row["group"]), "status": "insufficient data", "n": int(row["n"]),
+                    "min_requests": min_n}
+            if "window" in row:
+                item["window"] = pd.Timestamp(row["window"]).isoformat()
+            out.append(item)
+    return out
+
+
 # ---- replay (drives the real router/engine through injected functions) ------------------------------
 
 def user_ref(user: str) -> str:

@@ -12,6 +12,7 @@ from lora_lib.monitor import (
     REQUIRED_FIELDS,
     append_request_log,
     check_alerts,
+    insufficient_data,
     plot_rates,
     read_request_log,
     replay,
@@ -58,6 +59,9 @@ def test_metrics_by_window():
 def test_no_alert_below_min_requests_alert_on_real_shift():
     quiet = version_metrics(pd.DataFrame(traffic(40, 10, cand_leak_every=2)))  # 50% leaks but n=10
     assert check_alerts(quiet, THRESHOLDS) == []
+    unknown = insufficient_data(quiet, THRESHOLDS)  # reported, so silence is not read as health
+    assert [(u["adapter_version"], u["n"], u["status"]) for u in unknown] == \
+        [("base", 1, "insufficient data"), ("v2", 10, "insufficient data")]
     loud = version_metrics(pd.DataFrame(traffic(40, 30, cand_leak_every=3)))
     alerts = check_alerts(loud, THRESHOLDS)
     assert {(a["adapter_version"], a["metric"]) for a in alerts} == \

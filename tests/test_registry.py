@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from pathlib import Path
 
 import pytest
 
+import lora_lib.serve.registry as registry_module
 from lora_lib.serve.registry import Registry
 
 BASE = "/models/base"
@@ -134,6 +136,45 @@ def test_audit_is_complete_and_append_only(reg, tmp_path):
     assert reg.audit_log()[: len(snapshot)] == snapshot  # earlier rows never change
     public = {n for n in dir(reg) if not n.startswith("_")}
     assert not {n for n in public if "audit" in n} - {"audit_log"}  # no way to edit or delete rows
+
+
+def test_audit_rows_cannot_be_edited_even_with_raw_sql(reg, tmp_path):
+    register(reg, tmp_path, "v1")
+    db = sqlite3.connect(tmp_path / "nested" / "dir" / "registry.sqlite")
+    try:
+        for sql in ("UPDATE audit SET reason = 'rewritten'", "DELETE FROM audit"):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                db.execute(sql)
+    finally:
+        db.close()
+    assert [a["reason"] for a in reg.audit_log()] == [""]
+
+
+def test_rollback_reads_and_writes_in_one_transaction(reg, tmp_path, monkeypatch):
+    """Between rollback's read of the route and its write, no other process can commit a change."""
+    for v in ("v0", "v1"):
+        register(reg, tmp_path, v)
+    reg.set_route("yuna", base_model=BASE, stable_version="v0")
+    reg.set_route("yuna", base_model=BASE, stable_version="v1", candidate_version="v0", rollout_percent=10)
+    attempts: list[str] = []
+    read_route = registry_module._route
+
+    def read_then_let_another_writer_try(conn, character_id):
+        row = read_route(conn, character_id)
+        other = sqlite3.connect(tmp_path / "nested" / "dir" / "registry.sqlite", timeout=0.05)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            attempts.append("got the write lock")
+            other.rollback()
+        except sqlite3.OperationalError as exc:
+            attempts.append(str(exc))
+        finally:
+            other.close()
+        return row
+
+    monkeypatch.setattr(registry_module, "_route", read_then_let_another_writer_try)
+    reg.rollback("yuna")
+    assert attempts and all("locked" in a for a in attempts)
 
 
 def test_verify_weights_detects_a_modified_file(reg, tmp_path):

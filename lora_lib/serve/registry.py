@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     Column,
     Connection,
+    Engine,
     Float,
     Integer,
     MetaData,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    event,
     insert,
     select,
     update,
@@ -32,6 +34,14 @@ from sqlalchemy.pool import StaticPool
 
 STATUSES = ("candidate", "approved", "rejected", "needs_retrain", "retired")
 WEIGHTS_FILE = "adapter_model.safetensors"
+
+# Append-only in the database itself, not only by the absence of an API: on SQLite any UPDATE or
+# DELETE of an audit row fails, whoever issues it. IF NOT EXISTS: also added to older files on open.
+_SQLITE_AUDIT_TRIGGERS = [
+    f"CREATE TRIGGER IF NOT EXISTS audit_no_{op.lower()} BEFORE {op} ON audit "
+    "BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END"
+    for op in ("UPDATE", "DELETE")
+]
 
 _meta = MetaData()
 adapters = Table(
@@ -99,7 +109,15 @@ class Registry:
             else:  # one shared connection, or every call would see a fresh empty DB
                 kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
         self._engine = create_engine(url, **kwargs)
+        if u.get_backend_name() == "sqlite":
+            _real_sqlite_transactions(self._engine)
+        # Writers get their own option so SQLite can take the write lock at BEGIN (see below).
+        self._writer = self._engine.execution_options(registry_write=True)
         _meta.create_all(self._engine)
+        if u.get_backend_name() == "sqlite":
+            with self._writer.begin() as conn:
+                for ddl in _SQLITE_AUDIT_TRIGGERS:
+                    conn.exec_driver_sql(ddl)
 
     def __repr__(self) -> str:
         return f"Registry({self.url!r})"
@@ -117,7 +135,7 @@ class Registry:
         """
         _check_status(status)
         digest = sha256 or file_sha256(Path(path) / WEIGHTS_FILE)
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             existing = _adapter(conn, character_id, version)
             if existing is not None:
                 if existing["sha256"] != digest:
@@ -138,7 +156,7 @@ class Registry:
                    reason: str = "") -> None:
         """Change an adapter's status (one of STATUSES); unknown status or adapter -> ValueError."""
         _check_status(status)
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             row = _require_adapter(conn, character_id, version)
             conn.execute(update(adapters)
                          .where(adapters.c.character_id == character_id, adapters.c.version == version)
@@ -184,7 +202,7 @@ class Registry:
             raise ValueError(f"rollout_percent must be in 0..100, got {rollout_percent}")
         if candidate_version is None and rollout_percent > 0:
             raise ValueError("rollout_percent > 0 needs a candidate_version")
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             not_approved = []
             for v in (stable_version, candidate_version):
                 if v is None:
@@ -220,7 +238,7 @@ class Registry:
         previous stable version in the route history that is still approved. No route, or no such
         version -> ValueError and nothing changes.
         """
-        with self._engine.begin() as conn:
+        with self._writer.begin() as conn:
             route = _route(conn, character_id)
             if route is None:
                 raise ValueError(f"no route for {character_id!r}: nothing to roll back")
@@ -250,6 +268,26 @@ class Registry:
 
 
 # ---- helpers (all take an open connection so callers control the transaction) ---------------------
+
+def _real_sqlite_transactions(engine: Engine) -> None:
+    """Make "one transaction per call" true on SQLite.
+
+    pysqlite by default sends BEGIN only before the first INSERT/UPDATE, so the reads a call makes
+    before writing (rollback reads the route, then writes it) ran outside the transaction: another
+    process could commit in between and be silently overwritten. Here SQLAlchemy's BEGIN is the only
+    one, and writers use BEGIN IMMEDIATE: they take the write lock up front and queue behind each
+    other (busy timeout) instead of failing on a lock upgrade. Readers stay deferred and never block
+    each other.
+    """
+    @event.listens_for(engine, "connect")
+    def _no_driver_begin(dbapi_conn, _record) -> None:
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("registry_write")
+                             else "BEGIN")
+
 
 def _check_status(status: str) -> None:
     if status not in STATUSES:

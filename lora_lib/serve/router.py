@@ -36,7 +36,8 @@ def rollout_bucket(user_key: str, character_id: str) -> float:
     are not always the first to get every candidate.
     """
     digest = hashlib.sha256(f"{character_id}\x1f{user_key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 * 100.0
+    # 53 bits: exact in a float, so the result stays below 100 (64 bits can round up to 100.0).
+    return (int.from_bytes(digest[:8], "big") >> 11) / 2**53 * 100.0
 
 
 def _servable(registry: RegistryReader, owner: str, version: str | None) -> bool:
