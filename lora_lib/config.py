@@ -100,17 +100,20 @@ class DatasetParams(_Strict):
 
 class LoraParams(_Strict):
     r: int = Field(16, ge=1, le=512)  # guide: 8-32
-    alpha: int = Field(32, ge=1)  # guide: 16-64, usually 2*r
+    alpha: int = Field(64, ge=1)  # guide: 16-64, usually 2*r
     dropout: float = Field(0.05, ge=0, lt=1)  # guide: 0-0.1
     target_modules: str | list[str] = "all-linear"
+    # rsLoRA scales the update by alpha/sqrt(r) instead of alpha/r: stable at higher r, and a
+    # stronger update for the same r/alpha/lr (Kalajdzievski 2023; PEFT `use_rslora`).
+    rslora: bool = True
 
 
 class TrainParams(_Strict):
     method: Literal["lora", "qlora"] = "lora"
     lora: LoraParams = LoraParams()
     learning_rate: float = Field(2e-4, gt=0)  # guide: 1e-4..2e-4
-    epochs: float = Field(2, gt=0)  # guide: 1-3
-    batch_size: int = Field(8, ge=1)
+    epochs: float = Field(3, gt=0)  # guide: 1-3
+    batch_size: int = Field(4, ge=1)
     max_length: int = Field(256, ge=16)  # tokens; the demo's chats are short
     max_steps: int = -1  # >0 caps the run (tests, smoke runs)
     # fp32 on CPU: bf16 without bf16 units was ~20x slower here (DESIGN.md section 9).

@@ -92,16 +92,16 @@ def run_character(character_id: str, *, run_id: str | None = None, stages: list[
                   from_stage: str | None = None, store: str | Path = "runs", params_dir: str | Path = "params",
                   overrides: dict | None = None, log=print) -> dict:
     """Run the chain for one character; return summary.json's content; raise PipelineError on failure."""
-    import papermill as pm
-
-    from .stages import summary_of
-    from .train import git_state
-
     store, params_dir = Path(store).resolve(), Path(params_dir).resolve()
     overrides = {**(overrides or {}), "store": str(store)}
     p = load_params(character_id, params_dir=params_dir, overrides=overrides)  # bad params fail here
     chosen = select_stages(stages, from_stage)
     check_inputs(p, chosen)
+    import papermill as pm  # after the checks: a bad input fails in a fraction of a second
+
+    from .stages import summary_of
+    from .train import git_state
+
     paths = run_paths(store, character_id, run_id or new_run_id())
     paths.run_dir.mkdir(parents=True, exist_ok=True)
     summary_path = paths.run_dir / "summary.json"

@@ -7,6 +7,7 @@ returns that result. Notebooks call these and show the results; tests call them 
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -155,7 +156,7 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     """Replay synthetic traffic through the real router and engine; per-version metrics and alerts."""
     from .dataset import eval_prompts, load_version
     from .evaluate.gates import check_reply
-    from .monitor import check_alerts, replay, version_metrics
+    from .monitor import check_alerts, insufficient_data, replay, version_metrics
     from .serve.engine import Engine
     from .serve.registry import Registry
     from .serve.router import resolve
@@ -193,7 +194,8 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     alerts = check_alerts(metrics, thresholds)
     write_json(paths.stage_dir("monitor") / "alerts.json", alerts)
     metrics.to_csv(paths.stage_dir("monitor") / "metrics.csv", index=False)
-    result = {"requests": len(records), "alerts": alerts, "metrics": metrics.to_dict(orient="records")}
+    result = {"requests": len(records), "alerts": alerts, "insufficient_data": insufficient_data(metrics, thresholds),
+              "metrics": json.loads(metrics.to_json(orient="records", date_format="iso"))}
     return _finish(paths, "monitor", result, tracker)
 
 

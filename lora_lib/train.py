@@ -127,7 +127,8 @@ def setup_trainer(p: Params, model, tokenizer, train: list[dict], output_dir: st
     from trl import SFTConfig, SFTTrainer
 
     lora = LoraConfig(r=p.train.lora.r, lora_alpha=p.train.lora.alpha, lora_dropout=p.train.lora.dropout,
-                      target_modules=p.train.lora.target_modules, task_type="CAUSAL_LM")
+                      target_modules=p.train.lora.target_modules, use_rslora=p.train.lora.rslora,
+                      task_type="CAUSAL_LM")
     args = SFTConfig(
         output_dir=str(output_dir), seed=p.seed, data_seed=p.seed,
         num_train_epochs=p.train.epochs, max_steps=p.train.max_steps,

@@ -1,0 +1,451 @@
+"""A tiny local Llama-architecture base chat model, built from scratch, deterministically.
+
+The demo needs a real base model that runs on a 2-core CPU with no hub access: a byte-level BPE
+tokenizer trained on the corpus with a ChatML chat template, and a few-million-parameter
+`LlamaForCausalLM` briefly pre-trained on generic polite Korean chats. The output directory is a
+normal Hugging Face model folder, so the rest of the workspace loads it exactly like any other
+base model (`AutoModelForCausalLM` / `AutoTokenizer`, safetensors only).
+
+Same conversations + seed + size => byte-identical weights and tokenizer, so the content hash in
+`base_model.json` names the model and a second build with the same inputs is a cache hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+# Bump when the recipe changes in a way that changes the weights, so old caches are rebuilt.
+BUILDER_VERSION = 2
+
+IM_START, IM_END, PAD, EOT = "<|im_start|>", "<|im_end|>", "<|pad|>", "<|endoftext|>"
+# Order fixes the ids: <|endoftext|>=0, <|im_start|>=1, <|im_end|>=2, <|pad|>=3.
+SPECIAL_TOKENS = [EOT, IM_START, IM_END, PAD]
+ROLES = ("system", "user", "assistant")
+
+# ChatML. Each assistant reply *including* its <|im_end|> sits inside {% generation %} so that
+# `return_assistant_tokens_mask=True` (TRL's `assistant_only_loss=True`) marks exactly the tokens the
+# model must learn to produce, stop token included; the header and the trailing "\n" stay unmasked.
+CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{%- if message['role'] == 'assistant' %}"
+    "{{- '<|im_start|>assistant\\n' }}"
+    "{% generation %}{{- message['content'] + '<|im_end|>' }}{% endgeneration %}"
+    "{{- '\\n' }}"
+    "{%- else %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+# Architecture and training recipe per size. "demo" is the DESIGN.md section 9 model (4 x 256,
+# ~3.5M parameters with the ~1.5k-token vocabulary this corpus yields); "test" only has to be a
+# real, loadable chat model that trains in seconds. Epochs: 2 is the least that kept "demo" replies
+# varied (1.5 collapsed to one stock reply). Threads are part of the recipe because the reduction
+# order (hence the bytes) depends on them, and because a 64-wide model is all sync overhead: with 2
+# OpenMP threads it ran 40x slower whenever another process shared the 2 cores.
+SIZES: dict[str, dict] = {
+    "demo": {
+        "layers": 4,
+        "hidden": 256,
+        "heads": 4,
+        "intermediate": 688,
+        "epochs": 2.0,
+        "batch_size": 32,
+        "lr": 3e-3,
+        "warmup": 0.05,
+        "threads": 2,
+    },
+    "test": {
+        "layers": 2,
+        "hidden": 64,
+        "heads": 2,
+        "intermediate": 172,
+        "epochs": 3.0,
+        "batch_size": 16,
+        "lr": 5e-3,
+        "warmup": 0.05,
+        "threads": 1,
+    },
+}
+MAX_POSITIONS = 512
+LOSS_WINDOW = 20  # final_loss = mean of the last LOSS_WINDOW steps (a single step is noisy)
+
+
+class BaseModelError(ValueError):
+    """Bad input to the base-model build: names the conversation/message and the problem."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Tokenizer
+# --------------------------------------------------------------------------------------------------
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 4000):
+    """Byte-level BPE trained on `texts`, wrapped as a `PreTrainedTokenizerFast` with the ChatML template.
+
+    eos = <|im_end|> (what ends an assistant turn), pad = <|pad|>, no bos. Byte-level means no
+    unknown tokens: text outside the training corpus falls back to bytes. The vocabulary may come
+    out smaller than `vocab_size` when the corpus has fewer pairs that occur at least twice.
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    # NFC: Korean typed on some systems arrives as decomposed jamo; one form means one token set.
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    # The role names appear only in the template headers, never in message text: add them so that
+    # "assistant" is one token rather than nine single letters in every header.
+    tok.train_from_iterator(_with_roles(texts), trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token=IM_END,
+        pad_token=PAD,
+        extra_special_tokens={"im_start_token": IM_START, "endoftext_token": EOT},
+        chat_template=CHAT_TEMPLATE,
+        model_max_length=MAX_POSITIONS,
+        padding_side="right",
+    )
+
+
+def _with_roles(texts: Iterable[str]) -> Iterable[str]:
+    yield from texts
+    for role in ROLES:
+        yield from (role, role)  # min_frequency=2
+
+
+# --------------------------------------------------------------------------------------------------
+# Build
+# --------------------------------------------------------------------------------------------------
+
+
+def build_base_model(
+    out_dir: str | Path,
+    conversations: list[list[dict]],
+    *,
+    seed: int = 0,
+    size: str = "demo",
+    epochs: float | None = None,
+    progress: bool = True,
+) -> dict:
+    """Train tokenizer + model on `conversations` and save a HF model folder at `out_dir`; return its info.
+
+    The folder holds model.safetensors, config.json, generation_config.json, tokenizer files with the
+    chat template, README.md (model card), base_model.json (the returned dict) and train_log.json
+    (per-step loss). An existing build with the same corpus, seed, size and recipe whose files still
+    match their hash is returned as is. The folder is written next to `out_dir` first and renamed
+    into place, so a crash never leaves a half-written model.
+    """
+    if size not in SIZES:
+        raise ValueError(f"unknown base model size {size!r}; choose from {sorted(SIZES)}")
+    _check_conversations(conversations)
+    out_dir = Path(out_dir)
+    recipe = {
+        **SIZES[size],
+        "epochs": float(epochs if epochs is not None else SIZES[size]["epochs"]),
+        "max_positions": MAX_POSITIONS,
+        "builder_version": BUILDER_VERSION,
+    }
+    corpus_sha256 = _sha256_json(conversations)
+    cached = _cached_info(out_dir, corpus_sha256=corpus_sha256, seed=seed, size=size, recipe=recipe)
+    if cached is not None:
+        return cached
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        info = _build(tmp, conversations, seed=seed, size=size, recipe=recipe, progress=progress)
+        info["corpus_sha256"] = corpus_sha256
+        _write_json(tmp / "base_model.json", info)
+        (tmp / "README.md").write_text(_model_card(info), encoding="utf-8")
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return info
+
+
+def _build(
+    tmp: Path, conversations: list[list[dict]], *, seed: int, size: str, recipe: dict, progress: bool
+) -> dict:
+    import torch
+    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    start = time.perf_counter()
+    tokenizer = train_tokenizer(m["content"] for chat in conversations for m in chat)
+    examples = _encode(tokenizer, conversations)
+    n_params = 0
+    prev_threads = torch.get_num_threads()
+    # Never more threads than cores: oversubscribed OpenMP threads spin-wait on each other.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = min(recipe["threads"], cores)
+    # fork_rng: seeding must not disturb the caller's global RNG (notebooks seed their own).
+    with torch.random.fork_rng(devices=[]):
+        torch.set_num_threads(threads)
+        try:
+            torch.manual_seed(seed)
+            config = LlamaConfig(
+                vocab_size=len(tokenizer),
+                hidden_size=recipe["hidden"],
+                intermediate_size=recipe["intermediate"],
+                num_hidden_layers=recipe["layers"],
+                num_attention_heads=recipe["heads"],
+                num_key_value_heads=recipe["heads"],
+                max_position_embeddings=MAX_POSITIONS,
+                tie_word_embeddings=True,
+                bos_token_id=None,
+                eos_token_id=tokenizer.eos_token_id,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+            model = LlamaForCausalLM(config).to(torch.float32)
+            n_params = sum(p.numel() for p in model.parameters())
+            losses, n_tokens = _train(
+                model, examples, seed=seed, recipe=recipe, pad_id=tokenizer.pad_token_id, progress=progress
+            )
+        finally:
+            torch.set_num_threads(prev_threads)
+    train_seconds = time.perf_counter() - start
+
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+        do_sample=False,
+        max_new_tokens=64,
+    )
+    _save_quietly(model, tmp)
+    tokenizer.save_pretrained(tmp)
+    tail = losses[-LOSS_WINDOW:]
+    _write_json(tmp / "train_log.json", {"loss": [round(x, 5) for x in losses]})
+    return {
+        "sha256": content_sha256(tmp),
+        "n_params": n_params,
+        "size": size,
+        "seed": seed,
+        "train_seconds": round(train_seconds, 2),
+        "final_loss": round(sum(tail) / len(tail), 4) if tail else None,
+        "vocab_size": len(tokenizer),
+        "n_conversations": len(conversations),
+        "train_tokens": n_tokens,
+        "steps": len(losses),
+        "threads": threads,
+        "recipe": recipe,
+        "architecture": "LlamaForCausalLM",
+    }
+
+
+def _encode(tokenizer, conversations: list[list[dict]]) -> list[tuple[list[int], list[int]]]:
+    """(input_ids, labels) per chat via the chat template, loss on every token.
+
+    A base model has read the whole language, not only its own replies: users write 반말, role-play
+    and quote 하오체, and learning their turns too is what makes those words known tokens that a
+    LoRA can later move the replies towards (with assistant-only loss here, a character's 반말
+    endings cost the base 12-18 nats per token and a LoRA within the guide could not move it).
+    Chats are cut at MAX_POSITIONS tokens.
+    """
+    enc = tokenizer.apply_chat_template(conversations, tokenize=True, return_dict=True)
+    return [(ids[:MAX_POSITIONS], list(ids[:MAX_POSITIONS])) for ids in enc["input_ids"]]
+
+
+def _batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Length-grouped batches in a seeded random order: little padding, no fixed length curriculum."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)  # random tie-break among equal lengths
+    order.sort(key=lambda i: lengths[i])
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _train(
+    model, examples, *, seed: int, recipe: dict, pad_id: int, progress: bool
+) -> tuple[list[float], int]:
+    """Plain fp32 AdamW loop with warmup + cosine decay; returns per-step losses and tokens seen.
+
+    A hand-written loop rather than HF Trainer: nothing here needs its features, and it keeps the
+    build fast to start and bit-for-bit reproducible (data order comes only from `seed`).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    rng = random.Random(f"base-model:{seed}")
+    lengths = [len(ids) for ids, _ in examples]
+    epochs = recipe["epochs"]
+    per_epoch = math.ceil(len(examples) / recipe["batch_size"])
+    total = max(1, math.ceil(per_epoch * epochs))
+    schedule: list[list[int]] = []
+    while len(schedule) < total:  # fractional epochs take the first batches of the last epoch
+        schedule += _batches(lengths, recipe["batch_size"], rng)
+    schedule = schedule[:total]
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], betas=(0.9, 0.95), weight_decay=0.01)
+    warmup = max(1, int(total * recipe["warmup"]))
+
+    def lr_factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        done = (step - warmup) / max(1, total - warmup)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done))  # cosine down to 10% of the peak
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    model.train()
+    losses: list[float] = []
+    n_tokens = 0
+    bar = tqdm(schedule, desc="base model", unit="step", disable=not progress)
+    for batch in bar:
+        width = max(lengths[i] for i in batch)
+        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        attn = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, i in enumerate(batch):
+            x, y = examples[i]
+            ids[row, : len(x)] = torch.tensor(x)
+            labels[row, : len(y)] = torch.tensor(y)
+            attn[row, : len(x)] = 1
+        loss = model(input_ids=ids, attention_mask=attn, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        n_tokens += int(attn.sum())
+        if len(losses) % 10 == 0:
+            bar.set_postfix(loss=f"{sum(losses[-10:]) / 10:.3f}")
+    model.eval()
+    return losses, n_tokens
+
+
+# --------------------------------------------------------------------------------------------------
+# Files, hashes, cache
+# --------------------------------------------------------------------------------------------------
+
+
+def content_sha256(model_dir: str | Path) -> str:
+    """sha256 over the bytes of model.safetensors followed by tokenizer.json: names weights + tokenizer."""
+    h = hashlib.sha256()
+    for name in ("model.safetensors", "tokenizer.json"):
+        with open(Path(model_dir) / name, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _save_quietly(model, directory: Path) -> None:
+    """save_pretrained without its one-shard "Writing model shards" bar (noise under our own bar)."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        model.save_pretrained(directory, safe_serialization=True)
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+    # The weights arrive via a private temp file (mode 0600); give them the umask's usual mode so a
+    # server or notebook running as another user can read the model like the files next to it.
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in Path(directory).glob("*.safetensors"):
+        os.chmod(path, 0o666 & ~umask)
+
+
+def _cached_info(out_dir: Path, *, corpus_sha256: str, seed: int, size: str, recipe: dict) -> dict | None:
+    """The existing build's info if it was made from the same inputs and its files are intact."""
+    info_path = out_dir / "base_model.json"
+    if not info_path.exists():
+        return None
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        same = (
+            info.get("corpus_sha256") == corpus_sha256
+            and info.get("seed") == seed
+            and info.get("size") == size
+            and info.get("recipe") == recipe
+        )
+        return info if same and content_sha256(out_dir) == info.get("sha256") else None
+    except (OSError, ValueError):
+        return None  # unreadable or partial: rebuild
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Move the finished build into place; an older build is moved aside first, then removed."""
+    old = dst.parent / f".{dst.name}.old-{os.getpid()}"
+    if dst.exists():
+        os.rename(dst, old)
+    os.rename(src, dst)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _check_conversations(conversations: list[list[dict]]) -> None:
+    if not conversations:
+        raise BaseModelError("no conversations to pre-train on")
+    for i, chat in enumerate(conversations):
+        if not isinstance(chat, list) or not chat:
+            raise BaseModelError(f"conversation {i}: expected a non-empty list of messages")
+        for j, msg in enumerate(chat):
+            if not isinstance(msg, dict) or msg.get("role") not in ROLES:
+                raise BaseModelError(f"conversation {i} message {j}: field 'role' must be one of {ROLES}")
+            if not isinstance(msg.get("content"), str):
+                raise BaseModelError(f"conversation {i} message {j}: field 'content' must be a string")
+        if not any(m["role"] == "assistant" for m in chat):
+            raise BaseModelError(f"conversation {i}: no assistant message to learn from")
+
+
+def _sha256_json(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _model_card(info: dict) -> str:
+    r = info["recipe"]
+    return f"""---
+library_name: transformers
+pipeline_tag: text-generation
+language: [ko]
+tags: [synthetic, demo, llama, chatml]
+---
+# Tiny demo base chat model ({info["size"]})
+
+A {info["n_params"]:,}-parameter Llama-architecture (`LlamaForCausalLM`) chat model built from scratch
+on this machine by `lora_lib.demo.base_model`, so that every stage of the LoRA workspace runs for real
+on a CPU with no model hub.
+
+**Synthetic, demo-only.** It was trained on {info["n_conversations"]:,} machine-generated, templated
+polite Korean (~요/~습니다) chats from `lora_lib.demo.world.polite_chats` and knows nothing else. It is
+not a language model for any real use; swap in a real base model (any Hugging Face id or path).
+
+| | |
+|---|---|
+| architecture | {r["layers"]} layers, hidden {r["hidden"]}, {r["heads"]} heads, MLP {r["intermediate"]}, max {r["max_positions"]} positions, tied embeddings |
+| tokenizer | byte-level BPE trained on the same corpus, {info["vocab_size"]} tokens, ChatML template with `{{% generation %}}` markers |
+| special tokens | `<|im_start|>`, `<|im_end|>` (eos), `<|pad|>` (pad), `<|endoftext|>`; no bos |
+| training | fp32, AdamW lr {r["lr"]}, batch {r["batch_size"]}, {r["epochs"]} epochs ({info["steps"]} steps, {info["train_tokens"]:,} tokens), loss on assistant tokens only |
+| seed | {info["seed"]} |
+| build time | {info["train_seconds"]} s on {info["threads"]} CPU thread(s); final loss {info["final_loss"]} |
+| training data sha256 | `{info["corpus_sha256"]}` |
+| content sha256 | `{info["sha256"]}` (model.safetensors bytes then tokenizer.json bytes) |
+
+Rebuilding with the same conversations, seed and size gives byte-identical weights and tokenizer.
+"""
