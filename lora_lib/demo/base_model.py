@@ -22,6 +22,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..store import sha256_json, write_json
+
 # Bump when the recipe changes in a way that changes the weights, so old caches are rebuilt.
 BUILDER_VERSION = 2
 
@@ -163,7 +165,7 @@ def build_base_model(
         "max_positions": MAX_POSITIONS,
         "builder_version": BUILDER_VERSION,
     }
-    corpus_sha256 = _sha256_json(conversations)
+    corpus_sha256 = sha256_json(conversations)
     cached = _cached_info(out_dir, corpus_sha256=corpus_sha256, seed=seed, size=size, recipe=recipe)
     if cached is not None:
         return cached
@@ -174,7 +176,7 @@ def build_base_model(
     try:
         info = _build(tmp, conversations, seed=seed, size=size, recipe=recipe, progress=progress)
         info["corpus_sha256"] = corpus_sha256
-        _write_json(tmp / "base_model.json", info)
+        write_json(tmp / "base_model.json", info)
         (tmp / "README.md").write_text(_model_card(info), encoding="utf-8")
         _replace_dir(tmp, out_dir)
     except BaseException:
@@ -234,7 +236,7 @@ def _build(
     _save_quietly(model, tmp)
     tokenizer.save_pretrained(tmp)
     tail = losses[-LOSS_WINDOW:]
-    _write_json(tmp / "train_log.json", {"loss": [round(x, 5) for x in losses]})
+    write_json(tmp / "train_log.json", {"loss": [round(x, 5) for x in losses]})
     return {
         "sha256": content_sha256(tmp),
         "n_params": n_params,
@@ -410,14 +412,6 @@ def _check_conversations(conversations: list[list[dict]]) -> None:
             raise BaseModelError(f"conversation {i}: no assistant message to learn from")
 
 
-def _sha256_json(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-def _write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
 def _model_card(info: dict) -> str:
     r = info["recipe"]
     return f"""---
@@ -433,7 +427,8 @@ on this machine by `lora_lib.demo.base_model`, so that every stage of the LoRA w
 on a CPU with no model hub.
 
 **Synthetic, demo-only.** It was trained on {info["n_conversations"]:,} machine-generated, templated
-polite Korean (~요/~습니다) chats from `lora_lib.demo.world.polite_chats` and knows nothing else. It is
+Korean chats from `lora_lib.demo.world` in which the assistant always answers in neutral polite
+Korean (~요/~습니다), and it knows nothing else. It is
 not a language model for any real use; swap in a real base model (any Hugging Face id or path).
 
 | | |
@@ -441,7 +436,7 @@ not a language model for any real use; swap in a real base model (any Hugging Fa
 | architecture | {r["layers"]} layers, hidden {r["hidden"]}, {r["heads"]} heads, MLP {r["intermediate"]}, max {r["max_positions"]} positions, tied embeddings |
 | tokenizer | byte-level BPE trained on the same corpus, {info["vocab_size"]} tokens, ChatML template with `{{% generation %}}` markers |
 | special tokens | `<|im_start|>`, `<|im_end|>` (eos), `<|pad|>` (pad), `<|endoftext|>`; no bos |
-| training | fp32, AdamW lr {r["lr"]}, batch {r["batch_size"]}, {r["epochs"]} epochs ({info["steps"]} steps, {info["train_tokens"]:,} tokens), loss on assistant tokens only |
+| training | fp32, AdamW lr {r["lr"]}, batch {r["batch_size"]}, {r["epochs"]} epochs ({info["steps"]} steps, {info["train_tokens"]:,} tokens), loss on every token (users' turns too, so their words are known) |
 | seed | {info["seed"]} |
 | build time | {info["train_seconds"]} s on {info["threads"]} CPU thread(s); final loss {info["final_loss"]} |
 | training data sha256 | `{info["corpus_sha256"]}` |

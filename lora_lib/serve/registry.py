@@ -7,7 +7,6 @@ there is no second source of truth to drift out of sync.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
+
+from ..store import sha256_file
 
 STATUSES = ("candidate", "approved", "rejected", "needs_retrain", "retired")
 WEIGHTS_FILE = "adapter_model.safetensors"
@@ -82,15 +83,6 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file, streamed (adapters can be hundreds of MB)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -134,7 +126,7 @@ class Registry:
         immutable). sha256 defaults to the hash of <path>/adapter_model.safetensors.
         """
         _check_status(status)
-        digest = sha256 or file_sha256(Path(path) / WEIGHTS_FILE)
+        digest = sha256 or sha256_file(Path(path) / WEIGHTS_FILE)
         with self._writer.begin() as conn:
             existing = _adapter(conn, character_id, version)
             if existing is not None:
@@ -182,7 +174,7 @@ class Registry:
         if row is None:
             raise ValueError(f"unknown adapter {character_id}@{version}")
         weights = Path(row["path"]) / WEIGHTS_FILE
-        return weights.is_file() and file_sha256(weights) == row["sha256"]
+        return weights.is_file() and sha256_file(weights) == row["sha256"]
 
     # ---- routes ---------------------------------------------------------------------------------
 
