@@ -164,6 +164,10 @@ class Params(_Strict):
         """Expand "{store}" in a configured path."""
         return Path(template.replace("{store}", self.store))
 
+    def registry_url(self) -> str:
+        """The registry's database URL with "{store}" expanded to the absolute store root."""
+        return self.serve.registry_url.replace("{store}", str(Path(self.store).resolve()))
+
     def sha256(self) -> str:
         return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
 

@@ -136,7 +136,7 @@ def run_serve(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     report = paths.result("evaluate")
     version = _require(paths, "evaluate", "adapter_version")
     train = paths.result("train")
-    registry = Registry(p.serve.registry_url.replace("{store}", str(Path(p.store).resolve())))
+    registry = Registry(p.registry_url())
     status = "approved" if report["passed"] else "rejected"
     registry.register_adapter(character_id=p.character_id, version=version, path=train["path"],
                               base_model=str(p.path(p.base_model)), dataset_version=train["dataset_version"],
@@ -148,7 +148,7 @@ def run_serve(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     if status == "approved":
         route = registry.set_route(p.character_id, base_model=str(p.path(p.base_model)), stable_version=version,
                                    category=p.character.category, actor="pipeline", reason=f"run {paths.run_id}")
-    result = {"adapter_version": version, "status": status, "route": route, "registry": p.serve.registry_url}
+    result = {"adapter_version": version, "status": status, "route": route, "registry": p.registry_url()}
     return _finish(paths, "serve", result, tracker)
 
 
@@ -161,7 +161,7 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     from .serve.registry import Registry
     from .serve.router import resolve
 
-    registry = Registry(p.serve.registry_url.replace("{store}", str(Path(p.store).resolve())))
+    registry = Registry(p.registry_url())
     engine = Engine(p.path(p.base_model))
     _, evals, _ = load_version(p.store, p.character_id, _require(paths, "dataset", "dataset_version"))
     prompts = eval_prompts(evals, p.evaluate.n_prompts)
