@@ -132,6 +132,21 @@ class EvaluateParams(_Strict):
 
 class ServeParams(_Strict):
     registry_url: str = "sqlite:///{store}/registry.sqlite"
+    # The HTTP server (`lora serve`). Logs: schema in lora_lib/serve/api.py (request log = monitor's input).
+    request_log: str = "{store}/serve/request_log.jsonl"
+    error_log: str = "{store}/serve/request_errors.jsonl"
+    feedback_log: str = "{store}/serve/feedback.jsonl"
+    adapter_cache: int = Field(8, ge=1)          # adapters kept loaded (LRU)
+    max_batch: int = Field(8, ge=1)              # rows per generate() call
+    batch_wait_ms: float = Field(5.0, ge=0)      # how long a batch waits for more requests
+    mixed_batches: bool = True                   # different adapters in one batch (PEFT adapter_names)
+    max_tokens_default: int = Field(48, ge=1)
+    max_tokens_limit: int = Field(256, ge=1)
+    max_request_bytes: int = Field(262144, ge=1024)  # larger bodies: 413
+    max_message_chars: int = Field(4000, ge=1)   # longer messages: 400
+    chat_requires_key: bool = False              # LORA_API_KEY for chat too (admin always needs it)
+    default_user_name: str = "당신"               # fills {{user}} when the caller gives no display name
+    load_retry_s: float = Field(30.0, ge=0)      # a version that failed to load is retried after this
 
 
 class MonitorParams(_Strict):

@@ -1,18 +1,39 @@
 """In-process engine: one base model, many LoRA adapters by name, per-request adapter choice.
 
-Adapters are named `<character>@<version>` and loaded once. A batch names the adapter of every
-row (PEFT's `adapter_names`, "__base__" for the bare base model), so no global `set_adapter` is
-needed: that walks every module and is unsafe under concurrency (DESIGN.md section 9).
+Adapters are named `<owner>@<version>` and immutable: a name is loaded once, never reloaded with
+other weights (the stale-cache trap of same-name reloads). A batch names the adapter of every row
+(PEFT's `adapter_names`, "__base__" for the bare base model), so no global `set_adapter` is needed:
+that walks every module and is unsafe under concurrency (DESIGN.md section 9).
+
+- LRU cache of loaded adapters with a capacity; loading on demand; the sha256 of the weights file is
+  checked against the registry's before loading, and a mismatch is refused.
+- `Batcher`: a worker thread that collects queued requests for a few milliseconds and serves them
+  in one generate() call, mixed adapters included (`mixed=False` groups them per adapter instead:
+  the baseline the benchmark compares against). Per-row streaming through a batch streamer.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
 import time
-from dataclasses import dataclass
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..store import sha256_file
+
 BASE = "__base__"
+WEIGHTS_FILE = "adapter_model.safetensors"
+log = logging.getLogger("lora_lib.serve.engine")
+
+
+class AdapterLoadError(RuntimeError):
+    """An adapter could not be loaded (missing file, sha256 mismatch, incompatible weights)."""
 
 
 @dataclass
@@ -21,63 +42,276 @@ class Generation:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: float
+    finish_reason: str = "stop"  # "stop" (EOS) or "length" (max_new_tokens reached)
+    batch_size: int = 1
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """What the engine needs to (re)load an adapter: its immutable name, directory and expected hash."""
+
+    name: str
+    path: str
+    sha256: str | None = None
+
+
+class _RowStreamer:
+    """A generate() streamer for batches: per-row token ids -> text deltas for that row's callback.
+
+    generate() first puts the prompt ids, then one token per row per step. A row stops at its EOS or
+    at its own max_new_tokens (rows in one batch may ask for different lengths). Text is re-decoded
+    from the row's ids each step and only the new suffix is sent; a suffix ending in U+FFFD (a byte
+    sequence split mid-character) is held back until it completes.
+    """
+
+    def __init__(self, tokenizer, callbacks: list[Callable[[str], None] | None], limits: list[int]):
+        self.tokenizer, self.callbacks, self.limits = tokenizer, callbacks, limits
+        self.ids: list[list[int]] = [[] for _ in callbacks]
+        self.sent = [""] * len(callbacks)
+        self.done = [False] * len(callbacks)
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        rows = value.reshape(len(self.callbacks), -1).tolist()
+        for i, tokens in enumerate(rows):
+            for tok in tokens:
+                if self.done[i]:
+                    break
+                if tok == self.tokenizer.eos_token_id:
+                    self.done[i] = True
+                    break
+                self.ids[i].append(tok)
+                if len(self.ids[i]) >= self.limits[i]:
+                    self.done[i] = True
+            self._emit(i, final=self.done[i])
+
+    def _emit(self, i: int, *, final: bool = False) -> None:
+        if self.callbacks[i] is None:
+            return
+        text = self.tokenizer.decode(self.ids[i], skip_special_tokens=True).strip()
+        if text.endswith("\ufffd") and not final:
+            return
+        if text.startswith(self.sent[i]) and len(text) > len(self.sent[i]):
+            self.callbacks[i](text[len(self.sent[i]):])
+            self.sent[i] = text
+
+    def end(self) -> None:
+        for i in range(len(self.callbacks)):
+            self._emit(i, final=True)
 
 
 class Engine:
-    def __init__(self, base_model: str | Path, *, dtype=None):
+    def __init__(self, base_model: str | Path, *, dtype=None, capacity: int = 8):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        if capacity < 1:
+            raise ValueError(f"adapter cache capacity must be >= 1, got {capacity}")
         self.base_model = str(base_model)
+        self.capacity = capacity
         self.tokenizer = AutoTokenizer.from_pretrained(self.base_model)
         self.tokenizer.padding_side = "left"  # decoder-only batches pad on the left
         self.model = AutoModelForCausalLM.from_pretrained(self.base_model, dtype=dtype or torch.float32)
         self.model.eval()
-        self.adapters: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self.adapters: OrderedDict[str, str] = OrderedDict()  # name -> path, least recently used first
+        self.load_count = 0
+        self.evict_count = 0
+        self._lock = threading.RLock()
 
-    def load_adapter(self, name: str, path: str | Path) -> None:
-        """Load an adapter under an immutable name; loading the same name again is a no-op."""
+    @property
+    def loaded(self) -> list[str]:
+        """Names of the loaded adapters, least recently used first."""
+        with self._lock:
+            return list(self.adapters)
+
+    def load_adapter(self, name: str, path: str | Path, sha256: str | None = None) -> bool:
+        """Make `name` available (True if it was loaded now, False if already loaded); marks it used.
+
+        With `sha256`, the weights file must hash to it or AdapterLoadError is raised and nothing
+        changes. Over capacity, the least recently used other adapter is evicted after the load,
+        so a failed load never costs a working adapter.
+        """
         from peft import PeftModel
 
-        if name in self.adapters:
-            return
-        if not (Path(path) / "adapter_model.safetensors").exists():
-            raise FileNotFoundError(f"adapter {name}: no adapter_model.safetensors in {path}")
         with self._lock:
-            if isinstance(self.model, PeftModel):
-                self.model.load_adapter(str(path), adapter_name=name)
-            else:
-                self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=name)
+            if name in self.adapters:
+                self.adapters.move_to_end(name)
+                return False
+            weights = Path(path) / WEIGHTS_FILE
+            if not weights.is_file():
+                raise AdapterLoadError(f"adapter {name}: no {WEIGHTS_FILE} in {path}")
+            if sha256 is not None:
+                actual = sha256_file(weights)
+                if actual != sha256:
+                    raise AdapterLoadError(f"adapter {name}: {weights} has sha256 {actual[:12]}…, the registry "
+                                           f"says {sha256[:12]}…: refusing modified weights")
+            try:
+                if isinstance(self.model, PeftModel):
+                    self.model.load_adapter(str(path), adapter_name=name)
+                else:
+                    self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=name)
+            except Exception as exc:  # PEFT raises many types for a bad adapter; the caller needs one
+                if isinstance(self.model, PeftModel) and name in self.model.peft_config:
+                    self.model.delete_adapter(name)
+                raise AdapterLoadError(f"adapter {name}: cannot load {path}: {exc}") from exc
             self.model.eval()
             self.adapters[name] = str(path)
+            self.load_count += 1
+            while len(self.adapters) > self.capacity:
+                old, _ = self.adapters.popitem(last=False)
+                with warnings.catch_warnings():  # "was active, now deleted": we never rely on the active one
+                    warnings.simplefilter("ignore", UserWarning)
+                    self.model.delete_adapter(old)
+                self.evict_count += 1
+            return True
+
+    def ensure(self, spec: AdapterSpec | None) -> None:
+        if spec is not None:
+            self.load_adapter(spec.name, spec.path, spec.sha256)
 
     def generate(self, prompts: list[list[dict]], adapters: list[str | None] | str | None = None, *,
-                 max_new_tokens: int = 48) -> list[Generation]:
-        """Greedy replies for a batch of chat prompts; `adapters` names one adapter per row (None = base)."""
+                 max_new_tokens: int | list[int] = 48,
+                 on_text: list[Callable[[str], None] | None] | None = None) -> list[Generation]:
+        """Greedy replies for a batch of chat prompts; `adapters` names one adapter per row (None = base).
+
+        max_new_tokens may be per row; on_text, per row, receives text deltas as they are generated.
+        """
         import torch
 
+        n = len(prompts)
         if not isinstance(adapters, list):
-            adapters = [adapters] * len(prompts)
-        unknown = {a for a in adapters if a and a not in self.adapters}
-        if unknown:
-            raise KeyError(f"adapter(s) not loaded: {sorted(unknown)}")
+            adapters = [adapters] * n
+        limits = max_new_tokens if isinstance(max_new_tokens, list) else [max_new_tokens] * n
+        if len(adapters) != n or len(limits) != n:
+            raise ValueError("one adapter and one max_new_tokens per prompt")
         texts = [self.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        kwargs = {}
-        if self.adapters:
-            kwargs["adapter_names"] = [a or BASE for a in adapters]
+        streamer = _RowStreamer(self.tokenizer, on_text or [None] * n, limits)
         start = time.perf_counter()
         with self._lock, torch.inference_mode():
-            out = self.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                      pad_token_id=self.tokenizer.pad_token_id,
-                                      eos_token_id=self.tokenizer.eos_token_id, **kwargs)
+            unknown = {a for a in adapters if a and a not in self.adapters}
+            if unknown:
+                raise KeyError(f"adapter(s) not loaded: {sorted(unknown)}")
+            for a in adapters:
+                if a:
+                    self.adapters.move_to_end(a)
+            kwargs = {"adapter_names": [a or BASE for a in adapters]} if self.adapters else {}
+            self.model.generate(**enc, max_new_tokens=max(limits), do_sample=False,
+                                pad_token_id=self.tokenizer.pad_token_id,
+                                eos_token_id=self.tokenizer.eos_token_id, streamer=streamer, **kwargs)
         latency = (time.perf_counter() - start) * 1000
-        prompt_len = enc["input_ids"].shape[1]
         results = []
-        for row, mask in zip(out, enc["attention_mask"], strict=True):
-            completion = row[prompt_len:]
-            n = int((completion != self.tokenizer.pad_token_id).sum())
-            text = self.tokenizer.decode(completion, skip_special_tokens=True).strip()
-            results.append(Generation(text, int(mask.sum()), n, latency))
+        for i, mask in enumerate(enc["attention_mask"]):
+            text = self.tokenizer.decode(streamer.ids[i], skip_special_tokens=True).strip()
+            finish = "length" if len(streamer.ids[i]) >= limits[i] else "stop"
+            results.append(Generation(text, int(mask.sum()), len(streamer.ids[i]), latency, finish, n))
         return results
+
+
+# ---- batching ---------------------------------------------------------------------------------------
+
+@dataclass
+class Job:
+    messages: list[dict]
+    adapter: AdapterSpec | None
+    max_new_tokens: int
+    on_text: Callable[[str], None] | None = None
+    future: Future = field(default_factory=Future)
+    enqueued: float = field(default_factory=time.perf_counter)
+    queue_ms: float = 0.0
+
+
+class Batcher:
+    """One worker thread in front of an Engine: queued jobs -> batched generate() calls.
+
+    A batch takes what is queued now plus what arrives within `wait_ms`, up to `max_batch` rows and
+    at most `engine.capacity` distinct adapters (all must be loaded at once). mixed=False serves one
+    adapter per batch (the rest wait their turn). A job whose adapter cannot be (re)loaded fails
+    alone; the others in the batch are served.
+    """
+
+    def __init__(self, engine: Engine, *, max_batch: int = 8, wait_ms: float = 5.0, mixed: bool = True):
+        self.engine, self.max_batch, self.wait_s, self.mixed = engine, max_batch, wait_ms / 1000, mixed
+        self.batches = 0
+        self.rows = 0
+        self._q: queue.Queue[Job | None] = queue.Queue()
+        self._held: list[Job] = []
+        self._thread = threading.Thread(target=self._run, name="lora-batcher", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Job) -> Future:
+        self._q.put(job)
+        return job.future
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._thread.join(timeout=30)
+
+    def _take(self) -> list[Job] | None:
+        pending = self._held
+        self._held = []
+        if not pending:
+            job = self._q.get()
+            if job is None:
+                return None
+            pending.append(job)
+        deadline = time.perf_counter() + self.wait_s
+        while len(pending) < self.max_batch * 4:
+            try:
+                job = self._q.get(timeout=max(0.0, deadline - time.perf_counter()))
+            except queue.Empty:
+                break
+            if job is None:
+                self._q.put(None)  # stop after this batch
+                break
+            pending.append(job)
+        batch, names = [], []
+        for job in pending:
+            name = job.adapter.name if job.adapter else None
+            fits = len(batch) < self.max_batch and (
+                name in names or (len(names) < (1 if not self.mixed else self.engine.capacity)))
+            if not self.mixed and names and name != names[0]:
+                fits = False
+            if fits:
+                batch.append(job)
+                if name not in names:
+                    names.append(name)
+            else:
+                self._held.append(job)
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take()
+            if batch is None:
+                return
+            ready = []
+            for job in batch:
+                try:
+                    self.engine.ensure(job.adapter)
+                    ready.append(job)
+                except Exception as exc:  # noqa: BLE001 - reported to that request, others continue
+                    log.error("adapter load failed: %s", exc)
+                    job.future.set_exception(exc)
+            if not ready:
+                continue
+            now = time.perf_counter()
+            for job in ready:
+                job.queue_ms = (now - job.enqueued) * 1000
+            try:
+                out = self.engine.generate([j.messages for j in ready],
+                                           [j.adapter.name if j.adapter else None for j in ready],
+                                           max_new_tokens=[j.max_new_tokens for j in ready],
+                                           on_text=[j.on_text for j in ready])
+            except Exception as exc:  # noqa: BLE001 - the batch fails, the worker keeps serving
+                log.exception("generation failed")
+                for job in ready:
+                    job.future.set_exception(exc)
+                continue
+            self.batches += 1
+            self.rows += len(ready)
+            for job, g in zip(ready, out, strict=True):
+                job.future.set_result(g)

@@ -8,6 +8,7 @@ there is no second source of truth to drift out of sync.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,20 @@ from ..store import sha256_file
 
 STATUSES = ("candidate", "approved", "rejected", "needs_retrain", "retired")
 WEIGHTS_FILE = "adapter_model.safetensors"
+_NAME_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+def adapter_name(owner: str, version: str | None) -> str:
+    """The immutable serving name `<owner>@<version>` (`<owner>@base` for the bare base model)."""
+    return f"{owner}@{version or 'base'}"
+
+
+def parse_adapter_name(name: str) -> tuple[str, str]:
+    """`"nabi@abc123"` -> ("nabi", "abc123"); anything else -> ValueError naming the input."""
+    owner, sep, version = str(name).partition("@")
+    if not sep or not _NAME_PART.match(owner) or not _NAME_PART.match(version):
+        raise ValueError(f"not an adapter name {name!r}: expected <character>@<version>")
+    return owner, version
 
 # Append-only in the database itself, not only by the absence of an API: on SQLite any UPDATE or
 # DELETE of an audit row fails, whoever issues it. IF NOT EXISTS: also added to older files on open.
@@ -126,6 +141,10 @@ class Registry:
         immutable). sha256 defaults to the hash of <path>/adapter_model.safetensors.
         """
         _check_status(status)
+        for label, value in (("character_id", character_id), ("version", version)):
+            if not _NAME_PART.match(str(value)):
+                raise ValueError(f"invalid {label} {value!r}: letters, digits, '.', '_' and '-' only "
+                                 "(names are <character>@<version>)")
         digest = sha256 or sha256_file(Path(path) / WEIGHTS_FILE)
         with self._writer.begin() as conn:
             existing = _adapter(conn, character_id, version)
@@ -222,6 +241,78 @@ class Registry:
     def get_route(self, character_id: str) -> dict | None:
         with self._engine.connect() as conn:
             return _route(conn, character_id)
+
+    def list_routes(self) -> list[dict]:
+        with self._engine.connect() as conn:
+            return [dict(m) for m in conn.execute(select(routes).order_by(routes.c.character_id)).mappings()]
+
+    def rollout(self, character_id: str, candidate_version: str, percent: float, *, override: bool = False,
+                actor: str = "system", reason: str = "") -> dict:
+        """Put `candidate_version` in front of `percent`% of users (sticky), stable unchanged.
+
+        Raising percent for the same candidate only moves users stable -> candidate (router buckets).
+        Needs an existing route (set a stable first); same approval rules as set_route.
+        """
+        route = self.get_route(character_id)
+        if route is None:
+            raise ValueError(f"no route for {character_id!r}: `lora route set` a stable version first")
+        if candidate_version == route["stable_version"]:
+            raise ValueError(f"{character_id}@{candidate_version} is already the stable version")
+        return self.set_route(character_id, base_model=route["base_model"],
+                              stable_version=route["stable_version"], candidate_version=candidate_version,
+                              rollout_percent=percent, override=override, actor=actor, reason=reason)
+
+    def promote(self, character_id: str, *, actor: str = "system", reason: str = "") -> dict:
+        """Make the candidate the stable version for everyone (rollout 0, no candidate), one transaction.
+
+        The candidate must be approved (promotion never uses the override). The old stable stays in
+        the history, so a later rollback returns to it.
+        """
+        with self._writer.begin() as conn:
+            route = _route(conn, character_id)
+            if route is None or route["candidate_version"] is None:
+                raise ValueError(f"no candidate to promote for {character_id!r}")
+            row = _require_adapter(conn, character_id, route["candidate_version"])
+            if row["status"] != "approved":
+                raise ValueError(f"cannot promote {character_id}@{row['version']}: status {row['status']!r}, "
+                                 "not approved")
+            new = dict(route, stable_version=route["candidate_version"], candidate_version=None,
+                       rollout_percent=0.0)
+            _write_route(conn, character_id, new)
+            _audit(conn, actor, "promote", character_id, reason,
+                   {k: new[k] for k in ("category", "base_model", "stable_version", "candidate_version",
+                                        "rollout_percent")} | {"override": False, "not_approved": [],
+                                                              "promoted_from": route["stable_version"]})
+            return _route(conn, character_id)
+
+    def route_status(self, character_id: str | None = None) -> list[dict]:
+        """Routes with the status of their stable/candidate adapters and warnings a person must see.
+
+        Warnings: a routed adapter marked needs_retrain (a deletion request touched its data), or
+        routed but not approved / never served (rejected, retired).
+        """
+        with self._engine.connect() as conn:
+            rows = [dict(m) for m in conn.execute(select(routes).order_by(routes.c.character_id)).mappings()]
+            out = []
+            for route in rows:
+                if character_id is not None and route["character_id"] != character_id:
+                    continue
+                warnings = []
+                for side in ("stable", "candidate"):
+                    v = route[f"{side}_version"]
+                    status = None
+                    if v is not None:
+                        a = _adapter(conn, route["character_id"], v)
+                        status = a["status"] if a else "missing"
+                        if status == "needs_retrain":
+                            warnings.append(f"{side} {route['character_id']}@{v} needs_retrain "
+                                            "(deletion request): train a new version and roll it out")
+                        elif status != "approved":
+                            warnings.append(f"{side} {route['character_id']}@{v} is {status}")
+                    route[f"{side}_status"] = status
+                route["warnings"] = warnings
+                out.append(route)
+            return out
 
     def rollback(self, character_id: str, *, actor: str = "system", reason: str = "") -> dict:
         """Undo the last change to what users see, in one transaction; returns the new route.
@@ -342,7 +433,7 @@ def _previous_stable(conn: Connection, character_id: str, current: str | None) -
     stack: list[str] = []
     for row in _audit_rows(conn, character_id):
         d = row["detail"]
-        if row["action"] in ("set_route", "set_route_override"):
+        if row["action"] in ("set_route", "set_route_override", "promote"):
             v = d.get("stable_version")
             if v is not None and (not stack or stack[-1] != v):
                 stack.append(v)
