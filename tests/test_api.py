@@ -1,0 +1,170 @@
+"""The real server (uvicorn on 127.0.0.1, a free port) driven by the real `openai` client.
+
+Adapters are synthetic (random LoRA weights on the test-size base model): routing, rollout,
+rollback and logging do not depend on what an adapter learned. Generation is kept to a few tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import httpx
+import openai
+import pytest
+
+from lora_lib.monitor import read_request_log, user_ref
+from lora_lib.serve.api import ChatRequest, ServerThread, create_app, load_serve_config, prompt_messages
+from lora_lib.serve.registry import Registry
+from lora_lib.serve.router import resolve
+from lora_lib.serve.synthetic import make_adapter
+
+KEY = "test-admin-key"
+HI = [{"role": "user", "content": "안녕? 오늘 뭐 했어?"}]
+
+
+@pytest.fixture(scope="module")
+def served(demo_store, tmp_path_factory):
+    """A store with nabi v1 (stable), v2 (candidate), v3 (registered, then its file swapped), bori v1."""
+    store = tmp_path_factory.mktemp("serve")
+    shutil.copytree(demo_store / "demo" / "base_model", store / "demo" / "base_model")
+    cfg = load_serve_config(store, "params", api_key=KEY)
+    reg = Registry(cfg.registry_url)
+    for i, (cid, v) in enumerate([("nabi", "v1"), ("nabi", "v2"), ("nabi", "v3"), ("bori", "v1")]):
+        d = make_adapter(cfg.base_model, store / "adapters" / cid / v, seed=i)
+        reg.register_adapter(character_id=cid, version=v, path=str(d), base_model=cfg.base_model,
+                             dataset_version="ds", status="approved", actor="test")
+    # v3's file no longer matches the registry: the engine must refuse it.
+    shutil.copy(store / "adapters/nabi/v1/adapter_model.safetensors", store / "adapters/nabi/v3")
+    reg.set_route("nabi", base_model=cfg.base_model, stable_version="v1", actor="test")
+    reg.set_route("bori", base_model=cfg.base_model, stable_version="v1", actor="test")
+    with ServerThread(create_app(cfg)) as srv:
+        client = openai.OpenAI(base_url=f"{srv.url}/v1", api_key="unused", max_retries=0, timeout=60)
+        yield srv, client, reg, cfg
+
+
+def admin(srv, path: str, body: dict | None = None, key: str | None = KEY) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.post(f"{srv.url}{path}", json=body or {}, headers=headers, timeout=30)
+
+
+def test_chat_stream_models_and_request_log(served):
+    srv, client, reg, cfg = served
+    r = client.chat.completions.create(model="nabi", messages=HI, user="alice", max_tokens=4)
+    assert r.model == "nabi@v1" and r.object == "chat.completion"
+    assert r.choices[0].finish_reason in ("stop", "length") and r.usage.completion_tokens <= 4
+    text = r.choices[0].message.content
+
+    chunks = list(client.chat.completions.create(model="nabi", messages=HI, user="alice", max_tokens=4,
+                                                 stream=True))
+    assert {c.model for c in chunks} == {"nabi@v1"}
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == text  # same greedy reply, delivered in pieces
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+
+    base = client.chat.completions.create(model="seonbi", messages=HI, max_tokens=2)
+    assert base.model == "seonbi@base"  # configured character without a route: base model alone
+    assert {m.id for m in client.models.list().data} >= {"nabi", "bori", "seonbi"}
+
+    fb = httpx.post(f"{srv.url}/v1/feedback", json={"id": r.id, "rating": "up"}).json()
+    assert fb == {"ok": True, "id": r.id}
+    assert httpx.post(f"{srv.url}/v1/feedback", json={"id": "chatcmpl-nope", "rating": "up"}).status_code == 404
+
+    df, problems = read_request_log(cfg.store / "serve" / "request_log.jsonl")
+    assert problems == []
+    mine = df[df["request_id"].isin([r.id, chunks[0].id, base.id])]
+    assert list(mine["adapter"]) == ["nabi@v1", "nabi@v1", "seonbi@base"]
+    assert list(mine["stream"]) == [False, True, False]
+    row = mine.iloc[0]
+    assert row["user_ref"] == user_ref("alice") and row["group"] == "stable" and row["reply"] == text
+    assert set(row["gates"]) == {"language", "meta_leak", "repetition", "policy"}
+    assert row["messages"][0]["role"] == "system"  # the character's short system prompt was added
+    feedback = [json.loads(x) for x in (cfg.store / "serve" / "feedback.jsonl").read_text().splitlines()]
+    assert feedback[-1]["adapter_version"] == "v1" and feedback[-1]["score"] == 1
+
+    metrics = httpx.get(f"{srv.url}/metrics").text
+    assert 'lora_requests_total{adapter="nabi@v1",character="nabi",group="stable",status="ok"}' in metrics
+    assert httpx.get(f"{srv.url}/healthz").json()["status"] == "ok"
+
+
+def test_rollout_is_sticky_and_rollback_is_seen_on_the_next_request(served):
+    srv, client, reg, cfg = served
+    assert admin(srv, "/admin/routes/nabi/rollout", {"candidate_version": "v2", "percent": 30}).status_code == 200
+    users = [f"user-{i}" for i in range(1000)]
+    groups = {u: resolve(reg, "nabi", u, category="animal").group for u in users}
+    share = sum(g == "candidate" for g in groups.values()) / len(users)
+    assert 0.26 <= share <= 0.34
+    cand = next(u for u in users if groups[u] == "candidate")
+    stable = next(u for u in users if groups[u] == "stable")
+    for user, expected in ((cand, "nabi@v2"), (stable, "nabi@v1")):
+        seen = {client.chat.completions.create(model="nabi", messages=HI, user=user, max_tokens=1).model
+                for _ in range(50)}
+        assert seen == {expected}  # 100 calls in all, each user always on the same side
+
+    r = admin(srv, "/admin/routes/nabi/rollback", {"reason": "test"})
+    assert r.status_code == 200 and r.json()["candidate_version"] is None
+    assert client.chat.completions.create(model="nabi", messages=HI, user=cand, max_tokens=1).model == "nabi@v1"
+    assert reg.audit_log("nabi")[-1]["action"] == "rollback"
+
+
+def test_admin_needs_the_key(served, tmp_path):
+    srv, client, reg, cfg = served
+    assert admin(srv, "/admin/routes/nabi/rollback", key=None).status_code == 401
+    r = admin(srv, "/admin/routes/nabi/rollback", key="wrong")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
+    assert httpx.get(f"{srv.url}/admin/routes").status_code == 401
+    routes = httpx.get(f"{srv.url}/admin/routes", headers={"Authorization": f"Bearer {KEY}"}).json()["routes"]
+    assert {r["character_id"] for r in routes} >= {"nabi", "bori"}
+    r = admin(srv, "/admin/routes/nabi/set", {"stable_version": "v404"})
+    assert r.status_code == 400 and "unknown adapter" in r.json()["error"]["message"]
+
+
+def test_bad_requests_get_openai_errors_and_the_server_keeps_serving(served):
+    srv, client, reg, cfg = served
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="nobody", messages=HI)
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model="nabi", messages=[])
+    with pytest.raises(openai.APIStatusError) as big:
+        client.chat.completions.create(model="nabi", messages=[{"role": "user", "content": "가" * 1_000_000}])
+    assert big.value.status_code == 413
+    cases = [({"model": "nabi", "messages": [{"role": "user", "content": 5}]}, "messages.0.content"),
+             ({"model": "nabi", "messages": "hi"}, "messages"),
+             ({"model": 3, "messages": HI}, "model"),
+             ({"model": "nabi", "messages": HI, "max_tokens": "many"}, "max_tokens"),
+             ({"model": "nabi", "messages": [{"role": "user", "content": "   "}]}, "messages"),
+             ({"model": "nabi", "messages": [{"role": "user", "content": "x" * 5000}]}, "messages.0.content")]
+    for body, param in cases:
+        r = httpx.post(f"{srv.url}/v1/chat/completions", json=body)
+        assert r.status_code == 400, body
+        assert r.json()["error"]["type"] == "invalid_request_error" and param in r.json()["error"]["param"]
+    r = httpx.post(f"{srv.url}/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
+    assert client.chat.completions.create(model="nabi", messages=HI, max_tokens=1).model.startswith("nabi@")
+    errors = (cfg.store / "serve" / "request_errors.jsonl").read_text().splitlines()
+    assert {json.loads(e)["http_status"] for e in errors} >= {400, 404, 413}
+
+
+def test_tampered_weights_are_refused_and_the_previous_version_keeps_serving(served):
+    srv, client, reg, cfg = served
+    assert client.chat.completions.create(model="nabi", messages=HI, max_tokens=1).model == "nabi@v1"
+    reg.set_route("nabi", base_model=cfg.base_model, stable_version="v3", actor="test", reason="v3 goes live")
+    r = client.chat.completions.create(model="nabi", messages=HI, max_tokens=1, user="zed")
+    assert r.model == "nabi@v1"  # v3 fails its sha256 check; v1 served before, so v1 keeps serving
+    df, _ = read_request_log(cfg.store / "serve" / "request_log.jsonl")
+    assert df[df["request_id"] == r.id]["fallback"].item() == "load_failed:nabi@v3"
+    errors = [json.loads(e) for e in (cfg.store / "serve" / "request_errors.jsonl").read_text().splitlines()]
+    assert any(e["error_code"] == "adapter_load_failed" and "sha256" in e["message"] for e in errors)
+    assert "nabi@v3" not in httpx.get(f"{srv.url}/healthz").json()["loaded_adapters"]
+    reg.rollback("nabi", actor="test")
+
+
+def test_prompt_gets_the_system_prompt_and_the_callers_name(served):
+    *_, cfg = served
+    req = ChatRequest.model_validate({"model": "nabi", "messages": [{"role": "user", "content": "{{user}}야 안녕"}]})
+    msgs = prompt_messages(req, cfg.characters["nabi"], "민지")
+    assert msgs[0] == {"role": "system", "content": cfg.characters["nabi"].system_prompt}
+    assert msgs[1] == {"role": "user", "content": "민지야 안녕"}
+    own = ChatRequest.model_validate({"model": "nabi", "messages": [{"role": "developer", "content": "짧게"},
+                                                                     {"role": "user", "content": "hi"}]})
+    assert [m["role"] for m in prompt_messages(own, cfg.characters["nabi"], "x")] == ["system", "user"]
