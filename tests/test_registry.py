@@ -184,3 +184,88 @@ def test_verify_weights_detects_a_modified_file(reg, tmp_path):
     assert not reg.verify_weights("yuna", "v1")
     (Path(row["path"]) / "adapter_model.safetensors").unlink()
     assert not reg.verify_weights("yuna", "v1")
+
+
+def test_rollout_promote_and_rollback_history(reg, tmp_path):
+    for v in ("v1", "v2"):
+        register(reg, tmp_path, v)
+    register(reg, tmp_path, "v3", status="candidate")
+    with pytest.raises(ValueError, match="no route"):
+        reg.rollout("yuna", "v2", 10)
+    reg.set_route("yuna", base_model=BASE, stable_version="v1", category="romance")
+    with pytest.raises(ValueError, match="already the stable"):
+        reg.rollout("yuna", "v1", 10)
+    with pytest.raises(ValueError, match="only approved"):
+        reg.rollout("yuna", "v3", 10)
+    r = reg.rollout("yuna", "v2", 10, actor="ann", reason="canary")
+    assert (r["stable_version"], r["candidate_version"], r["rollout_percent"], r["category"]) == \
+        ("v1", "v2", 10.0, "romance")
+    reg.rollout("yuna", "v2", 50)
+    r = reg.promote("yuna", actor="ann", reason="metrics fine")
+    assert (r["stable_version"], r["candidate_version"], r["rollout_percent"]) == ("v2", None, 0.0)
+    assert reg.audit_log("yuna")[-1]["detail"]["promoted_from"] == "v1"
+    with pytest.raises(ValueError, match="no candidate"):
+        reg.promote("yuna")
+    assert reg.rollback("yuna")["stable_version"] == "v1"  # promotion is in the rollback history
+
+
+def test_promote_refuses_a_candidate_no_longer_approved(reg, tmp_path):
+    for v in ("v1", "v2"):
+        register(reg, tmp_path, v)
+    reg.set_route("yuna", base_model=BASE, stable_version="v1")
+    reg.rollout("yuna", "v2", 20)
+    reg.set_status("yuna", "v2", "rejected", reason="monitor alert")
+    with pytest.raises(ValueError, match="not approved"):
+        reg.promote("yuna")
+    assert reg.get_route("yuna")["stable_version"] == "v1"
+
+
+def test_route_status_warns_about_needs_retrain(reg, tmp_path):
+    register(reg, tmp_path, "v1")
+    reg.set_route("yuna", base_model=BASE, stable_version="v1")
+    reg.set_status("yuna", "v1", "needs_retrain", reason="deletion request dr-1")
+    [status] = reg.route_status("yuna")
+    assert status["stable_status"] == "needs_retrain" and "needs_retrain" in status["warnings"][0]
+    assert reg.route_status("nobody") == []
+
+
+def test_names_are_checked(reg, tmp_path):
+    from lora_lib.serve.registry import adapter_name, parse_adapter_name
+
+    with pytest.raises(ValueError, match="invalid version"):
+        reg.register_adapter(character_id="yuna", version="v1@x", path="/x", base_model=BASE,
+                             dataset_version="d", sha256="0" * 64)
+    assert parse_adapter_name(adapter_name("yuna", "v1")) == ("yuna", "v1")
+    assert adapter_name("yuna", None) == "yuna@base"
+    with pytest.raises(ValueError, match="not an adapter name"):
+        parse_adapter_name("yuna")
+
+
+def test_route_cli(tmp_path, capsys):
+    """`lora route ...` on a store: set, rollout, status, promote, rollback, mark; errors exit 2."""
+    from lora_lib.cli import main
+
+    store = tmp_path / "store"
+    reg = Registry(f"sqlite:///{store.resolve()}/registry.sqlite")
+    for v in ("v1", "v2"):
+        register(reg, tmp_path, v, owner="nabi")
+
+    def lora(*argv) -> int:
+        return main([*argv, "--store", str(store)])
+
+    assert lora("route", "set", "nabi", "--stable", "v1", "--base-model", BASE, "--actor", "ann") == 0
+    assert reg.get_route("nabi")["category"] == "animal"  # from params/characters/nabi.yaml
+    assert lora("route", "rollout", "nabi", "v2", "25", "--reason", "canary") == 0
+    capsys.readouterr()
+    assert lora("route", "status") == 0
+    assert "25.0" in capsys.readouterr().out
+    assert lora("route", "promote", "nabi") == 0 and reg.get_route("nabi")["stable_version"] == "v2"
+    assert lora("route", "rollback", "nabi", "--reason", "bad") == 0
+    assert reg.get_route("nabi")["stable_version"] == "v1"
+    assert lora("route", "mark", "nabi", "v2", "retired") == 0
+    assert lora("route", "rollout", "nabi", "v2", "10") == 2  # retired: not approved
+    assert "only approved" in capsys.readouterr().err
+    audit = reg.audit_log("nabi")
+    assert (audit[2]["action"], audit[2]["actor"]) == ("set_route", "ann")
+    assert [a["action"] for a in audit[3:]] == ["set_route", "promote", "rollback", "set_status"]
+    assert audit[3]["reason"] == "canary" and audit[5]["reason"] == "bad"
