@@ -667,4 +667,4 @@ def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000) -> Non
     """Run the server in the foreground until interrupted (`lora serve`)."""
     import uvicorn
 
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=False)  # request log instead
