@@ -168,3 +168,16 @@ def test_prompt_gets_the_system_prompt_and_the_callers_name(served):
     own = ChatRequest.model_validate({"model": "nabi", "messages": [{"role": "developer", "content": "짧게"},
                                                                      {"role": "user", "content": "hi"}]})
     assert [m["role"] for m in prompt_messages(own, cfg.characters["nabi"], "x")] == ["system", "user"]
+
+
+def test_soak_checker_finds_a_request_served_after_its_adapter_was_rejected():
+    from lora_lib.bench import _status_at, _status_timeline
+
+    audit = [{"action": "register_adapter", "character_id": "nabi", "ts": "2026-01-01T00:00:00+00:00",
+              "detail": {"version": "v2", "status": "approved"}},
+             {"action": "set_status", "character_id": "nabi", "ts": "2026-01-01T00:00:10+00:00",
+              "detail": {"version": "v2", "from": "approved", "to": "rejected"}}]
+    timeline = _status_timeline(audit)[("nabi", "v2")]
+    assert _status_at(timeline, "2026-01-01T00:00:09.999+00:00") == "approved"
+    assert _status_at(timeline, "2026-01-01T00:00:10.001+00:00") == "rejected"
+    assert _status_at(timeline, "2025-12-31T23:59:59+00:00") is None

@@ -250,6 +250,26 @@ class ServerState:
                                    registry=self.prom)
         self.m_loaded = Gauge("lora_loaded_adapters", "Adapters in the engine's cache", registry=self.prom)
         self.m_loaded.set_function(lambda: len(self.engine.adapters))
+        self.preloaded = self._preload()
+
+    def _preload(self) -> list[str]:
+        """Load the routed stable (then candidate) adapters at start, up to the cache capacity, so the
+        first requests do not pay for loading; a failure here is logged and retried on demand."""
+        specs = []
+        for side in ("stable", "candidate"):
+            for route in self.registry.list_routes():
+                v = route[f"{side}_version"]
+                spec = self._spec(route["character_id"], v) if v else None
+                if spec and self._same_base(route["base_model"]):
+                    specs.append(spec)
+        loaded = []
+        for spec in specs[: self.engine.capacity]:
+            try:
+                self.engine.load_adapter(spec.name, spec.path, spec.sha256)
+                loaded.append(spec.name)
+            except AdapterLoadError as exc:
+                log.error("preload: %s", exc)
+        return loaded
 
     # -- routing and loading --
 
