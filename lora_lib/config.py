@@ -147,6 +147,10 @@ class ServeParams(_Strict):
     chat_requires_key: bool = False              # LORA_API_KEY for chat too (admin always needs it)
     default_user_name: str = "당신"               # fills {{user}} when the caller gives no display name
     load_retry_s: float = Field(30.0, ge=0)      # a version that failed to load is retried after this
+    # Stage 06: a newly approved version replaces no stable at once; it goes to this share of users
+    # as a candidate (sticky), unless auto_promote. The first version of a character becomes stable.
+    rollout_percent: float = Field(10.0, ge=0, le=100)
+    auto_promote: bool = False
 
 
 class MonitorParams(_Strict):

@@ -130,7 +130,13 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
 
 
 def run_serve(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
-    """Register the adapter with the gate decision as its status; route the character to it if approved."""
+    """Register the adapter with the gate decision as its status and route it if approved.
+
+    The first approved version of a character becomes its stable version. A later one goes to
+    `serve.rollout_percent`% of users as a sticky candidate (or straight to stable with
+    `serve.auto_promote`); promotion is left to a person (`lora route promote`) or to monitoring.
+    Re-running with the same version changes nothing.
+    """
     from .serve.registry import Registry
 
     report = paths.result("evaluate")
@@ -138,17 +144,34 @@ def run_serve(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     train = paths.result("train")
     registry = Registry(p.registry_url())
     status = "approved" if report["passed"] else "rejected"
+    base_model = str(p.path(p.base_model))
     registry.register_adapter(character_id=p.character_id, version=version, path=train["path"],
-                              base_model=str(p.path(p.base_model)), dataset_version=train["dataset_version"],
+                              base_model=base_model, dataset_version=train["dataset_version"],
                               gate_report=report, status="candidate", actor="pipeline",
                               reason=f"run {paths.run_id}")
-    registry.set_status(p.character_id, version, status, actor="pipeline",
-                        reason="; ".join(report["reasons"]) or "all gates passed")
+    if registry.get_adapter(p.character_id, version)["status"] != status:
+        registry.set_status(p.character_id, version, status, actor="pipeline",
+                            reason="; ".join(report["reasons"]) or "all gates passed")
+    if not registry.verify_weights(p.character_id, version):
+        raise RuntimeError(f"adapter {p.character_id}@{version}: weights on disk do not match the registry's sha256")
     route = registry.get_route(p.character_id)
+    reason = f"run {paths.run_id}"
+    action = "not routed (gates failed)"
     if status == "approved":
-        route = registry.set_route(p.character_id, base_model=str(p.path(p.base_model)), stable_version=version,
-                                   category=p.character.category, actor="pipeline", reason=f"run {paths.run_id}")
-    result = {"adapter_version": version, "status": status, "route": route, "registry": p.registry_url()}
+        if route is None or route["stable_version"] is None or p.serve.auto_promote:
+            if route is None or route["stable_version"] != version:
+                route = registry.set_route(p.character_id, base_model=base_model, stable_version=version,
+                                           category=p.character.category, actor="pipeline", reason=reason)
+            action = "stable"
+        elif version in (route["stable_version"], route["candidate_version"]):
+            action = "unchanged (already routed)"
+        else:
+            route = registry.rollout(p.character_id, version, p.serve.rollout_percent, actor="pipeline",
+                                     reason=reason)
+            action = f"candidate at {p.serve.rollout_percent:g}%"
+    status_rows = registry.route_status(p.character_id)
+    result = {"adapter_version": version, "status": status, "route": route, "route_action": action,
+              "warnings": status_rows[0]["warnings"] if status_rows else [], "registry": p.registry_url()}
     return _finish(paths, "serve", result, tracker)
 
 

@@ -688,3 +688,26 @@ def serve(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000) -> Non
     import uvicorn
 
     uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=False)  # request log instead
+
+
+def try_requests(config: ServeConfig, character_id: str, prompts: list[list[dict]], users: list[str], *,
+                 max_tokens: int = 24) -> list[dict]:
+    """Start the real server on a free loopback port, send prompt i as user i (cycling prompts), stop.
+
+    Rows: user, status, model (what answered), group, latency_ms, reply — what a client would see.
+    For notebook 06's live check; the requests are also in the request log like any other.
+    """
+    import httpx
+
+    rows = []
+    with ServerThread(create_app(config)) as srv, httpx.Client(base_url=srv.url, timeout=120) as http:
+        for i, user in enumerate(users):
+            t = time.perf_counter()
+            r = http.post("/v1/chat/completions", json={"model": character_id, "user": user, "max_tokens": max_tokens,
+                                                         "messages": prompts[i % len(prompts)]})
+            body = r.json()
+            ok = r.status_code == 200
+            rows.append({"user": user, "status": r.status_code, "model": body.get("model") if ok else None,
+                         "group": r.headers.get("x-lora-group"), "latency_ms": round((time.perf_counter() - t) * 1000, 1),
+                         "reply": body["choices"][0]["message"]["content"] if ok else body["error"]["message"]})
+    return rows
