@@ -140,6 +140,7 @@ class ServeParams(_Strict):
     max_batch: int = Field(8, ge=1)              # rows per generate() call
     batch_wait_ms: float = Field(5.0, ge=0)      # how long a batch waits for more requests
     mixed_batches: bool = True                   # different adapters in one batch (PEFT adapter_names)
+    batched_lora: bool = True                    # mixed batches in one bmm pair per layer, not PEFT's loop
     max_tokens_default: int = Field(48, ge=1)
     max_tokens_limit: int = Field(256, ge=1)
     max_request_bytes: int = Field(262144, ge=1024)  # larger bodies: 413

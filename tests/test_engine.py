@@ -123,3 +123,23 @@ def test_vllm_export_lists_routed_adapters_under_their_names(adapters, tmp_path)
     assert "nabi@v1" in (tmp_path / "vllm" / "load_adapters.sh").read_text()
     saved = json.loads((tmp_path / "vllm" / "adapters.json").read_text())
     assert saved["tested"] is False and [a["name"] for a in saved["adapters"]] == ["nabi@v0", "nabi@v1"]
+
+
+def test_batched_lora_equals_peft_loop_with_mixed_ranks(adapters, tmp_path):
+    """Our gathered-bmm mixed batch (ranks zero-padded) gives PEFT's per-adapter result, base rows untouched."""
+    import torch
+
+    base, paths = adapters
+    small = make_adapter(base, tmp_path / "r4", seed=7, r=4)
+    engines = [Engine(base, batched_lora=flag) for flag in (True, False)]
+    logits = []
+    for engine in engines:
+        engine.load_adapter("m@1", paths["a1"])
+        engine.load_adapter("m@r4", small)
+        enc = engine.tokenizer([engine.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
+                                for p in PROMPTS], return_tensors="pt", padding=True, add_special_tokens=False)
+        with torch.inference_mode():
+            logits.append(engine.model(**enc, adapter_names=["m@r4", "__base__", "m@1"]).logits)
+            base_only = engine.model(**enc, adapter_names=["__base__"] * 3).logits
+    assert torch.allclose(logits[0], logits[1], atol=1e-5)
+    assert torch.equal(logits[0][1], base_only[1]) and not torch.allclose(logits[0][0], base_only[0], atol=1e-3)

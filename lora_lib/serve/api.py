@@ -230,7 +230,7 @@ class ServerState:
         self.config = config
         s = config.serve
         self.registry = Registry(config.registry_url)
-        self.engine = engine or Engine(config.base_model, capacity=s.adapter_cache)
+        self.engine = engine or Engine(config.base_model, capacity=s.adapter_cache, batched_lora=s.batched_lora)
         self.batcher = Batcher(self.engine, max_batch=s.max_batch, wait_ms=s.batch_wait_ms, mixed=s.mixed_batches)
         self.request_log = config.log_path(s.request_log)
         self.error_log = config.log_path(s.error_log)

@@ -103,8 +103,70 @@ class _RowStreamer:
             self._emit(i, final=True)
 
 
+def _batched_lora_forward(self, x, *args, adapter_names: list[str], **kwargs):
+    """Mixed-adapter LoRA for one linear layer in two batched matmuls, whatever the number of adapters.
+
+    PEFT's own `_mixed_batch_forward` loops over the adapters in the batch (index, two small matmuls,
+    scatter per adapter, per layer, per step), so a batch over 3 adapters costs about 2x a batch
+    over one. Here each row gathers its adapter's A and B from a stack (ranks zero-padded to the
+    largest: exact) and all rows go through one bmm pair. Rows on "__base__" get no update.
+    Variants (DoRA, aLoRA...) fall back to PEFT's method.
+    """
+    import torch
+
+    names = [n for n in dict.fromkeys(adapter_names) if n in self.lora_A]
+    if any(n in self.lora_variant for n in names):
+        return type(self)._mixed_batch_forward(self, x, *args, adapter_names=adapter_names, **kwargs)
+    for k in ("alora_offsets",):
+        kwargs.pop(k, None)
+    result = self.base_layer(x, *args, **kwargs)
+    if not names:
+        return result
+    if len(names) == 1 and all(a == names[0] for a in adapter_names):  # one adapter: no gather needed
+        n = names[0]
+        a, b = self.lora_A[n], self.lora_B[n]
+        return result + (b(a(x.to(a.weight.dtype))) * self.scaling[n]).to(result.dtype)
+    key = tuple(names)
+    cache = self.__dict__.setdefault("_lora_stack_cache", {})
+    if key not in cache:
+        rank = max(self.lora_A[n].weight.shape[0] for n in names)
+        stack_a = torch.zeros(len(names), rank, x.shape[-1], dtype=self.lora_A[names[0]].weight.dtype)
+        stack_b = torch.zeros(len(names), self.lora_B[names[0]].weight.shape[0], rank, dtype=stack_a.dtype)
+        for i, n in enumerate(names):
+            r = self.lora_A[n].weight.shape[0]
+            stack_a[i, :r] = self.lora_A[n].weight
+            stack_b[i, :, :r] = self.lora_B[n].weight * self.scaling[n]
+        cache.clear()  # one entry per layer: the set of adapters in a batch changes rarely
+        cache[key] = (stack_a.transpose(1, 2).contiguous(), stack_b.transpose(1, 2).contiguous())
+    stack_a, stack_b = cache[key]
+    index = {n: i for i, n in enumerate(names)}
+    rows = [i for i, a in enumerate(adapter_names) if a in index]
+    which = torch.tensor([index[adapter_names[i]] for i in rows])
+    xs = x[rows].to(stack_a.dtype)
+    if xs.dim() == 2:  # (rows, in): one token per row
+        xs = xs.unsqueeze(1)
+    delta = torch.bmm(torch.bmm(xs, stack_a[which]), stack_b[which]).reshape(len(rows), *result.shape[1:])
+    if len(rows) == len(adapter_names):
+        return result + delta.to(result.dtype)
+    result[rows] += delta.to(result.dtype)
+    return result
+
+
+def _install_batched_lora(model) -> None:
+    """Route PEFT's mixed-batch path of every LoRA Linear through _batched_lora_forward (idempotent)."""
+    import types
+
+    from peft.tuners.lora.layer import Linear as LoraLinear
+
+    for module in model.modules():
+        if isinstance(module, LoraLinear):
+            module.__dict__.pop("_lora_stack_cache", None)  # adapters changed: rebuild stacks lazily
+            if "_mixed_batch_forward" not in module.__dict__:
+                module._mixed_batch_forward = types.MethodType(_batched_lora_forward, module)
+
+
 class Engine:
-    def __init__(self, base_model: str | Path, *, dtype=None, capacity: int = 8):
+    def __init__(self, base_model: str | Path, *, dtype=None, capacity: int = 8, batched_lora: bool = True):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -117,6 +179,7 @@ class Engine:
         self.model = AutoModelForCausalLM.from_pretrained(self.base_model, dtype=dtype or torch.float32)
         self.model.eval()
         self.adapters: OrderedDict[str, str] = OrderedDict()  # name -> path, least recently used first
+        self.batched_lora = batched_lora  # False: PEFT's per-adapter loop for mixed batches
         self.load_count = 0
         self.evict_count = 0
         self._lock = threading.RLock()
@@ -166,6 +229,8 @@ class Engine:
                     warnings.simplefilter("ignore", UserWarning)
                     self.model.delete_adapter(old)
                 self.evict_count += 1
+            if self.batched_lora:
+                _install_batched_lora(self.model)
             return True
 
     def ensure(self, spec: AdapterSpec | None) -> None:
