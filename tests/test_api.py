@@ -181,3 +181,20 @@ def test_soak_checker_finds_a_request_served_after_its_adapter_was_rejected():
     assert _status_at(timeline, "2026-01-01T00:00:09.999+00:00") == "approved"
     assert _status_at(timeline, "2026-01-01T00:00:10.001+00:00") == "rejected"
     assert _status_at(timeline, "2025-12-31T23:59:59+00:00") is None
+
+
+def test_chat_key_when_configured_and_admin_disabled_without_one(served):
+    import dataclasses
+
+    srv, client, reg, cfg = served
+    engine = srv.app.state.serve.engine  # share the loaded model: no second load
+    strict = dataclasses.replace(cfg, serve=cfg.serve.model_copy(update={"chat_requires_key": True}))
+    with ServerThread(create_app(strict, engine)) as other:
+        keyed = openai.OpenAI(base_url=f"{other.url}/v1", api_key=KEY, max_retries=0)
+        assert keyed.chat.completions.create(model="bori", messages=HI, max_tokens=1).model == "bori@v1"
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=f"{other.url}/v1", api_key="wrong", max_retries=0).models.list()
+    keyless = dataclasses.replace(cfg, api_key=None)
+    with ServerThread(create_app(keyless, engine)) as other:
+        r = admin(other, "/admin/routes/nabi/rollback")
+        assert r.status_code == 403 and r.json()["error"]["code"] == "admin_disabled"
