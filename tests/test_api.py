@@ -198,3 +198,12 @@ def test_chat_key_when_configured_and_admin_disabled_without_one(served):
     with ServerThread(create_app(keyless, engine)) as other:
         r = admin(other, "/admin/routes/nabi/rollback")
         assert r.status_code == 403 and r.json()["error"]["code"] == "admin_disabled"
+
+
+def test_user_placeholder_split_across_stream_deltas_is_filled():
+    from lora_lib.serve.api import UserFiller
+
+    f = UserFiller("민지")
+    parts = [f.feed(d) for d in ["안녕 {", "{us", "er}}야, {{user", "}} {x} 끝{"]] + [f.flush()]
+    assert "".join(parts) == "안녕 민지야, 민지 {x} 끝{"
+    assert parts[1] == ""  # "{{us" held back: it may still become {{user}}

@@ -195,6 +195,27 @@ def fill_user(text: str, display_name: str) -> str:
     return text.replace("{{user}}", display_name)
 
 
+class UserFiller:
+    """Fills `{{user}}` in streamed text: a delta may end inside the placeholder ("…{{us"), so a tail
+    that could still become `{{user}}` is held back until the next delta or flush()."""
+
+    TOKEN = "{{user}}"
+
+    def __init__(self, display_name: str):
+        self.name, self.pending = display_name, ""
+
+    def feed(self, delta: str) -> str:
+        text = self.pending + delta
+        keep = next((k for k in range(min(len(self.TOKEN) - 1, len(text)), 0, -1)
+                     if self.TOKEN.startswith(text[-k:])), 0)
+        self.pending = text[len(text) - keep:] if keep else ""
+        return fill_user(text[: len(text) - keep], self.name)
+
+    def flush(self) -> str:
+        out, self.pending = fill_user(self.pending, self.name), ""
+        return out
+
+
 def prompt_messages(req: ChatRequest, info: CharacterInfo | None, display_name: str) -> list[dict]:
     """The messages the model sees: the character's short system prompt first unless the caller sent
     one, `developer` treated as `system`, `{{user}}` filled everywhere."""
@@ -526,18 +547,25 @@ def create_app(config: ServeConfig, engine: Engine | None = None):
             return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
         async def events():
+            filler = UserFiller(display)
             yield chunk({"role": "assistant", "content": ""})
             done = asyncio.ensure_future(future)
             while True:
                 getter = asyncio.ensure_future(deltas.get())
                 finished, _ = await asyncio.wait({getter, done}, return_when=asyncio.FIRST_COMPLETED)
                 if getter in finished:
-                    yield chunk({"content": fill_user(getter.result(), display)})
+                    text = filler.feed(getter.result())
+                    if text:
+                        yield chunk({"content": text})
                     continue
                 getter.cancel()
                 break
+            rest = ""
             while not deltas.empty():  # deltas queued before the result landed
-                yield chunk({"content": fill_user(deltas.get_nowait(), display)})
+                rest += filler.feed(deltas.get_nowait())
+            rest += filler.flush()
+            if rest:
+                yield chunk({"content": rest})
             try:
                 g = done.result()
             except Exception as exc:  # noqa: BLE001 - headers are sent: report in-band, log it

@@ -126,20 +126,22 @@ def _batched_lora_forward(self, x, *args, adapter_names: list[str], **kwargs):
         n = names[0]
         a, b = self.lora_A[n], self.lora_B[n]
         return result + (b(a(x.to(a.weight.dtype))) * self.scaling[n]).to(result.dtype)
-    key = tuple(names)
-    cache = self.__dict__.setdefault("_lora_stack_cache", {})
-    if key not in cache:
-        rank = max(self.lora_A[n].weight.shape[0] for n in names)
-        stack_a = torch.zeros(len(names), rank, x.shape[-1], dtype=self.lora_A[names[0]].weight.dtype)
-        stack_b = torch.zeros(len(names), self.lora_B[names[0]].weight.shape[0], rank, dtype=stack_a.dtype)
-        for i, n in enumerate(names):
+    # One stack of every adapter this layer holds, built once after each load/evict (the cache is
+    # dropped by _install_batched_lora), so batches over any subset of adapters share it.
+    cache = self.__dict__.get("_lora_stack_cache")
+    if cache is None:
+        every = list(self.lora_A.keys())
+        rank = max(self.lora_A[n].weight.shape[0] for n in every)
+        stack_a = torch.zeros(len(every), rank, x.shape[-1], dtype=self.lora_A[every[0]].weight.dtype)
+        stack_b = torch.zeros(len(every), self.lora_B[every[0]].weight.shape[0], rank, dtype=stack_a.dtype)
+        for i, n in enumerate(every):
             r = self.lora_A[n].weight.shape[0]
             stack_a[i, :r] = self.lora_A[n].weight
             stack_b[i, :, :r] = self.lora_B[n].weight * self.scaling[n]
-        cache.clear()  # one entry per layer: the set of adapters in a batch changes rarely
-        cache[key] = (stack_a.transpose(1, 2).contiguous(), stack_b.transpose(1, 2).contiguous())
-    stack_a, stack_b = cache[key]
-    index = {n: i for i, n in enumerate(names)}
+        cache = self.__dict__["_lora_stack_cache"] = (
+            {n: i for i, n in enumerate(every)}, stack_a.transpose(1, 2).contiguous(),
+            stack_b.transpose(1, 2).contiguous())
+    index, stack_a, stack_b = cache
     rows = [i for i, a in enumerate(adapter_names) if a in index]
     which = torch.tensor([index[adapter_names[i]] for i in rows])
     xs = x[rows].to(stack_a.dtype)
