@@ -25,7 +25,7 @@ HI = [{"role": "user", "content": "안녕? 오늘 뭐 했어?"}]
 
 @pytest.fixture(scope="module")
 def served(demo_store, tmp_path_factory):
-    """A store with nabi v1 (stable), v2 (candidate), v3 (registered, then its file swapped), bori v1."""
+    """A store with nabi v1 (stable), v2, v3 and bori v1 (stable), all approved."""
     store = tmp_path_factory.mktemp("serve")
     shutil.copytree(demo_store / "demo" / "base_model", store / "demo" / "base_model")
     cfg = load_serve_config(store, "params", api_key=KEY)
@@ -34,8 +34,6 @@ def served(demo_store, tmp_path_factory):
         d = make_adapter(cfg.base_model, store / "adapters" / cid / v, seed=i)
         reg.register_adapter(character_id=cid, version=v, path=str(d), base_model=cfg.base_model,
                              dataset_version="ds", status="approved", actor="test")
-    # v3's file no longer matches the registry: the engine must refuse it.
-    shutil.copy(store / "adapters/nabi/v1/adapter_model.safetensors", store / "adapters/nabi/v3")
     reg.set_route("nabi", base_model=cfg.base_model, stable_version="v1", actor="test")
     reg.set_route("bori", base_model=cfg.base_model, stable_version="v1", actor="test")
     with ServerThread(create_app(cfg)) as srv:
@@ -149,6 +147,10 @@ def test_tampered_weights_are_refused_and_the_previous_version_keeps_serving(ser
     srv, client, reg, cfg = served
     assert client.chat.completions.create(model="nabi", messages=HI, max_tokens=1).model == "nabi@v1"
     reg.set_route("nabi", base_model=cfg.base_model, stable_version="v3", actor="test", reason="v3 goes live")
+    # ... and then v3's file is swapped on disk: the engine's sha256 check at load must refuse it.
+    shutil.copy(cfg.store / "adapters/nabi/v1/adapter_model.safetensors", cfg.store / "adapters/nabi/v3")
+    with pytest.raises(ValueError, match="no longer matches"):
+        reg.set_route("nabi", base_model=cfg.base_model, stable_version="v3", actor="test")
     r = client.chat.completions.create(model="nabi", messages=HI, max_tokens=1, user="zed")
     assert r.model == "nabi@v1"  # v3 fails its sha256 check; v1 served before, so v1 keeps serving
     df, _ = read_request_log(cfg.store / "serve" / "request_log.jsonl")

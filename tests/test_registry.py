@@ -269,3 +269,11 @@ def test_route_cli(tmp_path, capsys):
     assert (audit[2]["action"], audit[2]["actor"]) == ("set_route", "ann")
     assert [a["action"] for a in audit[3:]] == ["set_route", "promote", "rollback", "set_status"]
     assert audit[3]["reason"] == "canary" and audit[5]["reason"] == "bad"
+
+
+def test_a_modified_weights_file_is_not_routed_even_with_override(reg, tmp_path):
+    row = register(reg, tmp_path, "v1")
+    (Path(row["path"]) / "adapter_model.safetensors").write_bytes(b"tampered")
+    with pytest.raises(ValueError, match="no longer matches"):
+        reg.set_route("yuna", base_model=BASE, stable_version="v1", override=True)
+    assert reg.get_route("yuna") is None

@@ -205,7 +205,8 @@ class Registry:
 
         Versions are adapters owned by `character_id` (for a category route, the category name).
         Only approved adapters may be routed unless override=True, which is recorded in the audit.
-        An adapter built on another base model is refused even with override: it cannot load.
+        An adapter built on another base model, or whose weights file no longer matches its sha256,
+        is refused even with override.
         category=None keeps the route's existing category.
         """
         rollout_percent = float(rollout_percent)
@@ -224,6 +225,12 @@ class Registry:
                                      f"not {base_model!r}")
                 if row["status"] != "approved":
                     not_approved.append({"version": v, "status": row["status"]})
+                weights = Path(row["path"]) / WEIGHTS_FILE
+                # Checked where the file is visible (a team registry may sit apart from the adapters);
+                # the engine checks again at every load, so a later change is refused there too.
+                if weights.is_file() and sha256_file(weights) != row["sha256"]:
+                    raise ValueError(f"adapter {character_id}@{v}: {weights} no longer matches the registered "
+                                     f"sha256 {row['sha256'][:12]}…: refusing to route it")
             if not_approved and not override:
                 raise ValueError(f"only approved adapters may be routed; not approved: {not_approved} "
                                  "(override=True to force, audited)")
