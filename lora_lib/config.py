@@ -65,6 +65,14 @@ class UserFields(_Strict):
     opt_in_at: str = "optInAt"
 
 
+class MongoSource(_Strict):
+    """A live MongoDB to read instead of export files (collect.collect_from_mongo)."""
+    uri: str  # e.g. mongodb://reader@host:27017/?authSource=admin (credentials from the environment)
+    database: str
+    messages_collection: str = "messages"
+    users_collection: str = "users"
+
+
 class CollectParams(_Strict):
     # The salt makes user_ref useless for joining against other systems; set your own.
     salt: str = "demo-salt"
@@ -74,6 +82,10 @@ class CollectParams(_Strict):
         "user": "user", "character": "assistant", "assistant": "assistant", "bot": "assistant",
         "system": "system",
     }
+    # A chat message is never this big; a document over it is quarantined, not parsed.
+    max_document_bytes: int = Field(262_144, ge=1024)
+    max_message_chars: int = Field(20_000, ge=1)
+    mongo: MongoSource | None = None
 
 
 class CleanParams(_Strict):
@@ -90,6 +102,8 @@ class CleanParams(_Strict):
     spam_patterns: list[str] = [r"https?://", r"www\.", r"무료\s*쿠폰", r"광고", r"bit\.ly"]
     repeat_sentence_max: int = Field(2, ge=1)  # same sentence more often than this in a turn
     leakage_check: bool = True  # reject assistant turns in another character's style
+    # The same assistant reply kept at most this often per character (canned replies teach nothing).
+    max_duplicate_turns: int = Field(3, ge=1)
 
 
 class DatasetParams(_Strict):
