@@ -63,17 +63,16 @@ def test_malformed_documents_are_quarantined_with_line_and_error(ran, world_stor
 
 
 def test_planted_pii_spans_do_not_reach_the_clean_output(ran, world_store):
-    """Every planted PII span is masked, except numbers/e-mails spelled in Korean words
-    ("공일공 …", "골뱅이 … 닷컴"): the first pass does not decode those yet (issue 4)."""
+    """Every planted PII span is masked, also numbers/e-mails spelled in words ("공일공 …", "골뱅이 … 닷컴")."""
     missed, checked = [], 0
     for t in _truth(world_store):
-        if not t["hazard"].startswith("pii:") or t["detail"].get("variant") == "korean_words":
+        if not t["hazard"].startswith("pii:"):
             continue
         checked += 1
         paths = ran[t["character_id"]][1]
         if t["detail"]["span"] in (paths.stage_dir("clean") / "conversations.jsonl").read_text():
             missed.append((t["hazard"], t["detail"]["span"]))
-    assert checked >= 25 and not missed
+    assert checked >= 35 and not missed
 
 
 def test_leakage_meta_nsfw_english_are_rejected(ran, world_store):
