@@ -98,6 +98,9 @@ class CleanParams(_Strict):
         r"(나는|난|저는|전)\s*(사실\s*)?(AI|에이아이|인공지능|챗봇|언어\s*모델)",
         r"언어\s*모델", r"시스템\s*프롬프트", r"프롬프트에\s*따르면", r"개발자\s*(지시|프롬프트)",
         r"\bAI\s*(assistant|model)\b",
+        # "…가 아니라 인공지능이다", "챗봇입니다", "AI 어시스턴트로서": the AI word as what the speaker is
+        r"(AI|에이아이|인공지능|챗봇|언어\s*모델|어시스턴트)\s*(이다|입니다|이에요|예요|이야|야|이오|이라서|라서|로서|이라|일\s*뿐)",
+        r"(OpenAI|오픈\s*AI|ChatGPT|챗\s*GPT|GPT|Anthropic|앤트로픽|Claude|클로드|Gemini|제미나이)[가이]?\s*(만든|개발한|훈련)",
     ]
     spam_patterns: list[str] = [r"https?://", r"www\.", r"무료\s*쿠폰", r"광고", r"bit\.ly"]
     repeat_sentence_max: int = Field(2, ge=1)  # same sentence more often than this in a turn

@@ -48,10 +48,15 @@ def run_collect(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
 
 def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Path = "params") -> dict:
     conversations = read_jsonl(paths.stage_dir("collect") / "conversations.jsonl")
+    from .clean.leakage import character_profiles
+
     markers = character_markers(params_dir)
     others = {cid: m for cid, m in markers.items() if cid != p.character_id}
+    profiles = character_profiles(params_dir)
     res = clean_conversations(conversations, p.clean, system_prompt=p.character.system_prompt,
-                              own_markers=p.character.style_markers, other_markers=others)
+                              own_markers=p.character.style_markers, other_markers=others,
+                              other_names={cid: v["name"] for cid, v in profiles.items() if cid != p.character_id},
+                              keep_values=[v["name"] for v in profiles.values() if v["name"]])
     out = paths.stage_dir("clean")
     write_jsonl(out / "conversations.jsonl", res.kept)
     write_jsonl(out / "rejected.jsonl", res.rejected)

@@ -162,9 +162,15 @@ def _spans(text: str, known_values: Sequence[str]) -> list[tuple[str, int, int]]
     return out
 
 
-def redact(text: str, known_values: Sequence[str] = ()) -> Redaction:
-    """Mask PII in `text`; findings are (label, start, end) in the original text."""
+def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence[str] = ()) -> Redaction:
+    """Mask PII in `text`; findings are (label, start, end) in the original text.
+
+    `keep_values` are names that look like PII but are not (the card's character names): a finding
+    whose text is one of them is left alone.
+    """
     findings = _spans(text, known_values)
+    if keep_values:
+        findings = [f for f in findings if text[f[1]:f[2]].strip() not in keep_values]
     parts, pos = [], 0
     for label, start, end in findings:
         parts += [text[pos:start], USER if label == "USER" else PLACEHOLDER.get(label, f"<{label}>")]
