@@ -56,7 +56,8 @@ def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Pa
     res = clean_conversations(conversations, p.clean, system_prompt=p.character.system_prompt,
                               own_markers=p.character.style_markers, other_markers=others,
                               other_names={cid: v["name"] for cid, v in profiles.items() if cid != p.character_id},
-                              keep_values=[v["name"] for v in profiles.values() if v["name"]])
+                              keep_values=[v["name"] for v in profiles.values() if v["name"]],
+                              num_proc=p.clean.num_proc)
     out = paths.stage_dir("clean")
     write_jsonl(out / "conversations.jsonl", res.kept)
     write_jsonl(out / "rejected.jsonl", res.rejected)

@@ -65,3 +65,17 @@ def test_the_ko_pii_gate_never_hides_a_ko_pii_finding(rows):
     skipped = [t for t in texts if not _KO_PII_GATE.search(decode_number_words(t))]
     assert len(skipped) > 100
     assert not [t for t in skipped if ko_pii.detect_all(t, include=KO_PII_LABELS)]
+
+
+def test_our_ko_pii_call_matches_detect_all(rows):
+    """ko_pii_detect skips detectors that cannot emit our labels; the findings must not change."""
+    from lora_lib.bench import synthetic_messages
+    from lora_lib.clean.pii import ko_pii_detect
+
+    texts = [r["text"] for r in rows] + [t for _, t in synthetic_messages(3000, seed=5) if _KO_PII_GATE.search(t)]
+    texts.append("주소 서울시 강남구 테헤란로 5 2층, 여권 M12345678, 팩스 02-123-4567, IP 10.0.0.1, 전각 ０１０-１２３４-５６７８")
+
+    def key(ds):
+        return sorted((d.label, d.start, d.end) for d in ds)
+
+    assert [key(ko_pii_detect(t)) for t in texts] == [key(ko_pii.detect_all(t, include=KO_PII_LABELS)) for t in texts]

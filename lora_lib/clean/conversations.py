@@ -64,14 +64,64 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+@dataclass(frozen=True)
+class TurnContext:
+    """Everything a single turn's cleaning depends on (picklable, so worker processes get a copy)."""
+
+    params: CleanParams
+    system_prompt: str = ""
+    own_markers: tuple[str, ...] = ()
+    other_markers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    other_names: tuple[tuple[str, str], ...] = ()
+    keep_values: tuple[str, ...] = ()
+
+    @classmethod
+    def make(cls, p: CleanParams, *, system_prompt: str = "", own_markers: Sequence[str] = (),
+             other_markers: Mapping[str, Sequence[str]] | None = None, other_names: Mapping[str, str] | None = None,
+             keep_values: Sequence[str] = ()) -> TurnContext:
+        return cls(p, system_prompt, tuple(own_markers),
+                   tuple((k, tuple(v)) for k, v in (other_markers or {}).items()),
+                   tuple((other_names or {}).items()), tuple(keep_values))
+
+
+def clean_turn(role: str, text: str, ctx: TurnContext) -> tuple[str, list[str], str | None]:
+    """One turn -> (masked text, PII labels found, reason to drop it or None). Pure."""
+    red = redact(text, keep_values=ctx.keep_values)
+    reason = None if role == "system" else turn_reason(
+        red.text, role, ctx.params, system_prompt=ctx.system_prompt, own_markers=ctx.own_markers,
+        other_markers=dict(ctx.other_markers), other_names=dict(ctx.other_names))
+    return red.text, red.labels, reason
+
+
+def _clean_chunk(args: tuple[list[tuple[str, str]], TurnContext]) -> list[tuple[str, list[str], str | None]]:
+    turns, ctx = args
+    return [clean_turn(role, text, ctx) for role, text in turns]
+
+
+def clean_turns(turns: Sequence[tuple[str, str]], ctx: TurnContext, num_proc: int = 1, chunk: int = 2000
+                ) -> list[tuple[str, list[str], str | None]]:
+    """clean_turn over (role, text) pairs, in order; num_proc > 1 spreads chunks over worker processes
+    (the per-turn work is pure, so the result is the same as with one process)."""
+    if num_proc <= 1 or len(turns) <= chunk:
+        return _clean_chunk((list(turns), ctx))
+    import multiprocessing as mp
+
+    chunks = [(list(turns[i:i + chunk]), ctx) for i in range(0, len(turns), chunk)]
+    with mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn").Pool(num_proc) as pool:
+        return [r for part in pool.imap(_clean_chunk, chunks) for r in part]
+
+
 def clean_conversation(conv: dict, p: CleanParams, *, system_prompt: str, own_markers: Sequence[str],
                        other_markers: Mapping[str, Sequence[str]], pii_counts: Counter,
                        other_names: Mapping[str, str] | None = None, keep_values: Sequence[str] = (),
-                       seen_replies: Counter | None = None) -> tuple[dict | None, list[dict]]:
+                       seen_replies: Counter | None = None,
+                       turn_results: Sequence[tuple[str, list[str], str | None]] | None = None
+                       ) -> tuple[dict | None, list[dict]]:
     """One conversation -> (cleaned conversation or None, rejection lines).
 
     `seen_replies` counts assistant replies kept so far for this character: a reply already kept
     `max_duplicate_turns` times is a canned line and its exchange is rejected as duplicate:turn.
+    `turn_results` (clean_turn of each message, e.g. computed in parallel) skips the per-turn work.
     """
     ref = {"conversation_id": conv["conversation_id"], "dataset_source": conv.get("dataset_source")}
     ids = conv.get("turn_message_ids") or [[] for _ in conv["messages"]]
@@ -79,17 +129,18 @@ def clean_conversation(conv: dict, p: CleanParams, *, system_prompt: str, own_ma
     if flags:
         return None, [{**ref, "level": "conversation", "reason": f"safety:{flags[0]}",
                        "n_turns": len(conv["messages"]), "message_ids": [i for t in ids for i in t]}]
+    if turn_results is None:
+        ctx = TurnContext.make(p, system_prompt=system_prompt, own_markers=own_markers, other_markers=other_markers,
+                               other_names=other_names, keep_values=keep_values)
+        turn_results = [clean_turn(m["role"], m["content"], ctx) for m in conv["messages"]]
     messages, kept_ids, rejected = [], [], []
     for group in _exchanges(conv["messages"]):
-        turns = [dict(conv["messages"][i]) for i in group]
-        reasons = []
-        for turn in turns:
-            red = redact(turn["content"], keep_values=keep_values)
-            pii_counts.update(red.labels)
-            turn["content"] = red.text
-            reasons.append(None if turn["role"] == "system" else turn_reason(
-                turn["content"], turn["role"], p, system_prompt=system_prompt, own_markers=own_markers,
-                other_markers=other_markers, other_names=other_names))
+        turns, reasons = [], []
+        for i in group:
+            text, labels, reason = turn_results[i]
+            pii_counts.update(labels)
+            turns.append({**conv["messages"][i], "content": text})
+            reasons.append(reason)
         if len(turns) == 1 and turns[0]["role"] == "user" and not reasons[0]:
             reasons[0] = "no_reply"
         if seen_replies is not None and not any(reasons):
@@ -122,19 +173,26 @@ def clean_conversation(conv: dict, p: CleanParams, *, system_prompt: str, own_ma
 
 def clean_conversations(conversations: Sequence[dict], p: CleanParams, *, system_prompt: str,
                         own_markers: Sequence[str], other_markers: Mapping[str, Sequence[str]],
-                        other_names: Mapping[str, str] | None = None, keep_values: Sequence[str] = ()
-                        ) -> CleanResult:
+                        other_names: Mapping[str, str] | None = None, keep_values: Sequence[str] = (),
+                        num_proc: int = 1) -> CleanResult:
     """Clean every conversation; reject exact duplicate conversations; check the counts add up.
 
     `other_names` (character id -> name) and `keep_values` (names from the card that are not PII)
-    are optional so callers with markers only keep working.
+    are optional so callers with markers only keep working. With num_proc > 1 the per-turn work
+    runs in worker processes first; duplicates are then decided in one ordered pass, so the result
+    is identical to num_proc=1.
     """
-    result, seen, replies = CleanResult([], []), set(), Counter()
+    ctx = TurnContext.make(p, system_prompt=system_prompt, own_markers=own_markers, other_markers=other_markers,
+                           other_names=other_names, keep_values=keep_values)
+    flat = clean_turns([(m["role"], m["content"]) for c in conversations for m in c["messages"]], ctx, num_proc)
+    result, seen, replies, pos = CleanResult([], []), set(), Counter(), 0
     for conv in conversations:
+        n = len(conv["messages"])
         cleaned, rejected = clean_conversation(conv, p, system_prompt=system_prompt, own_markers=own_markers,
                                                other_markers=other_markers, pii_counts=result.pii_counts,
                                                other_names=other_names, keep_values=keep_values,
-                                               seen_replies=replies)
+                                               seen_replies=replies, turn_results=flat[pos:pos + n])
+        pos += n
         if cleaned is not None:
             key = json.dumps(cleaned["messages"], ensure_ascii=False, sort_keys=True)
             if key in seen:

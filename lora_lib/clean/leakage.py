@@ -44,9 +44,10 @@ def leakage_reason(text: str, own_markers: Sequence[str], others: Mapping[str, S
             return f"leakage:{cid}"
     if marker_rate(text, own_markers) > 0:
         return None
-    best = max(others.items(), key=lambda kv: marker_rate(text, kv[1]), default=None)
-    if best and marker_rate(text, best[1]) >= 0.5:
-        return f"leakage:{best[0]}"
+    rates = {cid: marker_rate(text, markers) for cid, markers in others.items()}
+    best = max(rates, key=rates.get, default=None)
+    if best is not None and rates[best] >= 0.5:
+        return f"leakage:{best}"
     return None
 
 
