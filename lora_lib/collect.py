@@ -374,19 +374,25 @@ def collect_chat_logs(messages_path: str | Path, users_path: str | Path, charact
     users = load_users(users_path, p, user_quarantine)
     deleted = load_deletion_requests(deletion_requests_path)
     res = collect_messages(iter_export(messages_path, p.max_document_bytes), str(messages_path), users,
-                           character_id, p, deleted)
+                           character_id, p, deleted, since=_utc(p.since), until=_utc(p.until))
     res.stats["users_quarantined"] = len(user_quarantine)
     res.quarantine += user_quarantine
     return res
 
 
-def collect_from_mongo(character_id: str, p: CollectParams, deletion_requests_path: str | Path | None = None, *,
-                       since: datetime | None = None, until: datetime | None = None) -> CollectResult:
+def _utc(dt: datetime | None) -> datetime | None:
+    return None if dt is None else (dt if dt.tzinfo else dt.replace(tzinfo=UTC))
+
+
+def collect_from_mongo(character_id: str, p: CollectParams, deletion_requests_path: str | Path | None = None
+                       ) -> CollectResult:
     """Same as collect_chat_logs, reading a live MongoDB (collect.mongo: uri, database, collections).
 
-    Only this character's messages in [since, until) are fetched; the same checks run client-side.
+    Only this character's messages in [collect.since, collect.until) are fetched (the filter runs on
+    the server); the same checks run client-side.
     """
     m = p.mongo
+    since, until = _utc(p.since), _utc(p.until)
     if m is None:
         raise CollectError("collect.mongo is not set: give uri, database, messages and users collections")
     user_quarantine: list[dict] = []

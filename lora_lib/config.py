@@ -11,6 +11,7 @@ import copy
 import hashlib
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,7 +86,10 @@ class CollectParams(_Strict):
     # A chat message is never this big; a document over it is quarantined, not parsed.
     max_document_bytes: int = Field(262_144, ge=1024)
     max_message_chars: int = Field(20_000, ge=1)
-    mongo: MongoSource | None = None
+    mongo: MongoSource | None = None  # set to read a live MongoDB instead of inputs.messages/users
+    # Only messages in [since, until) are collected (others are counted as out_of_time_range).
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class CleanParams(_Strict):

@@ -34,8 +34,11 @@ def _require(paths: RunPaths, stage: str, key: str):
 def run_collect(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     """Exports -> opt-in conversations (chat logs + gold + card examples), rejections, quarantine."""
     out = paths.stage_dir("collect")
-    res = col.collect_chat_logs(p.path(p.inputs.messages), p.path(p.inputs.users), p.character_id, p.collect,
-                                p.path(p.inputs.deletion_requests))
+    if p.collect.mongo is not None:  # a live MongoDB instead of export files
+        res = col.collect_from_mongo(p.character_id, p.collect, p.path(p.inputs.deletion_requests))
+    else:
+        res = col.collect_chat_logs(p.path(p.inputs.messages), p.path(p.inputs.users), p.character_id, p.collect,
+                                    p.path(p.inputs.deletion_requests))
     gold = col.read_gold(p.path(p.inputs.gold), p.character_id)
     card = col.card_conversations(col.read_card(p.path(p.inputs.characters), p.character_id), p.character_id)
     conversations = res.conversations + gold + card
