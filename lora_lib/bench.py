@@ -110,7 +110,9 @@ def bench_clean_throughput(n_messages: int = 100_000, num_proc: int = 2) -> dict
     base = _rate(lambda: sum(1 for t in texts if ko_pii.detect_all(t, include=KO_PII_LABELS) is not None), repeat=1)
     par = _rate(lambda: len(clean_turns(msgs, ctx, num_proc=num_proc)), repeat=1)
     same = clean_turns(msgs[:20_000], ctx) == clean_turns(msgs[:20_000], ctx, num_proc=num_proc)
-    return {"name": "clean_throughput", "unit": "messages/s", "n_messages": len(msgs),
+    from importlib.metadata import version
+
+    return {"name": "clean_throughput", "unit": "messages/s", "n_messages": len(msgs), "ko_pii": version("ko-pii"),
             "unique_messages": len(set(texts)), "ours": ours,
             "baseline": {"name": "ko-pii detect_all alone (identifier labels)", "value": base}, "ratio": ours / base,
             "parallel": {"num_proc": num_proc, "value": par, "speedup_vs_one_process": par / ours,

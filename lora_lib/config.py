@@ -111,6 +111,10 @@ class CleanParams(_Strict):
     leakage_check: bool = True  # reject assistant turns in another character's style
     # The same assistant reply kept at most this often per character (canned replies teach nothing).
     max_duplicate_turns: int = Field(3, ge=1)
+    # Optional: a character classifier trained on every character's gold/card lines also rejects
+    # assistant turns it gives to another character with at least this probability.
+    leakage_classifier: bool = False
+    leakage_min_prob: float = Field(0.75, gt=0.5, le=1)
     # Worker processes for the per-turn work of big exports (same result as 1; pays off past ~50k turns).
     num_proc: int = Field(1, ge=1, le=64)
 

@@ -56,11 +56,18 @@ def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Pa
     markers = character_markers(params_dir)
     others = {cid: m for cid, m in markers.items() if cid != p.character_id}
     profiles = character_profiles(params_dir)
+    classifier = None
+    if p.clean.leakage_classifier:  # trained on every character's author-written lines (gold + card examples)
+        from .clean.leakage import StyleClassifier, trusted_lines
+
+        trusted = [c for cid in profiles for c in col.read_gold(p.path(p.inputs.gold), cid)
+                   + col.card_conversations(col.read_card(p.path(p.inputs.characters), cid), cid)]
+        classifier = StyleClassifier(trusted_lines(trusted), seed=p.seed)
     res = clean_conversations(conversations, p.clean, system_prompt=p.character.system_prompt,
                               own_markers=p.character.style_markers, other_markers=others,
                               other_names={cid: v["name"] for cid, v in profiles.items() if cid != p.character_id},
                               keep_values=[v["name"] for v in profiles.values() if v["name"]],
-                              num_proc=p.clean.num_proc)
+                              num_proc=p.clean.num_proc, classifier=classifier, own_id=p.character_id)
     out = paths.stage_dir("clean")
     write_jsonl(out / "conversations.jsonl", res.kept)
     write_jsonl(out / "rejected.jsonl", res.rejected)

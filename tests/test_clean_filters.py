@@ -82,3 +82,16 @@ def test_clean_conversations_counts_reasons_and_duplicates():
     for kept in res.kept:
         assert len(kept["turn_message_ids"]) == len(kept["messages"])
     assert all(r.get("message_ids") for r in res.rejected if r["level"] == "turn")
+
+
+def test_style_classifier_flags_another_voice_without_markers():
+    from lora_lib.clean.leakage import StyleClassifier, classifier_reason
+
+    lines = {"nabi": ["햇볕이 좋다냥", "생선 먹고 싶다냥", "낮잠 자야겠다냥~", "털 고르기 중이다냥", "츄르 주라냥"] * 4,
+             "seonbi": ["서책을 읽었소", "그대는 어찌 지내시오", "참으로 좋은 날이로군", "소생은 붓을 들었소",
+                        "학문은 끝이 없구려"] * 4}
+    clf = StyleClassifier(lines)
+    assert classifier_reason("소생은 오늘도 서책을 읽었소", "nabi", clf, 0.75) == "leakage:seonbi"
+    assert classifier_reason("오늘도 낮잠 잤다냥", "nabi", clf, 0.75) is None
+    with pytest.raises(ValueError, match="two characters"):
+        StyleClassifier({"nabi": ["냥"]})

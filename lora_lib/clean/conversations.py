@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ..config import CleanParams
 from .language import language_reason
-from .leakage import leakage_reason
+from .leakage import classifier_reason, leakage_reason
 from .meta import meta_reason
 from .pii import redact
 from .quality import quality_reason
@@ -32,8 +32,8 @@ class CleanResult:
 
 
 def turn_reason(text: str, role: str, p: CleanParams, *, system_prompt: str, own_markers: Sequence[str],
-                other_markers: Mapping[str, Sequence[str]], other_names: Mapping[str, str] | None = None
-                ) -> str | None:
+                other_markers: Mapping[str, Sequence[str]], other_names: Mapping[str, str] | None = None,
+                classifier=None, own_id: str = "") -> str | None:
     """The first reason to drop a turn, or None. Assistant turns also face meta and leakage checks."""
     reason = quality_reason(text, min_chars=p.min_chars, max_chars=p.max_chars, max_char_run=p.max_char_run,
                             spam_patterns=p.spam_patterns, repeat_sentence_max=p.repeat_sentence_max) \
@@ -43,6 +43,8 @@ def turn_reason(text: str, role: str, p: CleanParams, *, system_prompt: str, own
     reason = meta_reason(text, p.meta_patterns, system_prompt)
     if not reason and p.leakage_check:
         reason = leakage_reason(text, own_markers, other_markers, other_names)
+        if not reason and classifier is not None:
+            reason = classifier_reason(text, own_id, classifier, p.leakage_min_prob)
     return reason
 
 
@@ -74,14 +76,16 @@ class TurnContext:
     other_markers: tuple[tuple[str, tuple[str, ...]], ...] = ()
     other_names: tuple[tuple[str, str], ...] = ()
     keep_values: tuple[str, ...] = ()
+    classifier: object = None  # a leakage.StyleClassifier, or None
+    own_id: str = ""
 
     @classmethod
     def make(cls, p: CleanParams, *, system_prompt: str = "", own_markers: Sequence[str] = (),
              other_markers: Mapping[str, Sequence[str]] | None = None, other_names: Mapping[str, str] | None = None,
-             keep_values: Sequence[str] = ()) -> TurnContext:
+             keep_values: Sequence[str] = (), classifier=None, own_id: str = "") -> TurnContext:
         return cls(p, system_prompt, tuple(own_markers),
                    tuple((k, tuple(v)) for k, v in (other_markers or {}).items()),
-                   tuple((other_names or {}).items()), tuple(keep_values))
+                   tuple((other_names or {}).items()), tuple(keep_values), classifier, own_id)
 
 
 def clean_turn(role: str, text: str, ctx: TurnContext) -> tuple[str, list[str], str | None]:
@@ -89,7 +93,8 @@ def clean_turn(role: str, text: str, ctx: TurnContext) -> tuple[str, list[str], 
     red = redact(text, keep_values=ctx.keep_values)
     reason = None if role == "system" else turn_reason(
         red.text, role, ctx.params, system_prompt=ctx.system_prompt, own_markers=ctx.own_markers,
-        other_markers=dict(ctx.other_markers), other_names=dict(ctx.other_names))
+        other_markers=dict(ctx.other_markers), other_names=dict(ctx.other_names), classifier=ctx.classifier,
+        own_id=ctx.own_id)
     return red.text, red.labels, reason
 
 
@@ -174,16 +179,17 @@ def clean_conversation(conv: dict, p: CleanParams, *, system_prompt: str, own_ma
 def clean_conversations(conversations: Sequence[dict], p: CleanParams, *, system_prompt: str,
                         own_markers: Sequence[str], other_markers: Mapping[str, Sequence[str]],
                         other_names: Mapping[str, str] | None = None, keep_values: Sequence[str] = (),
-                        num_proc: int = 1) -> CleanResult:
+                        num_proc: int = 1, classifier=None, own_id: str = "") -> CleanResult:
     """Clean every conversation; reject exact duplicate conversations; check the counts add up.
 
     `other_names` (character id -> name) and `keep_values` (names from the card that are not PII)
-    are optional so callers with markers only keep working. With num_proc > 1 the per-turn work
+    are optional so callers with markers only keep working. `classifier` (a leakage.StyleClassifier)
+    adds the classifier's leakage check for this character (`own_id`). With num_proc > 1 the per-turn work
     runs in worker processes first; duplicates are then decided in one ordered pass, so the result
     is identical to num_proc=1.
     """
     ctx = TurnContext.make(p, system_prompt=system_prompt, own_markers=own_markers, other_markers=other_markers,
-                           other_names=other_names, keep_values=keep_values)
+                           other_names=other_names, keep_values=keep_values, classifier=classifier, own_id=own_id)
     flat = clean_turns([(m["role"], m["content"]) for c in conversations for m in c["messages"]], ctx, num_proc)
     result, seen, replies, pos = CleanResult([], []), set(), Counter(), 0
     for conv in conversations:

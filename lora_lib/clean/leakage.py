@@ -63,3 +63,48 @@ def character_profiles(params_dir: str | Path = "params") -> dict[str, dict]:
         ch = data.get("character") or {}
         out[cid] = {"name": ch.get("name"), "style_markers": list(ch.get("style_markers") or [])}
     return out
+
+
+class StyleClassifier:
+    """Which character a line sounds like: character n-gram TF-IDF + logistic regression, trained on
+    trusted lines (author-written gold dialogues and card examples) of every character.
+
+    Optional (clean.leakage_classifier): it catches another character's voice when that voice has
+    no configured style marker; markers and names stay the first, explainable check.
+    """
+
+    def __init__(self, lines_by_character: Mapping[str, Sequence[str]], seed: int = 0):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        texts = [t for lines in lines_by_character.values() for t in lines]
+        labels = [cid for cid, lines in lines_by_character.items() for _ in lines]
+        if len(set(labels)) < 2:
+            raise ValueError("the style classifier needs trusted lines of at least two characters")
+        self.model = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True),
+                                   LogisticRegression(max_iter=1000, C=20, random_state=seed))
+        self.model.fit(texts, labels)
+        self.classes = [str(c) for c in self.model.classes_]
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        return dict(zip(self.classes, self.model.predict_proba([text])[0].tolist(), strict=True))
+
+
+def classifier_reason(text: str, own_id: str, clf: StyleClassifier, min_prob: float) -> str | None:
+    """'leakage:<other>' when the classifier gives another character at least min_prob."""
+    probs = clf.probabilities(text)
+    other = max((c for c in probs if c != own_id), key=probs.get, default=None)
+    if other is not None and probs[other] >= min_prob:
+        return f"leakage:{other}"
+    return None
+
+
+def trusted_lines(conversations: Sequence[dict]) -> dict[str, list[str]]:
+    """Assistant lines of gold and card conversations, by character (the classifier's training data)."""
+    out: dict[str, list[str]] = {}
+    for conv in conversations:
+        if conv.get("dataset_source") in ("gold", "character_card"):
+            out.setdefault(conv["character_id"], []).extend(
+                m["content"] for m in conv["messages"] if m["role"] == "assistant")
+    return out
