@@ -76,8 +76,10 @@ def _gap_error(gap: bytes) -> str | None:
     return f"unexpected text between documents: {junk[:60]!r}" if junk else None
 
 
-def _iter_array(fh, max_bytes: int, line: int = 1) -> Iterator[tuple[int, bytes | None, str | None]]:
+def _iter_array(fh, max_bytes: int, line: int = 1, array: bool = True
+                ) -> Iterator[tuple[int, bytes | None, str | None]]:
     """Stream the elements of a JSON array (fh is just past its '['): (line, bytes, structural error).
+    With array=False, stream concatenated documents instead (mongoexport --pretty without --jsonArray).
 
     A small scanner follows strings and nesting so each element is cut out without parsing the
     whole array; a broken element is still cut at its closing brace and only it is quarantined
@@ -110,10 +112,11 @@ def _iter_array(fh, max_bytes: int, line: int = 1) -> Iterator[tuple[int, bytes 
                         yield line, None, err
                     seg, start_line, buf, buf_len, too_big, gap = i, line, [], 0, False, b""
                 depth += 1
-            elif depth == 0:  # ] closes the array; a stray } is junk between documents
-                if err := _gap_error(gap + chunk[seg:i + (c == 0x7D)]):
+            elif depth == 0:  # ] closes the array; a stray } or ] is junk between documents
+                closes = array and c == 0x5D
+                if err := _gap_error(gap + chunk[seg:i + (not closes)]):
                     yield line, None, err
-                if c == 0x5D:
+                if closes:
                     return
                 seg, gap = i + 1, b""
             else:
@@ -135,13 +138,38 @@ def _iter_array(fh, max_bytes: int, line: int = 1) -> Iterator[tuple[int, bytes 
                 buf.append(rest)
         else:
             gap = (gap + rest)[-4096:]  # only needed to name junk; never the size of the file
-    yield start_line if depth else line, None, "export ends before the array is closed (truncated file?)"
+    if depth:
+        yield start_line, None, "export ends inside a document (truncated file?)"
+    elif array:
+        yield line, None, "export ends before the array is closed (truncated file?)"
+    elif err := _gap_error(gap):
+        yield line, None, err
+
+
+def _iter_lines(fh, max_bytes: int) -> Iterator[tuple[int, bytes | None, str | None]]:
+    """JSON lines, one document per line; a line over max_bytes is skipped in chunks, never held whole."""
+    lineno = 0
+    while True:
+        raw = fh.readline(max_bytes + 1)
+        if not raw:
+            return
+        lineno += 1
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
+            size = len(raw)
+            while (more := fh.readline(_CHUNK)) and not more.endswith(b"\n"):
+                size += len(more)
+            size += len(more)
+            yield lineno, None, f"document is over collect.max_document_bytes={max_bytes:,} bytes ({size:,} bytes)"
+        elif raw.strip():
+            yield lineno, raw, None
 
 
 def iter_export(path: str | Path, max_bytes: int = 1 << 20) -> Iterator[tuple[int, dict | None, str | None]]:
     """Yield (line, document, error) for a mongoexport file, streaming; a bad document is an error, not a crash.
 
-    JSON lines (the default of mongoexport) and --jsonArray are told apart by the first byte.
+    JSON lines (the default of mongoexport) and --jsonArray are told apart by the first byte;
+    --pretty output (a document over several lines, "{" alone on the first) is read as a stream of
+    documents. In JSON lines a broken document costs only its line.
     """
     path = Path(path)
     if not path.exists():
@@ -157,9 +185,10 @@ def iter_export(path: str | Path, max_bytes: int = 1 << 20) -> Iterator[tuple[in
                         for ln, raw, err in _iter_array(fh, max_bytes, line=1 + head[:offset].count(b"\n")))
             return
         fh.seek(len(head) - len(body))
-        for lineno, raw in enumerate(fh, 1):
-            if raw.strip():
-                yield (lineno, *decode_document(raw, max_bytes))
+        pretty = body.split(b"\n", 1)[0].strip() == b"{"
+        chunks = _iter_array(fh, max_bytes, array=False) if pretty else _iter_lines(fh, max_bytes)
+        for lineno, raw, err in chunks:
+            yield (lineno, None, err) if err else (lineno, *decode_document(raw, max_bytes))
 
 
 def iter_mongo(uri: str, database: str, collection: str, query: dict | None = None, *,

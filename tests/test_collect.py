@@ -173,3 +173,19 @@ def test_forget_lists_builds_and_flags_registry_adapters(tmp_path, capsys):
     requests.write_text("not json\n")
     with pytest.raises(col.CollectError, match="deletion_requests.jsonl:1"):
         col.load_deletion_requests(requests)
+
+
+def test_pretty_exports_and_oversized_lines(tmp_path):
+    docs = [_msg(1, '중괄호 { 와 "따옴표"'), _msg(2, role="character")]
+    pretty = [json_util.dumps(d, json_options=RELAXED_JSON_OPTIONS, ensure_ascii=False, indent=4) for d in docs]
+    (tmp_path / "p.json").write_text("\n".join(pretty) + "\n", encoding="utf-8")  # mongoexport --pretty
+    (tmp_path / "pa.json").write_text("[\n" + ",\n".join(pretty) + "\n]\n", encoding="utf-8")  # --jsonArray --pretty
+    for name in ("p.json", "pa.json"):
+        got = list(col.iter_export(tmp_path / name))
+        assert [d["content"] for _, d, _ in got] == [d["content"] for d in docs], name
+        assert [ln for ln, _, _ in got][0] == 1 + (name == "pa.json")
+    (tmp_path / "l.json").write_bytes(b"x" * 3000 + b"\n" + _lines([_msg(3)])[0].encode() + b"\n")
+    got = list(col.iter_export(tmp_path / "l.json", max_bytes=1024))
+    assert "over collect.max_document_bytes" in got[0][2] and got[1][1]["content"] and got[1][0] == 2
+    (tmp_path / "e.json").write_bytes(b"")
+    assert list(col.iter_export(tmp_path / "e.json")) == []
