@@ -64,8 +64,8 @@ def decode_document(raw: bytes | str, max_bytes: int) -> tuple[dict | None, str 
             return None, f"not UTF-8: byte {raw[exc.start]:#04x} at offset {exc.start}"
     try:
         doc = json_util.loads(raw, json_options=_JSON_OPTIONS)
-    except (ValueError, TypeError, KeyError, OverflowError, IndexError) as exc:
-        return None, f"not valid Extended JSON: {str(exc)[:200]}"
+    except Exception as exc:  # noqa: BLE001 - bson raises many types (InvalidId, InvalidBSON, RecursionError…)
+        return None, f"not valid Extended JSON ({type(exc).__name__}): {str(exc)[:200]}"
     if not isinstance(doc, dict):
         return None, f"not a document but a JSON {type(doc).__name__}"
     return doc, None

@@ -66,17 +66,20 @@ def test_bad_documents_are_quarantined_with_file_line_and_error(tmp_path):
         _lines([{**_msg(8), "createdAt": "2026-01-01 12:00:00"}])[0].encode(),  # a date as a plain string
         _lines([_msg(9, safetyFlags="nsfw")])[0].encode(),  # flags not a list
         _lines([_msg(10, role="moderator")])[0].encode(),  # unknown role
+        b'{"_id": {"$oid": "xyz"}, "chatId": "c1"}',  # an Extended JSON value bson rejects
+        b'{"a":' * 30000 + b"1" + b"}" * 30000,  # nesting deep enough to exhaust the parser's recursion
     ]
     path = tmp_path / "m.json"
     path.write_bytes(b"\n".join([good[0].encode(), *bad, b"", good[1].encode()]) + b"\n")
     res = _collect(path)
     q = {x["line"]: x["error"] for x in res.quarantine}
-    assert sorted(q) == list(range(2, 13)) and all(x["file"] == str(path) for x in res.quarantine)
+    assert sorted(q) == list(range(2, 15)) and all(x["file"] == str(path) for x in res.quarantine)
     assert "not valid Extended JSON" in q[2] and "not UTF-8" in q[3] and "missing field 'userId'" in q[4]
     assert "'content' is int" in q[5] and "'chatId' is dict" in q[6] and "max_document_bytes" in q[7]
     assert "max_message_chars" in q[8] and "not a document" in q[9] and "not a date" in q[10]
     assert "safetyFlags" in q[11] and "unknown role 'moderator'" in q[12]
-    assert res.stats["messages_kept"] == 2 and res.stats["documents_read"] == 13
+    assert "InvalidId" in q[13] and "not valid Extended JSON" in q[14]
+    assert res.stats["messages_kept"] == 2 and res.stats["documents_read"] == 15
     assert len(res.conversations) == 1 and res.conversations[0]["turn_message_ids"] == [[f"{1:024x}"], [f"{2:024x}"]]
 
 
