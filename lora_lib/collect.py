@@ -247,7 +247,7 @@ def load_users(source: str | Path | Iterable, p: CollectParams, quarantine: list
             err = f"field {f.opt_in!r} is {type(doc[f.opt_in]).__name__}, not a boolean"
         if err:
             if quarantine is not None:
-                quarantine.append({"file": str(source) if isinstance(source, str | Path) else "users",
+                quarantine.append({"stage": "collect", "file": str(source) if isinstance(source, str | Path) else "users",
                                    "line": lineno, "error": err, "kind": "user"})
             continue
         users[str(doc[f.id])] = {"nickname": doc.get(f.nickname), "opt_in": doc.get(f.opt_in) is True,
@@ -369,7 +369,7 @@ def collect_messages(docs: Iterable[tuple[int, dict | None, str | None]], source
             msg, err = read_message(doc, p)
         if err:
             doc_id = doc.get(p.fields.id) if isinstance(doc, dict) else None
-            quarantine.append({"file": source, "line": lineno, "error": err,
+            quarantine.append({"stage": "collect", "file": source, "line": lineno, "error": err,
                                "document_id": None if doc_id is None else str(doc_id)})
             continue
         if msg["character_id"] != character_id:
@@ -381,7 +381,8 @@ def collect_messages(docs: Iterable[tuple[int, dict | None, str | None]], source
         reason = consent_reason(msg, users, deleted)
         if reason:
             # No user id and no text in the reason file: only what finds the source document.
-            rejected.append({"message_id": msg["message_id"], "chat_id": msg["chat_id"], "reason": reason,
+            rejected.append({"stage": "collect", "message_id": msg["message_id"], "chat_id": msg["chat_id"],
+                             "reason": reason,
                              "user_ref": user_ref(msg["user_id"], p.salt), "file": source, "line": lineno})
         else:
             kept.append(msg)

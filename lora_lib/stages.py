@@ -63,7 +63,12 @@ def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Pa
         trusted = [c for cid in profiles for c in col.read_gold(p.path(p.inputs.gold), cid)
                    + col.card_conversations(col.read_card(p.path(p.inputs.characters), cid), cid)]
         classifier = StyleClassifier(trusted_lines(trusted), seed=p.seed)
-    res = clean_conversations(conversations, p.clean, system_prompt=p.character.system_prompt,
+    # Meta talk includes quoting either prompt: ours (params) or the product's long card prompt.
+    card = col.read_card(p.path(p.inputs.characters), p.character_id) if p.path(p.inputs.characters).exists() else None
+    prompts = [p.character.system_prompt]
+    if card and isinstance(card.get("systemPrompt"), str):
+        prompts.append(card["systemPrompt"])
+    res = clean_conversations(conversations, p.clean, system_prompt="\n".join(prompts),
                               own_markers=p.character.style_markers, other_markers=others,
                               other_names={cid: v["name"] for cid, v in profiles.items() if cid != p.character_id},
                               keep_values=[v["name"] for v in profiles.values() if v["name"]],

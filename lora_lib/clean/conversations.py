@@ -128,7 +128,7 @@ def clean_conversation(conv: dict, p: CleanParams, *, system_prompt: str, own_ma
     `max_duplicate_turns` times is a canned line and its exchange is rejected as duplicate:turn.
     `turn_results` (clean_turn of each message, e.g. computed in parallel) skips the per-turn work.
     """
-    ref = {"conversation_id": conv["conversation_id"], "dataset_source": conv.get("dataset_source")}
+    ref = {"stage": "clean", "conversation_id": conv["conversation_id"], "dataset_source": conv.get("dataset_source")}
     ids = conv.get("turn_message_ids") or [[] for _ in conv["messages"]]
     flags = sorted(set(conv.get("safety_flags") or []) & set(p.exclude_safety_flags))
     if flags:
@@ -202,7 +202,7 @@ def clean_conversations(conversations: Sequence[dict], p: CleanParams, *, system
         if cleaned is not None:
             key = json.dumps(cleaned["messages"], ensure_ascii=False, sort_keys=True)
             if key in seen:
-                rejected.append({"conversation_id": conv["conversation_id"], "level": "conversation",
+                rejected.append({"stage": "clean", "conversation_id": conv["conversation_id"], "level": "conversation",
                                  "dataset_source": conv.get("dataset_source"), "reason": "duplicate:conversation",
                                  "n_turns": len(cleaned["messages"]),
                                  "message_ids": [i for t in cleaned.get("turn_message_ids") or [] for i in t]})
