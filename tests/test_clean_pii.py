@@ -59,9 +59,12 @@ def test_number_words_decode_in_place():
 
 def test_the_ko_pii_gate_never_hides_a_ko_pii_finding(rows):
     """ko-pii is skipped on text without a digit or an at-sign; it must find nothing there."""
+    from lora_lib.bench import synthetic_messages
     from lora_lib.demo.world import polite_chats
 
     texts = [r["text"] for r in rows] + [m["content"] for c in polite_chats(100, seed=3) for m in c]
+    texts += [t for _, t in synthetic_messages(3000, seed=4)]
+    texts += ["테헤란로 5", "와우산로 9 2층", "우동 12-3", "IP 1.2.3.4", "차 12가 3456", "여권 M1234567", "3시 20분에 5000원"]
     skipped = [t for t in texts if not _KO_PII_GATE.search(decode_number_words(t))]
     assert len(skipped) > 100
     assert not [t for t in skipped if ko_pii.detect_all(t, include=KO_PII_LABELS)]

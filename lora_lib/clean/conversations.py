@@ -111,6 +111,7 @@ def clean_turns(turns: Sequence[tuple[str, str]], ctx: TurnContext, num_proc: in
         return _clean_chunk((list(turns), ctx))
     import multiprocessing as mp
 
+    chunk = max(chunk, -(-len(turns) // (num_proc * 4)))  # a few big chunks per worker: less pickling
     chunks = [(list(turns[i:i + chunk]), ctx) for i in range(0, len(turns), chunk)]
     with mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn").Pool(num_proc) as pool:
         return [r for part in pool.imap(_clean_chunk, chunks) for r in part]
