@@ -431,6 +431,7 @@ def collect_from_mongo(character_id: str, p: CollectParams, deletion_requests_pa
     docs = iter_mongo(m.uri, m.database, m.messages_collection, mongo_query(p, character_id, since, until))
     res = collect_messages(docs, f"mongodb:{m.database}.{m.messages_collection}", users, character_id, p,
                            deleted, since=since, until=until)
+    res.stats["users_quarantined"] = len(user_quarantine)
     res.quarantine += user_quarantine
     return res
 
