@@ -192,3 +192,39 @@ def test_pretty_exports_and_oversized_lines(tmp_path):
     assert "over collect.max_document_bytes" in got[0][2] and got[1][1]["content"] and got[1][0] == 2
     (tmp_path / "e.json").write_bytes(b"")
     assert list(col.iter_export(tmp_path / "e.json")) == []
+
+
+def test_collect_from_mongo_with_a_stand_in_client(monkeypatch):
+    """No server here: a stand-in for pymongo.MongoClient records the query and serves documents."""
+    import pymongo
+
+    from lora_lib.config import MongoSource
+
+    seen = {}
+    users = [{"_id": "u1", "nickname": "민트", "trainingOptIn": True, "optInAt": T0}]
+    messages = [_msg(1), _msg(2, role="character"), {"_id": "bad", "chatId": "c1"}]
+
+    class Client:
+        def __init__(self, uri, **kw):
+            seen["uri"], seen["kw"] = uri, kw
+
+        def __getitem__(self, db):
+            return {"users": Coll(users), "messages": Coll(messages)}
+
+        def close(self):
+            seen["closed"] = True
+
+    class Coll:
+        def __init__(self, docs):
+            self.docs = docs
+
+        def find(self, query, batch_size):
+            seen.setdefault("queries", []).append(query)
+            return iter(self.docs)
+
+    monkeypatch.setattr(pymongo, "MongoClient", Client)
+    p = CollectParams(mongo=MongoSource(uri="mongodb://db:27017", database="app"), since=T0)
+    res = col.collect_from_mongo("nabi", p)
+    assert seen["uri"] == "mongodb://db:27017" and seen["kw"]["tz_aware"] and seen["closed"]
+    assert seen["queries"] == [{}, {"characterId": "nabi", "createdAt": {"$gte": T0}}]
+    assert res.stats["messages_kept"] == 2 and res.quarantine[0]["file"] == "mongodb:app.messages"
