@@ -235,7 +235,7 @@ def _as_datetime(value) -> datetime | None:
 # ---- users and deletion requests ------------------------------------------------------------------
 
 def load_users(source: str | Path | Iterable, p: CollectParams, quarantine: list | None = None) -> dict[str, dict]:
-    """user id -> {nickname, opt_in, opt_in_at}. A user document that cannot be read means no consent
+    """user id -> {nickname, profile_name, opt_in, opt_in_at}. A user document that cannot be read means no consent
     for that user; it is listed in `quarantine` when given."""
     f = p.user_fields
     users = {}
@@ -250,7 +250,8 @@ def load_users(source: str | Path | Iterable, p: CollectParams, quarantine: list
                 quarantine.append({"stage": "collect", "file": str(source) if isinstance(source, str | Path) else "users",
                                    "line": lineno, "error": err, "kind": "user"})
             continue
-        users[str(doc[f.id])] = {"nickname": doc.get(f.nickname), "opt_in": doc.get(f.opt_in) is True,
+        users[str(doc[f.id])] = {"nickname": doc.get(f.nickname), "profile_name": doc.get(f.profile_name),
+                                 "opt_in": doc.get(f.opt_in) is True,
                                  "opt_in_at": _as_datetime(doc.get(f.opt_in_at))}
     return users
 
@@ -334,7 +335,8 @@ def group_conversations(messages: list[dict], users: dict[str, dict], salt: str)
     for chat_id in sorted(by_chat):
         msgs = sorted(by_chat[chat_id], key=lambda m: (m["created_at"], m["message_id"]))
         uid = msgs[0]["user_id"]
-        known = [v for v in (users.get(uid, {}).get("nickname"), uid) if v]
+        user = users.get(uid, {})
+        known = [str(v) for v in (user.get("nickname"), user.get("profile_name"), uid) if v]
         turns: list[dict] = []
         ids: list[list[str]] = []
         for m in msgs:

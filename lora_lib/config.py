@@ -62,6 +62,7 @@ class MessageFields(_Strict):
 class UserFields(_Strict):
     id: str = "_id"
     nickname: str = "nickname"
+    profile_name: str = "name"  # optional; like the nickname, typed in chat it becomes {{user}}
     opt_in: str = "trainingOptIn"
     opt_in_at: str = "optInAt"
 

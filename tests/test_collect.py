@@ -136,15 +136,18 @@ def test_live_cursor_uses_the_same_code_path():
 
 
 def test_time_range_from_params(tmp_path):
-    docs = [_msg(1), _msg(2, role="character"), {**_msg(3), "createdAt": datetime(2026, 2, 1, tzinfo=UTC)}]
+    docs = [_msg(1, "제 이름은 김 민 트 예요, u1 이고요"), _msg(2, role="character"),
+            {**_msg(3), "createdAt": datetime(2026, 2, 1, tzinfo=UTC)}]
     (tmp_path / "m.json").write_text("\n".join(_lines(docs)), encoding="utf-8")
     users = tmp_path / "u.json"
-    users.write_text('{"_id": "u1", "nickname": "민트", "trainingOptIn": true, "optInAt": {"$date": "2025-01-01T00:00:00Z"}}\n'
+    users.write_text('{"_id": "u1", "nickname": "민트", "name": "김민트", "trainingOptIn": true, '
+                     '"optInAt": {"$date": "2025-01-01T00:00:00Z"}}\n'
                      '{"_id": "u2", "trainingOptIn": "yes"}\n', encoding="utf-8")
     p = CollectParams(since=datetime(2026, 1, 1), until=datetime(2026, 1, 31, tzinfo=UTC))
     res = col.collect_chat_logs(tmp_path / "m.json", users, "nabi", p)
     assert res.stats["messages_kept"] == 2 and res.stats["out_of_time_range"] == 1
     assert res.stats["users_quarantined"] == 1 and "not a boolean" in res.quarantine[-1]["error"]
+    assert res.conversations[0]["messages"][0]["content"] == "제 이름은 {{user}} 예요, {{user}} 이고요"
 
 
 def test_forget_lists_builds_and_flags_registry_adapters(tmp_path, capsys):

@@ -211,9 +211,11 @@ def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence
 
 
 def mask_known_values(text: str, known_values: Sequence[str]) -> str:
-    """Replace the user's own nickname/id (any spacing) with {{user}}; nothing else."""
-    for value in known_values:
-        pat = _known_value_pattern(str(value or ""))
-        if pat:
-            text = pat.sub(USER, text)
-    return text
+    """Replace the user's own nickname/id (any spacing) with {{user}}; nothing else.
+    One pass, longer values first: a profile name is not half-masked by the nickname inside it, and
+    a placeholder already written is never matched again."""
+    pats = [p for v in sorted((str(v) for v in known_values if v), key=len, reverse=True)
+            if (p := _known_value_pattern(v))]
+    if not pats:
+        return text
+    return re.compile("|".join(f"(?:{p.pattern})" for p in pats), re.IGNORECASE).sub(USER, text)
