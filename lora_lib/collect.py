@@ -393,6 +393,9 @@ def collect_messages(docs: Iterable[tuple[int, dict | None, str | None]], source
              "messages_kept": len(kept), "messages_rejected": len(rejected), "other_characters": other,
              "out_of_time_range": out_of_range, "quarantined": len(quarantine),
              "conversations": len(conversations), "users": len({c["user_ref"] for c in conversations}),
+             # the user's own nickname/profile name/id typed in chat, now {{user}} (PII the clean stage never sees)
+             "user_values_masked": sum(m["content"].count("{{user}}") for c in conversations for m in c["messages"])
+             - sum(m["content"].count("{{user}}") for m in kept),
              "reasons": dict(Counter(r["reason"] for r in rejected))}
     if read != len(kept) + len(rejected) + len(quarantine) + other + out_of_range:
         raise AssertionError(f"collect lost documents: {stats}")
