@@ -70,6 +70,23 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_forget(args) -> int:
+    """Record a deletion request and flag every dataset version and adapter built with that user's data."""
+    from .collect import forget_user
+    from .config import known_characters, load_params
+
+    characters = known_characters(args.params)
+    if not characters:
+        raise ValueError(f"no characters in {args.params}/characters: cannot resolve params")
+    # Salt, requests file and registry are shared settings: any character's params resolve them.
+    p = load_params(characters[0], params_dir=args.params, overrides={"store": args.store, **parse_sets(args.set)})
+    report = forget_user(args.user, store=p.store, salt=p.collect.salt,
+                         requests_path=args.requests or p.path(p.inputs.deletion_requests),
+                         registry_url=p.registry_url())
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="lora", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -104,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--store", default="runs")
     be.add_argument("--only", help="run only benchmarks whose name contains this")
     be.set_defaults(func=cmd_bench)
+
+    fg = sub.add_parser("forget", help="deletion request: exclude a user from future datasets, flag what used them")
+    fg.add_argument("--user", required=True, help="the user's id as in the users export")
+    fg.add_argument("--store", default="runs")
+    fg.add_argument("--params", default="params")
+    fg.add_argument("--requests", help="deletion-requests file (default: inputs.deletion_requests)")
+    fg.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    fg.set_defaults(func=cmd_forget)
     return ap
 
 

@@ -34,8 +34,11 @@ def _require(paths: RunPaths, stage: str, key: str):
 def run_collect(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     """Exports -> opt-in conversations (chat logs + gold + card examples), rejections, quarantine."""
     out = paths.stage_dir("collect")
-    res = col.collect_chat_logs(p.path(p.inputs.messages), p.path(p.inputs.users), p.character_id, p.collect,
-                                p.path(p.inputs.deletion_requests))
+    if p.collect.mongo is not None:  # a live MongoDB instead of export files
+        res = col.collect_from_mongo(p.character_id, p.collect, p.path(p.inputs.deletion_requests))
+    else:
+        res = col.collect_chat_logs(p.path(p.inputs.messages), p.path(p.inputs.users), p.character_id, p.collect,
+                                    p.path(p.inputs.deletion_requests))
     gold = col.read_gold(p.path(p.inputs.gold), p.character_id)
     card = col.card_conversations(col.read_card(p.path(p.inputs.characters), p.character_id), p.character_id)
     conversations = res.conversations + gold + card
@@ -48,10 +51,28 @@ def run_collect(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
 
 def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Path = "params") -> dict:
     conversations = read_jsonl(paths.stage_dir("collect") / "conversations.jsonl")
+    from .clean.leakage import character_profiles
+
     markers = character_markers(params_dir)
     others = {cid: m for cid, m in markers.items() if cid != p.character_id}
-    res = clean_conversations(conversations, p.clean, system_prompt=p.character.system_prompt,
-                              own_markers=p.character.style_markers, other_markers=others)
+    profiles = character_profiles(params_dir)
+    classifier = None
+    if p.clean.leakage_classifier:  # trained on every character's author-written lines (gold + card examples)
+        from .clean.leakage import StyleClassifier, trusted_lines
+
+        trusted = [c for cid in profiles for c in col.read_gold(p.path(p.inputs.gold), cid)
+                   + col.card_conversations(col.read_card(p.path(p.inputs.characters), cid), cid)]
+        classifier = StyleClassifier(trusted_lines(trusted), seed=p.seed)
+    # Meta talk includes quoting either prompt: ours (params) or the product's long card prompt.
+    card = col.read_card(p.path(p.inputs.characters), p.character_id) if p.path(p.inputs.characters).exists() else None
+    prompts = [p.character.system_prompt]
+    if card and isinstance(card.get("systemPrompt"), str):
+        prompts.append(card["systemPrompt"])
+    res = clean_conversations(conversations, p.clean, system_prompt="\n".join(prompts),
+                              own_markers=p.character.style_markers, other_markers=others,
+                              other_names={cid: v["name"] for cid, v in profiles.items() if cid != p.character_id},
+                              keep_values=[v["name"] for v in profiles.values() if v["name"]],
+                              num_proc=p.clean.num_proc, classifier=classifier, own_id=p.character_id)
     out = paths.stage_dir("clean")
     write_jsonl(out / "conversations.jsonl", res.kept)
     write_jsonl(out / "rejected.jsonl", res.rejected)
