@@ -637,6 +637,55 @@ def apply_exclusions(conversations: list[dict], exclusions: list[dict]) -> tuple
     return kept, rejected
 
 
+def read_negatives(path: str | Path) -> list[dict]:
+    """negatives.jsonl as exported by monitor_once; a missing file is no negatives."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    from .store import read_jsonl
+
+    return read_jsonl(path)
+
+
+def dataset_with_negatives(conversations: list[dict], negatives: list[dict], p, *, parent: str | None,
+                           regenerate_fn: Callable[[list[dict]], str] | None = None,
+                           gate_fn: Callable[[str], dict] | None = None) -> dict:
+    """The next dataset version from clean conversations plus production negatives.
+
+    Conversations containing a flagged reply are excluded (returned as rejected rows with reason
+    "negative_example"); the rest become a new version via dataset.build_version with `parent` as its
+    parent_version. Next to it: preference.jsonl (prompt/chosen/rejected pairs, for a preference-tuning
+    step) and negatives.json (the lineage: negative ids, counts by reason and adapter version, hash).
+    Chosen replies come from the conversations' own reference replies, else regenerate_fn + gate_fn.
+    Returns {"manifest", "rejected", "negatives": the manifest block, "preference_pairs"}.
+
+    Until dataset.py records negatives in its manifest and version id itself, the lineage is a sidecar
+    file: writing a different negatives.json into an existing version is refused, never overwritten.
+    """
+    from .dataset import build_version, to_chatml
+    from .store import write_json
+
+    refs = reference_replies(to_chatml(c, p.character.system_prompt) for c in conversations)
+    neg = negatives_to_training(negatives, references=refs, regenerate_fn=regenerate_fn, gate_fn=gate_fn)
+    kept, rejected = apply_exclusions(conversations, neg["exclusions"])
+    manifest = build_version(kept, p, parent=parent)
+    vdir = Path(p.store) / "datasets" / p.character_id / manifest["version"]
+    lineage = {"dataset_version": manifest["version"], "parent_version": parent, "negatives": neg["manifest"],
+               "excluded_conversations": rejected, "unpaired": neg["unpaired"]}
+    existing = vdir / "negatives.json"
+    if existing.exists():
+        from .store import read_json
+
+        if read_json(existing)["negatives"]["sha256"] != neg["manifest"]["sha256"]:
+            raise ValueError(f"{existing}: dataset version {manifest['version']} already records other negatives; "
+                             "the same clean data with a different negatives set needs its own version")
+    else:
+        write_jsonl_atomic(vdir / "preference.jsonl", neg["preference_pairs"])
+        write_json(existing, lineage)
+    return {"manifest": manifest, "rejected": rejected, "negatives": neg["manifest"],
+            "preference_pairs": neg["preference_pairs"]}
+
+
 # ---- replay (drives the real router/engine through injected functions) ------------------------------
 
 def user_ref(user: str) -> str:
