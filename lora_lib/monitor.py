@@ -452,7 +452,12 @@ def rollback_decisions(alerts: list[dict], routes: dict[str, dict | None], audit
     for a in alerts:
         if a["adapter_version"] != "base":
             by_target.setdefault((a["character_id"], a["adapter_version"]), []).append(a)
-    for (cid, version), group in sorted(by_target.items()):
+
+    def candidate_first(item):  # dropping a candidate is the smallest undo: it goes before a stable rollback
+        (cid, version), _ = item
+        return cid, version != (routes.get(cid) or {}).get("candidate_version"), version
+
+    for (cid, version), group in sorted(by_target.items(), key=candidate_first):
         route = routes.get(cid)
         rows = audit.get(cid, [])
         base = {"character_id": cid, "adapter_version": version, "alert_ids": sorted({a["alert_id"] for a in group}),
@@ -621,19 +626,37 @@ def negatives_to_training(negatives: list[dict], *, references: dict[str, str] |
     return {"preference_pairs": pairs, "exclusions": exclusions, "unpaired": unpaired, "manifest": manifest}
 
 
-def apply_exclusions(conversations: list[dict], exclusions: list[dict]) -> tuple[list[dict], list[dict]]:
-    """(kept, rejected): a conversation with an assistant turn equal (whitespace-normalised) to an excluded
-    reply is rejected with reason "negative_example" and the negative_id, for the stage's rejected.jsonl."""
+def apply_exclusions(conversations: list[dict], exclusions: list[dict], *,
+                     gate_fn: Callable[[str], dict] | None = None) -> tuple[list[dict], list[dict]]:
+    """(kept, rejected) for the stage's rejected.jsonl, each rejection with its reason:
+
+    - "negative_example" (+ negative_id): an assistant turn equal (whitespace-normalised) to a flagged reply;
+    - "negative_gate:<gate>" (+ negative_ids): with gate_fn (reply -> {gate: passed}), an assistant turn that
+      fails a gate that flagged production replies. Production says which failure the last version learned;
+      the training data is re-checked for exactly that failure.
+    """
     bad = {e["text"]: e["negative_id"] for e in exclusions if e.get("text")}
+    gate_ids: dict[str, list[str]] = {}
+    for e in exclusions:
+        for r in e.get("reasons", []):
+            if r.startswith("gate:"):
+                gate_ids.setdefault(r.removeprefix("gate:"), []).append(e["negative_id"])
     kept, rejected = [], []
     for conv in conversations:
-        hit = next((bad[_norm(m.get("content"))] for m in conv.get("messages", [])
-                    if m.get("role") == "assistant" and _norm(m.get("content")) in bad), None)
-        if hit is None:
-            kept.append(conv)
-        else:
+        replies = [m.get("content") or "" for m in conv.get("messages", []) if m.get("role") == "assistant"]
+        hit = next((bad[_norm(t)] for t in replies if _norm(t) in bad), None)
+        if hit is not None:
             rejected.append({"conversation_id": conv.get("conversation_id"), "reason": "negative_example",
                              "negative_id": hit})
+            continue
+        failed = None
+        if gate_fn is not None and gate_ids:
+            failed = next((g for t in replies for g, ok in gate_fn(t).items() if not ok and g in gate_ids), None)
+        if failed is None:
+            kept.append(conv)
+        else:
+            rejected.append({"conversation_id": conv.get("conversation_id"), "reason": f"negative_gate:{failed}",
+                             "negative_ids": sorted(gate_ids[failed])[:20]})
     return kept, rejected
 
 
@@ -652,11 +675,12 @@ def dataset_with_negatives(conversations: list[dict], negatives: list[dict], p, 
                            gate_fn: Callable[[str], dict] | None = None) -> dict:
     """The next dataset version from clean conversations plus production negatives.
 
-    Conversations containing a flagged reply are excluded (returned as rejected rows with reason
-    "negative_example"); the rest become a new version via dataset.build_version with `parent` as its
+    Conversations containing a flagged reply, or (with gate_fn) an assistant turn failing a gate that
+    flagged production replies, are excluded (apply_exclusions; returned as rejected rows); the rest become a new version via dataset.build_version with `parent` as its
     parent_version. Next to it: preference.jsonl (prompt/chosen/rejected pairs, for a preference-tuning
     step) and negatives.json (the lineage: negative ids, counts by reason and adapter version, hash).
-    Chosen replies come from the conversations' own reference replies, else regenerate_fn + gate_fn.
+    Chosen replies come from the conversations' own reference replies that pass gate_fn, else
+    regenerate_fn + gate_fn.
     Returns {"manifest", "rejected", "negatives": the manifest block, "preference_pairs"}.
 
     Until dataset.py records negatives in its manifest and version id itself, the lineage is a sidecar
@@ -665,9 +689,11 @@ def dataset_with_negatives(conversations: list[dict], negatives: list[dict], p, 
     from .dataset import build_version, to_chatml
     from .store import write_json
 
-    refs = reference_replies(to_chatml(c, p.character.system_prompt) for c in conversations)
+    exclusions = negatives_to_training(negatives)["exclusions"]
+    kept, rejected = apply_exclusions(conversations, exclusions, gate_fn=gate_fn)
+    # Chosen replies only from what the new version keeps: a reference that was itself excluded is no answer.
+    refs = reference_replies(to_chatml(c, p.character.system_prompt) for c in kept)
     neg = negatives_to_training(negatives, references=refs, regenerate_fn=regenerate_fn, gate_fn=gate_fn)
-    kept, rejected = apply_exclusions(conversations, neg["exclusions"])
     manifest = build_version(kept, p, parent=parent)
     vdir = Path(p.store) / "datasets" / p.character_id / manifest["version"]
     lineage = {"dataset_version": manifest["version"], "parent_version": parent, "negatives": neg["manifest"],
@@ -894,6 +920,35 @@ def plot_timeseries(windows: pd.DataFrame, rollbacks: list[dict] = ()) -> Figure
     axes[0].legend(fontsize=8)
     axes[0].set_title("Per-version traffic, violations and latency over time")
     return fig
+
+
+def auto_window(df: pd.DataFrame, buckets: int = 20) -> str:
+    """A window (pandas frequency, whole seconds) that cuts the log's time span into about `buckets`
+    pieces: a replay of a few minutes and a day of production both give a readable time series."""
+    if df is None or len(df) == 0:
+        return "1min"
+    ts = pd.to_datetime(df["ts"], utc=True, format="ISO8601")
+    span = (ts.max() - ts.min()).total_seconds()
+    return f"{max(1, math.ceil(span / buckets))}s"
+
+
+def monitor_outputs(out_dir: str | Path, log_path: str | Path | None = None) -> dict[str, Any]:
+    """What monitor_once left in out_dir, as frames for a notebook: metrics, windows (auto-sized from the
+    log when log_path is given), comparisons, alerts, rollbacks, negatives, quarantine. Missing -> empty."""
+    out_dir = Path(out_dir)
+
+    def csv(name: str) -> pd.DataFrame:
+        path = out_dir / name
+        return pd.read_csv(path) if path.is_file() and path.stat().st_size > 1 else pd.DataFrame()
+
+    out: dict[str, Any] = {"metrics": csv("metrics.csv"), "comparisons": csv("comparisons.csv")}
+    for name in ("alerts", "rollbacks", "negatives", "quarantine"):
+        out[name] = pd.DataFrame(_read_table(out_dir / f"{name}.jsonl"))
+    if log_path is not None:
+        df, _ = read_request_log(log_path)
+        out["window"] = auto_window(df)
+        out["windows"] = version_metrics(df, window=out["window"])
+    return out
 
 
 def parse_window(window: str) -> timedelta:

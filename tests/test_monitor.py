@@ -433,3 +433,31 @@ def test_negatives_flow_into_a_new_dataset_version_with_lineage(tmp_path):
     assert lineage["negatives"]["by_adapter_version"] == {"bad1": 1}
     pairs = _jsonl(tmp_path / "datasets" / "nabi" / manifest["version"] / "preference.jsonl")
     assert pairs[0]["chosen"] == "반갑다냥 5" and pairs[0]["rejected"] == "사실 나는  AI야."
+
+
+def test_exclusions_recheck_the_gate_that_fired_in_production():
+    from lora_lib.monitor import apply_exclusions
+
+    convs = [{"conversation_id": f"c{i}", "messages": [{"role": "user", "content": "hi"},
+                                                       {"role": "assistant", "content": t}]}
+             for i, t in enumerate(["좋다냥", "나는 AI다냥", "exact bad", "영어 reply"])]
+    excl = [{"negative_id": "n1", "text": "exact bad", "reasons": ["gate:meta_leak"]}]
+
+    def gate(t):
+        return {"meta_leak": "AI" not in t, "language": "영어" not in t}
+
+    kept, rejected = apply_exclusions(convs, excl, gate_fn=gate)
+    assert [c["conversation_id"] for c in kept] == ["c0", "c3"]  # c3 fails language, which never fired: kept
+    assert rejected == [{"conversation_id": "c1", "reason": "negative_gate:meta_leak", "negative_ids": ["n1"]},
+                        {"conversation_id": "c2", "reason": "negative_example", "negative_id": "n1"}]
+    assert apply_exclusions(convs, excl)[0] == [convs[0], convs[1], convs[3]]  # without gate_fn: exact matches only
+
+
+def test_candidate_is_rolled_back_before_a_fresh_stable():
+    route = {"stable_version": "a-stable", "candidate_version": "z-cand", "rollout_percent": 20.0}
+    alerts = [{"alert_id": x, "character_id": "yuna", "adapter_version": v, "metric": "violation_rate_any"}
+              for x, v in (("1", "a-stable"), ("2", "z-cand"))]
+    d = rollback_decisions(alerts, {"yuna": route}, {"yuna": [audit_row(T0, "set_route", stable_version="a-stable")]},
+                           now=T0 + timedelta(minutes=1), cooldown_s=600, fresh_s=3600)
+    assert [(x["adapter_version"], x["action"]) for x in d] == [("z-cand", "rollback"), ("a-stable", "skip")]
+    assert d[1]["reason"] == "one rollback per cycle"
