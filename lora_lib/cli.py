@@ -29,6 +29,25 @@ def cmd_demo_build(args) -> int:
     return 0
 
 
+def cmd_demo_closed_loop(args) -> int:
+    from .closed_loop import closed_loop_demo
+
+    res = closed_loop_demo(args.store, args.character, params_dir=args.params, overrides=parse_sets(args.set),
+                           run_id=args.run_id, bad=args.bad, rollout_percent=args.rollout,
+                           max_requests=args.max_requests, check_every=args.check_every)
+    d, vr = res["detection"], res["violation_rates"]
+    print(json.dumps({k: res[k] for k in ("bad", "rollback", "detection", "violation_rates", "new_version",
+                                          "negatives", "wall_seconds")}, ensure_ascii=False, indent=2, default=str))
+    if d:
+        print(f"[{args.character}] bad version {res['bad']['adapter_version']} rolled back {d['requests']} requests / "
+              f"{d['seconds']} s after its first bad reply; violation rate (any gate) "
+              f"{vr['before_rollback']['any']:.2f} before -> {vr['after_rollback'].get('any', float('nan')):.2f} after; "
+              f"new version {res['new_version']['adapter_version']} gates passed: {res['new_version']['gates']['passed']}")
+    else:
+        print(f"[{args.character}] no rollback within {res['requests']} requests", file=sys.stderr)
+    return 0 if d else 1
+
+
 def cmd_run(args) -> int:
     from .config import known_characters
     from .pipeline import PipelineError, run_character
@@ -128,6 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--size", choices=["demo", "test"], default="demo")
     b.set_defaults(func=cmd_demo_build)
+    cl = demo_sub.add_parser("closed-loop", help="bad version at 20%% -> alert -> auto-rollback -> negatives -> "
+                                                 "new version (needs `lora demo build`)")
+    cl.add_argument("--character", default="nabi")
+    cl.add_argument("--store", default="runs")
+    cl.add_argument("--params", default="params")
+    cl.add_argument("--run-id", default="closed-loop")
+    cl.add_argument("--bad", choices=["meta_talk", "diverged"], default="meta_talk",
+                    help="meta_talk: trained with meta talk left in; diverged: the stable adapter with noise weights")
+    cl.add_argument("--rollout", type=float, default=20.0, help="percent of users on the bad version")
+    cl.add_argument("--max-requests", type=int, default=400)
+    cl.add_argument("--check-every", type=int, default=10, help="requests between monitoring passes")
+    cl.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    cl.set_defaults(func=cmd_demo_closed_loop)
 
     r = sub.add_parser("run", help="run the stage notebooks with papermill for one or all characters")
     who = r.add_mutually_exclusive_group(required=True)

@@ -676,15 +676,18 @@ def dataset_with_negatives(conversations: list[dict], negatives: list[dict], p, 
     """The next dataset version from clean conversations plus production negatives.
 
     Conversations containing a flagged reply, or (with gate_fn) an assistant turn failing a gate that
-    flagged production replies, are excluded (apply_exclusions; returned as rejected rows); the rest become a new version via dataset.build_version with `parent` as its
-    parent_version. Next to it: preference.jsonl (prompt/chosen/rejected pairs, for a preference-tuning
-    step) and negatives.json (the lineage: negative ids, counts by reason and adapter version, hash).
-    Chosen replies come from the conversations' own reference replies that pass gate_fn, else
-    regenerate_fn + gate_fn.
-    Returns {"manifest", "rejected", "negatives": the manifest block, "preference_pairs"}.
+    flagged production replies, are excluded (apply_exclusions; returned as rejected rows); the rest
+    become a version via dataset.build_version with `parent` as its parent_version. Chosen replies for
+    the preference pairs come from the kept conversations' reference replies, else regenerate_fn + gate_fn.
+    The lineage goes to <store>/datasets/<character>/negatives/<hash>.json (negative ids, counts by
+    reason and adapter version, which dataset version they produced) with the pairs in
+    <hash>.preference.jsonl; <hash> is the negatives' content hash, so a record never changes.
+    Returns {"manifest", "rejected", "negatives": the manifest block, "lineage", "lineage_path",
+    "preference_pairs"}.
 
-    Until dataset.py records negatives in its manifest and version id itself, the lineage is a sidecar
-    file: writing a different negatives.json into an existing version is refused, never overwritten.
+    Until dataset.py records negatives in its manifest and version id itself, this record is the lineage.
+    If nothing was excluded the "new" version is the parent itself (same content, same id): the record
+    says so (changed: false) instead of pretending a change.
     """
     from .dataset import build_version, to_chatml
     from .store import write_json
@@ -695,21 +698,16 @@ def dataset_with_negatives(conversations: list[dict], negatives: list[dict], p, 
     refs = reference_replies(to_chatml(c, p.character.system_prompt) for c in kept)
     neg = negatives_to_training(negatives, references=refs, regenerate_fn=regenerate_fn, gate_fn=gate_fn)
     manifest = build_version(kept, p, parent=parent)
-    vdir = Path(p.store) / "datasets" / p.character_id / manifest["version"]
-    lineage = {"dataset_version": manifest["version"], "parent_version": parent, "negatives": neg["manifest"],
-               "excluded_conversations": rejected, "unpaired": neg["unpaired"]}
-    existing = vdir / "negatives.json"
-    if existing.exists():
-        from .store import read_json
-
-        if read_json(existing)["negatives"]["sha256"] != neg["manifest"]["sha256"]:
-            raise ValueError(f"{existing}: dataset version {manifest['version']} already records other negatives; "
-                             "the same clean data with a different negatives set needs its own version")
-    else:
-        write_jsonl_atomic(vdir / "preference.jsonl", neg["preference_pairs"])
-        write_json(existing, lineage)
-    return {"manifest": manifest, "rejected": rejected, "negatives": neg["manifest"],
-            "preference_pairs": neg["preference_pairs"]}
+    root = Path(p.store) / "datasets" / p.character_id / "negatives"
+    key = neg["manifest"]["sha256"][:12]
+    lineage = {"dataset_version": manifest["version"], "parent_version": parent,
+               "changed": manifest["version"] != parent, "negatives": neg["manifest"],
+               "preference_pairs_file": f"{key}.preference.jsonl", "excluded_conversations": rejected,
+               "unpaired": neg["unpaired"]}
+    write_jsonl_atomic(root / f"{key}.preference.jsonl", neg["preference_pairs"])
+    write_json(root / f"{key}.json", lineage)
+    return {"manifest": manifest, "rejected": rejected, "negatives": neg["manifest"], "lineage": lineage,
+            "lineage_path": str(root / f"{key}.json"), "preference_pairs": neg["preference_pairs"]}
 
 
 # ---- replay (drives the real router/engine through injected functions) ------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -428,11 +429,17 @@ def test_negatives_flow_into_a_new_dataset_version_with_lineage(tmp_path):
     assert manifest["version"] != parent["version"] and manifest["parent_version"] == parent["version"]
     assert [r["conversation_id"] for r in res["rejected"]] == ["c0", "c1"]
     assert {r["reason"] for r in res["rejected"]} == {"negative_example"}
-    lineage = json.loads((tmp_path / "datasets" / "nabi" / manifest["version"] / "negatives.json").read_text())
-    assert lineage["negatives"]["negative_ids"] == ["req-1"] and lineage["parent_version"] == parent["version"]
-    assert lineage["negatives"]["by_adapter_version"] == {"bad1": 1}
-    pairs = _jsonl(tmp_path / "datasets" / "nabi" / manifest["version"] / "preference.jsonl")
+    lineage = json.loads(Path(res["lineage_path"]).read_text())
+    assert lineage == res["lineage"] and lineage["changed"] is True
+    assert lineage["dataset_version"] == manifest["version"] and lineage["parent_version"] == parent["version"]
+    assert lineage["negatives"]["negative_ids"] == ["req-1"] and lineage["negatives"]["by_adapter_version"] == {"bad1": 1}
+    pairs = _jsonl(Path(res["lineage_path"]).with_name(lineage["preference_pairs_file"]))
     assert pairs[0]["chosen"] == "반갑다냥 5" and pairs[0]["rejected"] == "사실 나는  AI야."
+    # Negatives that exclude nothing give back the same version, and the lineage says so.
+    kept = [c for c in convs if c["conversation_id"] not in ("c0", "c1")]
+    same = dataset_with_negatives(kept, [dict(negs[0], rejected="다른 답", reasons=["feedback:thumbs_down"])], p,
+                                  parent=manifest["version"])
+    assert same["manifest"]["version"] == manifest["version"] and same["lineage"]["changed"] is False
 
 
 def test_exclusions_recheck_the_gate_that_fired_in_production():
