@@ -436,14 +436,19 @@ def promoted_at(audit_rows: list[dict], version: str) -> str | None:
 
 
 def rollback_decisions(alerts: list[dict], routes: dict[str, dict | None], audit: dict[str, list[dict]], *,
-                       now: datetime, cooldown_s: float, fresh_s: float) -> list[dict]:
-    """What auto-rollback should do about these alerts, one decision per (character, version), pure.
+                       now: datetime, cooldown_s: float, fresh_s: float,
+                       window: timedelta | None = None) -> list[dict]:
+    """What auto-rollback should do about these (currently firing) alerts, one decision per (character,
+    version), pure.
 
     Acts ("rollback") when the alerting version is the route's live candidate, or its stable version
     promoted (set_route) less than fresh_s ago. Skips, with the reason, when: no route; the version is
     not live (already rolled back: the alert persists in the log, the cause is gone); a long-standing
-    stable (rolling it back is a human call); or any rollback of the character less than cooldown_s ago
-    (so two monitors, or a flapping signal, cannot chain rollbacks). At most one action per character.
+    stable (rolling it back is a human call); every alert's window (start + `window`) ended before the
+    route last changed (old evidence: re-promoting a version must not be undone by last hour's alert);
+    or the monitor rolled the character back less than cooldown_s ago and no person has changed the
+    route since (the monitor must not chain its own rollbacks; a new rollout is a new decision and is
+    protected at once). At most one action per character, a candidate first.
     `routes`/`audit` are the registry's get_route / audit_log per character_id.
     """
     decisions: list[dict] = []
@@ -465,6 +470,13 @@ def rollback_decisions(alerts: list[dict], routes: dict[str, dict | None], audit
         if route is None:
             decisions.append({**base, "action": "skip", "reason": "no route for this character"})
             continue
+        changes = [r["ts"] for r in rows if r["action"] in ("set_route", "set_route_override", "rollback")]
+        if window is not None and changes and all(
+                "window" in a and pd.Timestamp(a["window"]) + window <= pd.Timestamp(_parse(changes[-1]))
+                for a in group):
+            decisions.append({**base, "action": "skip", "reason": f"old evidence: the alerts' windows ended "
+                                                                  f"before the route changed at {changes[-1]}"})
+            continue
         if version == route.get("candidate_version") and (route.get("rollout_percent") or 0) > 0:
             target = "candidate"
         elif version == route.get("stable_version"):
@@ -479,10 +491,11 @@ def rollback_decisions(alerts: list[dict], routes: dict[str, dict | None], audit
             decisions.append({**base, "action": "skip", "reason": "version is not live on the route "
                                                                   "(already rolled back or replaced)"})
             continue
-        last_rb = [r["ts"] for r in rows if r["action"] == "rollback"]
-        if last_rb and (now - _parse(last_rb[-1])).total_seconds() < cooldown_s:
+        last = next((r for r in reversed(rows) if r["action"] in ("rollback", "set_route", "set_route_override")),
+                    None)
+        if last is not None and last["action"] == "rollback" and (now - _parse(last["ts"])).total_seconds() < cooldown_s:
             decisions.append({**base, "action": "skip", "target": target,
-                              "reason": f"cool-down: last rollback at {last_rb[-1]} (< {cooldown_s:g} s ago)"})
+                              "reason": f"cool-down: last rollback at {last['ts']} (< {cooldown_s:g} s ago)"})
             continue
         if cid in acted:
             decisions.append({**base, "action": "skip", "target": target, "reason": "one rollback per cycle"})
@@ -807,15 +820,16 @@ def monitor_once(mp, log_path: str | Path, out_dir: str | Path, *, registry=None
     vs_alerts, comparisons = compare_to_stable(flat, alpha=mp.alpha, min_requests=mp.min_requests,
                                                min_rate_diff=mp.min_rate_diff)
     alerts_path = out_dir / "alerts.jsonl"
-    table, fresh = merge_alerts(_read_table(alerts_path), threshold_alerts + vs_alerts, now_s)
+    firing = threshold_alerts + vs_alerts
+    table, fresh = merge_alerts(_read_table(alerts_path), firing, now_s)
     write_jsonl_atomic(alerts_path, table)
     decisions, rollbacks = [], []
     if registry is not None:
-        cids = sorted({a["character_id"] for a in table})
+        cids = sorted({a["character_id"] for a in firing})
         routes = {c: registry.get_route(c) for c in cids}
         audit = {c: registry.audit_log(c) for c in cids}
-        decisions = rollback_decisions(table, routes, audit, now=now, cooldown_s=mp.cooldown_s,
-                                       fresh_s=mp.fresh_promotion_s)
+        decisions = rollback_decisions(firing, routes, audit, now=now, cooldown_s=mp.cooldown_s,
+                                       fresh_s=mp.fresh_promotion_s, window=parse_window(mp.window))
         if mp.auto_rollback:
             rollbacks = apply_rollbacks(registry, decisions)
             for r in rollbacks:

@@ -283,6 +283,16 @@ def test_rollback_decisions_candidate_fresh_stable_cooldown():
     assert d[0]["action"] == "skip" and "cool-down" in d[0]["reason"]
     assert rollback_decisions([alert], {"yuna": None}, {}, now=T0, cooldown_s=0, fresh_s=0)[0]["reason"] == \
         "no route for this character"
+    # A person's route change after the rollback ends the cool-down: a new rollout is protected at once.
+    rerolled = [*recent, audit_row(T0 + timedelta(minutes=66), "set_route", stable_version="v2")]
+    d = rollback_decisions([dict(alert, window=(T0 + timedelta(minutes=60)).isoformat())], {"yuna": stable_v2},
+                           {"yuna": rerolled}, now=T0 + timedelta(minutes=70), cooldown_s=600, fresh_s=3600,
+                           window=timedelta(hours=1))
+    assert d[0]["action"] == "rollback"
+    # Evidence from a window that ended before the route changed does not act on the new route.
+    d = rollback_decisions([dict(alert, window=T0.isoformat())], {"yuna": stable_v2}, {"yuna": rerolled},
+                           now=T0 + timedelta(minutes=70), cooldown_s=600, fresh_s=3600, window=timedelta(hours=1))
+    assert d[0]["action"] == "skip" and d[0]["reason"].startswith("old evidence")
 
 
 def registry_with(tmp_path, *versions: str) -> Registry:
@@ -294,16 +304,17 @@ def registry_with(tmp_path, *versions: str) -> Registry:
 
 
 def test_auto_rollback_through_the_registry_with_cooldown(tmp_path):
-    reg = registry_with(tmp_path, "v1", "v2", "v3")
+    reg = registry_with(tmp_path, "v1", "v2", "v3", "v4")
     reg.set_route("yuna", base_model="/base", stable_version="v1", actor="test")
     reg.set_route("yuna", base_model="/base", stable_version="v1", candidate_version="v2", rollout_percent=20,
                   actor="test")
     log = tmp_path / "serve" / "request_log.jsonl"
-    for r in leaky("v1", "stable", 120, 1) + leaky("v2", "candidate", 30, 9):
+    now = datetime.now(UTC).isoformat()
+    for r in leaky("v1", "stable", 120, 1, ts=now) + leaky("v2", "candidate", 30, 9, ts=now):
         append_request_log(log, r)
     mp = MonitorParams(auto_rollback=True, cooldown_s=600, window="1h")
     out = tmp_path / "monitor"
-    first = monitor_once(mp, log, out, registry=reg, now=datetime.now(UTC))
+    first = monitor_once(mp, log, out, registry=reg)
     assert [(r["adapter_version"], r["target"], r["status"]) for r in first["rollbacks"]] == \
         [("v2", "candidate", "rolled back")]
     route = reg.get_route("yuna")
@@ -314,19 +325,27 @@ def test_auto_rollback_through_the_registry_with_cooldown(tmp_path):
     assert len((out / "rollbacks.jsonl").read_text().splitlines()) == 1
     assert {a["kind"] for a in _jsonl(out / "alerts.jsonl")} >= {"threshold", "vs_stable"}
     # The same alerts on the next pass: v2 is gone from the route, so no second rollback (no flapping).
-    second = monitor_once(mp, log, out, registry=reg, now=datetime.now(UTC))
+    second = monitor_once(mp, log, out, registry=reg)
     assert second["rollbacks"] == [] and second["new_alerts"] == []
     assert len([a for a in reg.audit_log("yuna") if a["action"] == "rollback"]) == 1
-    # v3 promoted straight to stable and bad at once: within the cool-down it is left alone (audited skip)...
-    reg.set_route("yuna", base_model="/base", stable_version="v3", actor="test")
-    for r in leaky("v3", "stable", 30, 12, start=500):
+    # A person rolls out again: v3 promoted to stable and v4 as candidate, both bad. The new rollout is
+    # protected at once (a person's route change ends the cool-down); the candidate goes first.
+    reg.set_route("yuna", base_model="/base", stable_version="v3", candidate_version="v4", rollout_percent=20,
+                  actor="test")
+    now = datetime.now(UTC).isoformat()
+    for r in leaky("v3", "stable", 30, 12, start=500, ts=now) + leaky("v4", "candidate", 30, 12, ts=now):
         append_request_log(log, r)
-    third = monitor_once(mp, log, out, registry=reg, now=datetime.now(UTC))
-    assert third["rollbacks"] == [] and any("cool-down" in d["reason"] for d in third["decisions"])
-    # ... and rolled back to v1 once the cool-down has passed.
+    third = monitor_once(mp, log, out, registry=reg)
+    assert [(r["adapter_version"], r["target"]) for r in third["rollbacks"]] == [("v4", "candidate")]
+    assert {d["adapter_version"]: d["reason"] for d in third["decisions"]}["v3"] == "one rollback per cycle"
+    # The monitor does not chain its own rollbacks: v3 waits for the cool-down ...
+    fourth = monitor_once(mp, log, out, registry=reg)
+    assert fourth["rollbacks"] == [] and any("cool-down" in d["reason"] for d in fourth["decisions"])
+    # ... and is rolled back to v1 once it has passed.
     later = monitor_once(mp, log, out, registry=reg, now=datetime.now(UTC) + timedelta(seconds=601))
     assert [(r["adapter_version"], r["target"]) for r in later["rollbacks"]] == [("v3", "fresh_stable")]
     assert reg.get_route("yuna")["stable_version"] == "v1"
+    assert [a["actor"] for a in reg.audit_log("yuna") if a["action"] == "rollback"] == ["monitor"] * 3
 
 
 def _jsonl(path):
@@ -337,7 +356,8 @@ def test_no_rollback_without_auto_rollback(tmp_path):
     reg = registry_with(tmp_path, "v1", "v2")
     reg.set_route("yuna", base_model="/base", stable_version="v1", candidate_version="v2", rollout_percent=20)
     log = tmp_path / "log.jsonl"
-    for r in leaky("v1", "stable", 60, 0) + leaky("v2", "candidate", 30, 15):
+    now = datetime.now(UTC).isoformat()
+    for r in leaky("v1", "stable", 60, 0, ts=now) + leaky("v2", "candidate", 30, 15, ts=now):
         append_request_log(log, r)
     res = monitor_once(MonitorParams(auto_rollback=False), log, tmp_path / "m", registry=reg)
     assert res["rollbacks"] == [] and [d["action"] for d in res["decisions"]] == ["rollback"]  # proposed only
