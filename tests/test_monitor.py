@@ -488,3 +488,42 @@ def test_candidate_is_rolled_back_before_a_fresh_stable():
                            now=T0 + timedelta(minutes=1), cooldown_s=600, fresh_s=3600)
     assert [(x["adapter_version"], x["action"]) for x in d] == [("z-cand", "rollback"), ("a-stable", "skip")]
     assert d[1]["reason"] == "one rollback per cycle"
+
+
+@pytest.mark.slow
+def test_closed_loop_demo_on_the_test_model(demo_store):
+    """Bad version at 20% -> real router/engine traffic -> alert -> auto-rollback -> negatives -> next version.
+
+    The test-size model is too small to learn meta talk in a few steps, so the bad version is a diverged copy
+    of the stable adapter (noise LoRA weights); thresholds are off (its stable fails them too), so the alert
+    must come from the candidate-vs-stable comparison.
+    """
+    from lora_lib.closed_loop import closed_loop_demo
+    from lora_lib.serve.registry import Registry
+
+    from .conftest import ROOT
+
+    res = closed_loop_demo(demo_store, "nabi", params_dir=ROOT / "params", run_id="loop-test", bad="diverged",
+                           overrides={"tracking": "none", "train.max_steps": 2, "evaluate.n_prompts": 4,
+                                      "evaluate.max_new_tokens": 12, "monitor.min_requests": 10,
+                                      "monitor.max_violation_rate": 1.0, "monitor.max_latency_p95_ms": 1e9},
+                           max_requests=120, after_rollback=10, check_every=5, log=lambda *_: None)
+    bad, stable = res["bad"]["adapter_version"], res["stable"]["adapter_version"]
+    assert res["rollback"]["status"] == "rolled back" and res["rollback"]["target"] == "candidate"
+    assert res["rollback"]["adapter_version"] == bad and res["route_now"]["candidate_version"] is None
+    assert {a["kind"] for a in res["alerts"]} == {"vs_stable"} and all(a["adapter_version"] == bad for a in res["alerts"])
+    d = res["detection"]
+    assert 0 < d["requests"] <= d["rollback_after_request"] and d["seconds"] >= 0
+    assert d["candidate_requests_before_rollback"] >= 10  # monitor.min_requests
+    assert res["after_rollback_served_by"] == [stable]  # the next request after the rollback already went to stable
+    vr = res["violation_rates"]
+    assert vr["bad_version"]["any"] > vr["stable_version"]["any"] and vr["after_rollback"]["n"] == 10
+    assert res["negatives"]["by_adapter_version"].get(bad, 0) >= 1
+    assert res["new_version"]["parent_dataset_version"] == res["bad"]["dataset_version"]
+    assert isinstance(res["new_version"]["gates"]["passed"], bool)
+    reg = Registry(f"sqlite:///{demo_store / 'registry.sqlite'}")
+    assert reg.get_adapter("nabi", bad)["status"] == "needs_retrain"
+    assert any(a["action"] == "rollback" and a["actor"] == "monitor" for a in reg.audit_log("nabi"))
+    summary = json.loads((demo_store / "nabi" / "loop-test" / "summary.json").read_text())
+    assert summary["closed_loop"]["rollback"]["adapter_version"] == bad
+    assert (demo_store / "nabi" / "loop-test" / "closed_loop" / "negatives.jsonl").exists()
