@@ -256,13 +256,15 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     new_rec = train_adapter(p, nxt["manifest"]["version"], progress=False)
     new_version = new_rec["adapter_version"]
     new_path = paths.adapter_root() / new_version
+    known = registry.get_adapter(character_id, new_version) is not None
     registry.register_adapter(character_id=character_id, version=new_version, path=str(new_path),
                               base_model=base_model, dataset_version=nxt["manifest"]["version"], status="candidate",
                               actor="demo", reason="closed-loop demo: trained with production negatives")
     engine.load_adapter(f"{character_id}@{new_version}", new_path)
     new_gates = gate_adapter(p, engine, f"{character_id}@{new_version}", eval_set)
-    registry.set_status(character_id, new_version, "approved" if new_gates["passed"] else "rejected", actor="demo",
-                        reason="; ".join(new_gates["reasons"]) or "all gates passed")  # not routed: a person decides
+    if not known:  # the same data gives the same, already registered (maybe live) adapter: leave its status be
+        registry.set_status(character_id, new_version, "approved" if new_gates["passed"] else "rejected",
+                            actor="demo", reason="; ".join(new_gates["reasons"]) or "all gates passed")
 
     result = {
         "character_id": character_id, "run_id": run_id, "bad_kind": bad,
@@ -293,3 +295,36 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
                                                      "new_version", "negatives")}
     write_json(summary_path, summary)
     return result
+
+
+def report(store: str | Path, character_id: str) -> dict:
+    """The newest closed-loop run of a character, for notebook 07: {"headline", "rates" (violation rates
+    before/after the rollback, bad vs stable), "figure" (time series with the rollback), "flagged"
+    (negatives), "result"}. Without a run: the headline says how to make one and the rest is empty."""
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from .monitor import monitor_outputs, plot_timeseries
+
+    runs = sorted(Path(store).glob(f"{character_id}/*/closed_loop/result.json"), key=lambda q: q.stat().st_mtime)
+    if not runs:
+        fig = Figure(figsize=(6, 1.5))
+        fig.text(0.5, 0.5, "no closed-loop demo run", ha="center", va="center")
+        return {"headline": f"no closed-loop demo run for {character_id} yet: "
+                            f"`lora demo closed-loop --character {character_id} --store {store}`",
+                "rates": pd.DataFrame(), "figure": fig, "flagged": pd.DataFrame(), "result": None}
+    res = read_json(runs[-1])
+    out = monitor_outputs(runs[-1].parent, runs[-1].parent / "request_log.jsonl")
+    d, nv = res["detection"], res["new_version"]
+    if d:
+        headline = (f"bad version {res['bad']['adapter_version']} ({res['bad_kind']}) at "
+                    f"{res['bad']['rollout_percent']:g}%: rolled back automatically {d['requests']} requests / "
+                    f"{d['seconds']} s after its first bad reply ({d['bad_replies_served']} bad replies served); "
+                    f"next version {nv['adapter_version']} from dataset {nv['dataset_version']} "
+                    f"(parent {nv['parent_dataset_version']}): gates passed {nv['gates']['passed']}")
+    else:
+        headline = f"no rollback within {res['requests']} requests"
+    rates = pd.DataFrame(res["violation_rates"]).T
+    return {"headline": f"{runs[-1].parent.parent.name}: {headline}", "rates": rates,
+            "figure": plot_timeseries(out["windows"], out["rollbacks"].to_dict(orient="records")),
+            "flagged": out["negatives"], "result": res}

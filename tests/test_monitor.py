@@ -523,6 +523,12 @@ def test_closed_loop_demo_on_the_test_model(demo_store):
     assert isinstance(res["new_version"]["gates"]["passed"], bool)
     reg = Registry(f"sqlite:///{demo_store / 'registry.sqlite'}")
     assert reg.get_adapter("nabi", bad)["status"] == "needs_retrain"
+    assert reg.get_adapter("nabi", stable)["status"] == "approved"  # forced at this size, and left alone after
+    from lora_lib.closed_loop import report
+
+    shown = report(demo_store, "nabi")
+    assert "rolled back automatically" in shown["headline"] and len(shown["flagged"]) >= 1
+    assert set(shown["rates"].index) >= {"before_rollback", "after_rollback"}
     assert any(a["action"] == "rollback" and a["actor"] == "monitor" for a in reg.audit_log("nabi"))
     summary = json.loads((demo_store / "nabi" / "loop-test" / "summary.json").read_text())
     assert summary["closed_loop"]["rollback"]["adapter_version"] == bad
