@@ -112,7 +112,7 @@ def cmd_monitor(args) -> int:
         out = Path(args.out) / cid if args.out else Path(p.store) / "monitor" / cid
         jobs[cid] = partial(monitor_once, p.monitor, log, out, registry=Registry(p.registry_url()),
                             feedback_path=feedback, only_character=cid)
-        interval = interval or p.monitor.watch_interval_s
+        interval = p.monitor.watch_interval_s if interval is None else interval
 
     def one_pass() -> dict:
         return {cid: job() for cid, job in jobs.items()}
@@ -120,6 +120,8 @@ def cmd_monitor(args) -> int:
     def show(results: dict) -> None:
         for cid, r in results.items():
             status = "no traffic" if r["no_traffic"] else f"{r['requests']} requests"
+            if not r["log_found"]:
+                status += f" (request log not found: {r['log']})"
             print(f"[{cid}] {r['ts']} {status}, {r['quarantined']} log line(s) quarantined, {r['alerts']} alert(s) "
                   f"({len(r['new_alerts'])} new), {r['negatives']} negative(s); outputs in {r['out_dir']}")
             for rb in r["rollbacks"]:

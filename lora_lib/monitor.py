@@ -398,14 +398,15 @@ def compare_to_stable(flat: pd.DataFrame, *, alpha: float = 0.01, min_requests: 
 # ---- alerts table and rollback decisions --------------------------------------------------------------
 
 def merge_alerts(existing: list[dict], new: list[dict], now: str) -> tuple[list[dict], list[dict]]:
-    """(table, fresh): the alerts table gains new alert_ids (first_seen=now); a repeat updates last_seen,
-    value and n only, so a persisting problem stays one row."""
+    """(table, fresh): the alerts table gains new alert_ids (first_seen=now); a repeat updates last_seen and
+    the figures (value, n, baseline, p_value), so a persisting problem stays one row."""
     table = [dict(a) for a in existing]
     index = {a["alert_id"]: a for a in table}
     fresh = []
     for a in new:
         if a["alert_id"] in index:
-            index[a["alert_id"]].update(last_seen=now, value=a["value"], n=a["n"])
+            index[a["alert_id"]].update(last_seen=now, **{k: a[k] for k in ("value", "n", "baseline", "p_value",
+                                                                            "n_baseline") if k in a})
         else:
             row = {**a, "first_seen": now, "last_seen": now}
             table.append(row)
@@ -842,7 +843,8 @@ def monitor_once(mp, log_path: str | Path, out_dir: str | Path, *, registry=None
     atomic_write_text(out_dir / "metrics.csv", metrics.to_csv(index=False))
     atomic_write_text(out_dir / "metrics_windows.csv", windows.to_csv(index=False))
     atomic_write_text(out_dir / "comparisons.csv", pd.DataFrame(comparisons).to_csv(index=False))
-    return {"ts": now_s, "out_dir": str(out_dir), "requests": len(df), "quarantined": len(problems),
+    return {"ts": now_s, "out_dir": str(out_dir), "log": str(log_path), "log_found": Path(log_path).is_file(),
+            "requests": len(df), "quarantined": len(problems),
             "quarantine_reasons": dict(Counter(p["error"].split(":")[0] for p in problems)),
             "feedback_problems": len(fb_problems) + len(orphans),
             "alerts": len(table), "new_alerts": fresh, "decisions": decisions, "rollbacks": rollbacks,

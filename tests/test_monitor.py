@@ -533,3 +533,23 @@ def test_closed_loop_demo_on_the_test_model(demo_store):
     summary = json.loads((demo_store / "nabi" / "loop-test" / "summary.json").read_text())
     assert summary["closed_loop"]["rollback"]["adapter_version"] == bad
     assert (demo_store / "nabi" / "loop-test" / "closed_loop" / "negatives.jsonl").exists()
+
+
+def test_lora_monitor_cli_watch_bounded(tmp_path, capsys):
+    from lora_lib.cli import main
+
+    from .conftest import ROOT
+
+    log = tmp_path / "serve" / "request_log.jsonl"
+    now = datetime.now(UTC).isoformat()
+    for r in leaky("v1", "stable", 30, 0, ts=now) + leaky("v2", "candidate", 30, 12, ts=now):
+        append_request_log(log, dict(r, character_id="nabi"))
+    rc = main(["monitor", "--character", "nabi", "--character", "bori", "--store", str(tmp_path),
+               "--params", str(ROOT / "params"), "--watch", "--interval", "0", "--max-cycles", "2"])
+    out = capsys.readouterr().out
+    assert rc == 0 and out.count("[nabi]") >= 2 and "60 requests" in out and "[bori]" in out and "no traffic" in out
+    assert "no route for this character" in out  # alerts, but nothing to roll back in an empty registry
+    assert _jsonl(tmp_path / "monitor" / "nabi" / "alerts.jsonl") and (tmp_path / "monitor" / "bori" / "metrics.csv").exists()
+    assert main(["monitor", "--character", "nabi", "--store", str(tmp_path / "none"),
+                 "--params", str(ROOT / "params")]) == 0
+    assert "request log not found" in capsys.readouterr().out
