@@ -102,7 +102,7 @@ def _violation_rates(records: list[dict]) -> dict:
 
 def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_dir: str | Path = "params",
                      overrides: dict | None = None, run_id: str = "closed-loop", bad: str = "meta_talk",
-                     meta_share: float = 0.3, noise_std: float = 0.01, rollout_percent: float = 20.0,
+                     meta_share: float = 0.5, noise_std: float = 0.01, rollout_percent: float = 20.0,
                      max_requests: int = 400, after_rollback: int = 40, check_every: int = 10,
                      log=print) -> dict:
     """Run the story end to end; write <store>/<character>/<run_id>/closed_loop/ and return its result.
