@@ -150,7 +150,8 @@ class MonitorParams(_Strict):
     alpha: float = Field(0.01, gt=0, lt=1)
     min_rate_diff: float = Field(0.05, ge=0, le=1)  # smaller differences never alert, however many samples
     auto_rollback: bool = False  # an alert on a live candidate or freshly promoted stable rolls it back
-    cooldown_s: float = Field(600, ge=0)  # no auto-rollback of a character this soon after any rollback
+    # No second auto-rollback of a character this soon after a rollback, unless a person changed the route since.
+    cooldown_s: float = Field(600, ge=0)
     fresh_promotion_s: float = Field(3600, ge=0)  # a stable promoted this recently still counts as on trial
     watch_interval_s: float = Field(30, gt=0)
 
