@@ -215,5 +215,7 @@ def summary_of(paths: RunPaths, stages: dict[str, str]) -> dict:
                "gates": {"passed": ev.get("passed"), "reasons": ev.get("reasons")},
                "serve": {k: paths.result("serve").get(k) for k in ("status", "route")},
                "monitor": {"requests": paths.result("monitor").get("requests"),
-                           "alerts": paths.result("monitor").get("alerts")}}
+                           "alerts": paths.result("monitor").get("alerts"),
+                           "rollbacks": paths.result("monitor").get("rollbacks"),
+                           "negatives": paths.result("monitor").get("negatives")}}
     return summary
