@@ -94,7 +94,7 @@ def cmd_monitor(args) -> int:
     from functools import partial
 
     from .config import known_characters, load_params
-    from .monitor import monitor_once, watch
+    from .monitor import LogTail, monitor_once, watch
     from .serve.registry import Registry
 
     characters = args.character or known_characters(args.params)
@@ -111,7 +111,7 @@ def cmd_monitor(args) -> int:
             p.path(getattr(p.serve, "feedback_log", "{store}/serve/feedback.jsonl"))
         out = Path(args.out) / cid if args.out else Path(p.store) / "monitor" / cid
         jobs[cid] = partial(monitor_once, p.monitor, log, out, registry=Registry(p.registry_url()),
-                            feedback_path=feedback, only_character=cid)
+                            feedback_path=feedback, only_character=cid, tail=LogTail(log) if args.watch else None)
         interval = p.monitor.watch_interval_s if interval is None else interval
 
     def one_pass() -> dict:

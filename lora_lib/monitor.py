@@ -116,21 +116,59 @@ def read_request_log(path: str | Path) -> tuple[pd.DataFrame, list[dict]]:
     if path.is_file():
         with open(path, encoding="utf-8", errors="replace") as f:
             for no, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    problems.append({"line": no, "error": f"bad JSON: {e.msg} (col {e.colno})",
-                                     "text": line[:200]})
-                    continue
-                error = _problem(record)
-                if error:
-                    problems.append({"line": no, "error": error, "text": line[:200]})
-                else:
-                    rows.append(record)
-    df = pd.DataFrame(rows, columns=list(dict.fromkeys([*REQUIRED_FIELDS, *(k for r in rows for k in r)])))
-    return df, problems
+                _parse_line(no, line, rows, problems)
+    return _log_frame(rows), problems
+
+
+def _parse_line(no: int, line: str, rows: list[dict], problems: list[dict]) -> None:
+    if not line.strip():
+        return
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        problems.append({"line": no, "error": f"bad JSON: {e.msg} (col {e.colno})", "text": line.rstrip("\r\n")[:200]})
+        return
+    error = _problem(record)
+    if error:
+        problems.append({"line": no, "error": error, "text": line.rstrip("\r\n")[:200]})
+    else:
+        rows.append(record)
+
+
+def _log_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(dict.fromkeys([*REQUIRED_FIELDS, *(k for r in rows for k in r)])))
+
+
+class LogTail:
+    """Incremental read_request_log for `--watch`: each read() parses only the lines appended since the
+    last one. An unfinished last line (a writer mid-append) waits for its newline; a file that shrank or
+    was replaced (rotation) is read again from the start. Same (frame, problems) as read_request_log."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._reset(None)
+
+    def _reset(self, inode: int | None) -> None:
+        self.inode, self.offset, self.line_no = inode, 0, 0
+        self.rows: list[dict] = []
+        self.problems: list[dict] = []
+
+    def read(self) -> tuple[pd.DataFrame, list[dict]]:
+        if not self.path.is_file():
+            self._reset(None)
+            return _log_frame([]), []
+        st = self.path.stat()
+        if st.st_ino != self.inode or st.st_size < self.offset:
+            self._reset(st.st_ino)
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for raw in complete.splitlines():
+            self.line_no += 1
+            _parse_line(self.line_no, raw.decode("utf-8", errors="replace"), self.rows, self.problems)
+        return _log_frame(self.rows), list(self.problems)
 
 
 def read_feedback(path: str | Path) -> tuple[pd.DataFrame, list[dict]]:
@@ -787,7 +825,8 @@ def _read_table(path: Path) -> list[dict]:
 
 def monitor_once(mp, log_path: str | Path, out_dir: str | Path, *, registry=None,
                  feedback_path: str | Path | None = None, characters: Iterable[str] = (),
-                 only_character: str | None = None, now: datetime | None = None) -> dict:
+                 only_character: str | None = None, now: datetime | None = None,
+                 tail: LogTail | None = None) -> dict:
     """One monitoring pass over the request log: metrics, alerts, rollbacks, negatives, all on disk.
 
     `mp` is MonitorParams. Writes under out_dir: metrics.csv (per version and group), metrics_windows.csv
@@ -795,14 +834,15 @@ def monitor_once(mp, log_path: str | Path, out_dir: str | Path, *, registry=None
     rollbacks.jsonl (appended decisions taken), quarantine.jsonl (log lines that could not be used, with
     reasons), negatives.jsonl. Auto-rollback runs only with mp.auto_rollback and a registry.
     only_character keeps one character's rows (the others are not problems, just not this pass's
-    business). Returns a plain summary.
+    business). `tail` (a LogTail on log_path) makes repeated passes parse only new lines. Returns a plain
+    summary.
     """
     parse_window(mp.window)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     now = now or datetime.now(UTC)
     now_s = now.isoformat(timespec="milliseconds")
-    df, problems = read_request_log(log_path)
+    df, problems = tail.read() if tail is not None else read_request_log(log_path)
     if only_character is not None and len(df):
         df = df[df["character_id"] == only_character].reset_index(drop=True)
     if only_character is not None:

@@ -553,3 +553,26 @@ def test_lora_monitor_cli_watch_bounded(tmp_path, capsys):
     assert main(["monitor", "--character", "nabi", "--store", str(tmp_path / "none"),
                  "--params", str(ROOT / "params")]) == 0
     assert "request log not found" in capsys.readouterr().out
+
+
+def test_log_tail_reads_only_new_complete_lines(tmp_path):
+    from lora_lib.monitor import LogTail
+
+    path = tmp_path / "log.jsonl"
+    tail = LogTail(path)
+    assert tail.read()[0].empty  # no file yet
+    recs = leaky("v1", "stable", 4, 1)
+    for r in recs[:2]:
+        append_request_log(path, r)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(recs[2])[:30])  # a writer mid-append: not read yet, not a problem yet
+    df, problems = tail.read()
+    assert len(df) == 2 and problems == []
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(recs[2])[30:] + "\n" + "{oops\n")
+    df, problems = tail.read()
+    assert len(df) == 3 and [p["line"] for p in problems] == [4]
+    assert df.equals(read_request_log(path)[0]) and problems == read_request_log(path)[1]
+    path.write_text(json.dumps(recs[3]) + "\n")  # rotated: a new, shorter file
+    df, problems = tail.read()
+    assert len(df) == 1 and problems == [] and df["request_id"].iloc[0] == recs[3]["request_id"]
