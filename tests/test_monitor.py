@@ -576,3 +576,14 @@ def test_log_tail_reads_only_new_complete_lines(tmp_path):
     path.write_text(json.dumps(recs[3]) + "\n")  # rotated: a new, shorter file
     df, problems = tail.read()
     assert len(df) == 1 and problems == [] and df["request_id"].iloc[0] == recs[3]["request_id"]
+
+
+def test_thumbs_up_share_alerts_only_with_enough_ratings():
+    recs = leaky("v2", "candidate", 30, 0)
+    for i, r in enumerate(recs):
+        r["feedback"] = "up" if i < 6 else ("down" if i < 24 else None)  # 6 up / 18 down / 6 unrated
+    m = version_metrics(pd.DataFrame(recs))
+    th = dict(THRESHOLDS, min_thumbs_up_share=0.5, min_feedback=20)
+    assert m["n_feedback"].iloc[0] == 24 and m["thumbs_up_share"].iloc[0] == 0.25
+    assert [(a["metric"], a["threshold"]) for a in check_alerts(m, th)] == [("thumbs_up_share", 0.5)]
+    assert check_alerts(m, dict(th, min_feedback=25)) == []  # 24 ratings: too few to judge
