@@ -29,6 +29,25 @@ def cmd_demo_build(args) -> int:
     return 0
 
 
+def cmd_demo_closed_loop(args) -> int:
+    from .closed_loop import closed_loop_demo
+
+    res = closed_loop_demo(args.store, args.character, params_dir=args.params, overrides=parse_sets(args.set),
+                           run_id=args.run_id, bad=args.bad, rollout_percent=args.rollout,
+                           max_requests=args.max_requests, check_every=args.check_every)
+    d, vr = res["detection"], res["violation_rates"]
+    print(json.dumps({k: res[k] for k in ("bad", "rollback", "detection", "violation_rates", "new_version",
+                                          "negatives", "wall_seconds")}, ensure_ascii=False, indent=2, default=str))
+    if d:
+        print(f"[{args.character}] bad version {res['bad']['adapter_version']} rolled back {d['requests']} requests / "
+              f"{d['seconds']} s after its first bad reply; violation rate (any gate) "
+              f"{vr['before_rollback']['any']:.2f} before -> {vr['after_rollback'].get('any', float('nan')):.2f} after; "
+              f"new version {res['new_version']['adapter_version']} gates passed: {res['new_version']['gates']['passed']}")
+    else:
+        print(f"[{args.character}] no rollback within {res['requests']} requests", file=sys.stderr)
+    return 0 if d else 1
+
+
 def cmd_run(args) -> int:
     from .config import known_characters
     from .pipeline import PipelineError, run_character
@@ -87,6 +106,55 @@ def cmd_forget(args) -> int:
     return 0
 
 
+def cmd_monitor(args) -> int:
+    """One monitoring pass per character over the served request log, or --watch to repeat it."""
+    from functools import partial
+
+    from .config import known_characters, load_params
+    from .monitor import LogTail, monitor_once, watch
+    from .serve.registry import Registry
+
+    characters = args.character or known_characters(args.params)
+    if not characters:
+        raise ValueError(f"no characters: name one with --character or add params under {args.params}/characters")
+    overrides = {**parse_sets(args.set), "store": str(Path(args.store).resolve())}
+    if args.auto_rollback is not None:
+        overrides["monitor.auto_rollback"] = args.auto_rollback
+    jobs, interval = {}, args.interval
+    for cid in characters:
+        p = load_params(cid, params_dir=args.params, overrides=overrides)
+        log = Path(args.log) if args.log else p.path(getattr(p.serve, "request_log", "{store}/serve/request_log.jsonl"))
+        feedback = Path(args.feedback) if args.feedback else \
+            p.path(getattr(p.serve, "feedback_log", "{store}/serve/feedback.jsonl"))
+        out = Path(args.out) / cid if args.out else Path(p.store) / "monitor" / cid
+        jobs[cid] = partial(monitor_once, p.monitor, log, out, registry=Registry(p.registry_url()),
+                            feedback_path=feedback, only_character=cid, tail=LogTail(log) if args.watch else None)
+        interval = p.monitor.watch_interval_s if interval is None else interval
+
+    def one_pass() -> dict:
+        return {cid: job() for cid, job in jobs.items()}
+
+    def show(results: dict) -> None:
+        for cid, r in results.items():
+            status = "no traffic" if r["no_traffic"] else f"{r['requests']} requests"
+            if not r["log_found"]:
+                status += f" (request log not found: {r['log']})"
+            print(f"[{cid}] {r['ts']} {status}, {r['quarantined']} log line(s) quarantined, {r['alerts']} alert(s) "
+                  f"({len(r['new_alerts'])} new), {r['negatives']} negative(s); outputs in {r['out_dir']}")
+            for rb in r["rollbacks"]:
+                print(f"[{cid}] ROLLBACK {rb['adapter_version']} ({rb['target']}): {rb['status']}: {rb['reason']}")
+            for d in r["decisions"]:
+                if d["action"] == "skip":
+                    print(f"[{cid}] no rollback of {d['adapter_version']}: {d['reason']}")
+        sys.stdout.flush()
+
+    if args.watch:
+        watch(one_pass, interval_s=interval, max_cycles=args.max_cycles, on_cycle=show)
+    else:
+        show(one_pass())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="lora", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -98,6 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--size", choices=["demo", "test"], default="demo")
     b.set_defaults(func=cmd_demo_build)
+    cl = demo_sub.add_parser("closed-loop", help="bad version at 20%% -> alert -> auto-rollback -> negatives -> "
+                                                 "new version (needs `lora demo build`)")
+    cl.add_argument("--character", default="nabi")
+    cl.add_argument("--store", default="runs")
+    cl.add_argument("--params", default="params")
+    cl.add_argument("--run-id", default="closed-loop")
+    cl.add_argument("--bad", choices=["meta_talk", "diverged"], default="meta_talk",
+                    help="meta_talk: trained with meta talk left in; diverged: the stable adapter with noise weights")
+    cl.add_argument("--rollout", type=float, default=20.0, help="percent of users on the bad version")
+    cl.add_argument("--max-requests", type=int, default=400)
+    cl.add_argument("--check-every", type=int, default=10, help="requests between monitoring passes")
+    cl.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    cl.set_defaults(func=cmd_demo_closed_loop)
 
     r = sub.add_parser("run", help="run the stage notebooks with papermill for one or all characters")
     who = r.add_mutually_exclusive_group(required=True)
@@ -129,6 +210,23 @@ def build_parser() -> argparse.ArgumentParser:
     fg.add_argument("--requests", help="deletion-requests file (default: inputs.deletion_requests)")
     fg.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     fg.set_defaults(func=cmd_forget)
+
+    mo = sub.add_parser("monitor", help="metrics, alerts, auto-rollback and negatives from the request log")
+    mo.add_argument("--character", action="append", help="character id (repeatable; default: all)")
+    mo.add_argument("--store", default="runs")
+    mo.add_argument("--params", default="params")
+    mo.add_argument("--log", help="request log (default: serve.request_log, <store>/serve/request_log.jsonl)")
+    mo.add_argument("--feedback", help="feedback log (default: <store>/serve/feedback.jsonl)")
+    mo.add_argument("--out", help="output dir (default: <store>/monitor/<character>/)")
+    mo.add_argument("--watch", action="store_true", help="repeat every --interval seconds until Ctrl-C")
+    mo.add_argument("--interval", type=float, help="seconds between passes (default: monitor.watch_interval_s)")
+    mo.add_argument("--max-cycles", type=int, help="stop --watch after this many passes")
+    ar = mo.add_mutually_exclusive_group()
+    ar.add_argument("--auto-rollback", dest="auto_rollback", action="store_true", default=None,
+                    help="roll back on alerts (overrides monitor.auto_rollback)")
+    ar.add_argument("--no-auto-rollback", dest="auto_rollback", action="store_false")
+    mo.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    mo.set_defaults(func=cmd_monitor)
     return ap
 
 

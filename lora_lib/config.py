@@ -168,6 +168,20 @@ class MonitorParams(_Strict):
     max_violation_rate: float = Field(0.2, ge=0, le=1)
     max_latency_p95_ms: float = Field(5000, gt=0)
     min_requests: int = Field(20, ge=1)
+    # Notional serving cost per 1,000 tokens (a self-hosted GPU's price spread over its tokens).
+    price_per_1k_prompt_tokens: float = Field(0.0, ge=0)
+    price_per_1k_completion_tokens: float = Field(0.0, ge=0)
+    window: str = "15min"  # time series and alert windows (a pandas duration)
+    min_thumbs_up_share: float | None = Field(None, ge=0, le=1)  # None: feedback is shown, never alerts
+    min_feedback: int = Field(20, ge=1)  # ratings needed before thumbs-up share may alert
+    # Candidate vs stable on the same window: one-sided Fisher exact test per gate, Bonferroni over gates.
+    alpha: float = Field(0.01, gt=0, lt=1)
+    min_rate_diff: float = Field(0.05, ge=0, le=1)  # smaller differences never alert, however many samples
+    auto_rollback: bool = False  # an alert on a live candidate or freshly promoted stable rolls it back
+    # No second auto-rollback of a character this soon after a rollback, unless a person changed the route since.
+    cooldown_s: float = Field(600, ge=0)
+    fresh_promotion_s: float = Field(3600, ge=0)  # a stable promoted this recently still counts as on trial
+    watch_interval_s: float = Field(30, gt=0)
 
 
 class Params(_Strict):

@@ -7,7 +7,6 @@ returns that result. Notebooks call these and show the results; tests call them 
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -174,10 +173,11 @@ def run_serve(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
 
 
 def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
-    """Replay synthetic traffic through the real router and engine; per-version metrics and alerts."""
+    """Replay synthetic traffic through the real router and engine, then one monitoring pass over its log:
+    per-version metrics, alerts (thresholds and candidate vs stable), auto-rollback if configured, negatives."""
     from .dataset import eval_prompts, load_version
     from .evaluate.gates import check_reply
-    from .monitor import check_alerts, insufficient_data, replay, version_metrics
+    from .monitor import monitor_once, replay
     from .serve.engine import Engine
     from .serve.registry import Registry
     from .serve.router import resolve
@@ -208,22 +208,21 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
 
     log_path = paths.stage_dir("monitor") / "request_log.jsonl"
     log_path.unlink(missing_ok=True)  # one replay per run: a re-run starts its log afresh
+    for name in ("alerts.jsonl", "rollbacks.jsonl"):  # both belong to this run's log
+        (paths.stage_dir("monitor") / name).unlink(missing_ok=True)
     records = replay(requests, resolve_fn, generate_fn, gate_fn, log_path)
-    metrics = version_metrics(_frame(records))
-    thresholds = {"max_violation_rate": p.monitor.max_violation_rate,
-                  "max_latency_p95_ms": p.monitor.max_latency_p95_ms, "min_requests": p.monitor.min_requests}
-    alerts = check_alerts(metrics, thresholds)
+    res = monitor_once(p.monitor, log_path, paths.stage_dir("monitor"), registry=registry,
+                       only_character=p.character_id)
+    alerts = read_jsonl(paths.stage_dir("monitor") / "alerts.jsonl")
     write_json(paths.stage_dir("monitor") / "alerts.json", alerts)
-    metrics.to_csv(paths.stage_dir("monitor") / "metrics.csv", index=False)
-    result = {"requests": len(records), "alerts": alerts, "insufficient_data": insufficient_data(metrics, thresholds),
-              "metrics": json.loads(metrics.to_json(orient="records", date_format="iso"))}
+    result = {"requests": len(records), "alerts": alerts, "insufficient_data": res["insufficient_data"],
+              "metrics": res["metrics"], "quarantined": res["quarantined"], "negatives": res["negatives"],
+              "rollbacks": res["rollbacks"], "rollback_decisions": res["decisions"],
+              "auto_rollback": p.monitor.auto_rollback}
+    for row in res["metrics"]:
+        tracker.summary({f"monitor/{row['adapter_version']}/{k}": row[k]
+                         for k in ("n", "violation_rate_any", "latency_p95_ms", "cost") if row.get(k) is not None})
     return _finish(paths, "monitor", result, tracker)
-
-
-def _frame(records: list[dict]):
-    import pandas as pd
-
-    return pd.DataFrame(records)
 
 
 def summary_of(paths: RunPaths, stages: dict[str, str]) -> dict:
@@ -237,5 +236,7 @@ def summary_of(paths: RunPaths, stages: dict[str, str]) -> dict:
                "gates": {"passed": ev.get("passed"), "reasons": ev.get("reasons")},
                "serve": {k: paths.result("serve").get(k) for k in ("status", "route")},
                "monitor": {"requests": paths.result("monitor").get("requests"),
-                           "alerts": paths.result("monitor").get("alerts")}}
+                           "alerts": paths.result("monitor").get("alerts"),
+                           "rollbacks": paths.result("monitor").get("rollbacks"),
+                           "negatives": paths.result("monitor").get("negatives")}}
     return summary
