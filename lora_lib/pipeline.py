@@ -344,14 +344,23 @@ def run_batch(characters: list[str], *, run_id: str | None = None, jobs: int = 1
     for cid in characters:
         if cid not in rows:
             rows[cid] = _batch_row(store, cid, batch_id, chosen, outcomes.get(cid))
+    failed = [c for c in characters if rows[c]["status"] != "ok"]
+    earlier = _read_summary(batch_dir).get("attempts", [])
+    attempt = {"finished_at": datetime.now(UTC).isoformat(), "ran": {c: rows[c]["ran"] for c in characters if rows[c]["ran"]},
+               "failed": {c: f"{rows[c]['failed_stage']}: {rows[c]['error']}" for c in failed}}
     summary = {"batch_id": batch_id, "store": str(store), "stages": chosen, "jobs": jobs, "force": force,
                "overrides": overrides, "character_overrides": character_overrides,
                "seconds": round(time.time() - start, 1), "finished_at": datetime.now(UTC).isoformat(),
-               "characters": [rows[c] for c in characters]}
+               "characters": [rows[c] for c in characters], "attempts": earlier + [attempt]}
     write_json(batch_dir / "summary.json", summary)
     reports.write_batch_report(batch_dir, summary)
     reports.write_store_index(store)
     return summary
+
+
+def _read_summary(directory: Path) -> dict:
+    path = directory / "summary.json"
+    return read_json(path) if path.exists() else {}
 
 
 def _batch_row(store: Path, cid: str, batch_id: str, chosen: list[str], outcome: dict | None) -> dict:

@@ -288,6 +288,12 @@ def _stage_cells(stages: dict, chosen: list[str]) -> str:
     return "".join(_status_cell(stages.get(s)) for s in chosen)
 
 
+def _attempt_item(a: dict) -> str:
+    ran = "; ".join(f"{c}: {', '.join(st)}" for c, st in a.get("ran", {}).items()) or "nothing to run"
+    failed = "".join(f'<div class="err">{_e(c)}: {_e(err)}</div>' for c, err in a.get("failed", {}).items())
+    return f"<li>{_e(a['finished_at'][:19].replace('T', ' '))} UTC &middot; ran {_e(ran)}{failed}</li>"
+
+
 def write_batch_report(batch_dir: Path, summary: dict) -> Path:
     """<store>/batches/<id>/index.html: one row per character, failures with their error."""
     chosen = summary["stages"]
@@ -316,6 +322,7 @@ def write_batch_report(batch_dir: Path, summary: dict) -> Path:
 <table><tr><th>character</th><th>status</th>{head}<th>ran this time</th><th>dataset</th><th>adapter</th>
 <th>style-marker rate<br>base &rarr; adapter</th><th>gates</th><th>registry</th><th>time</th><th>report</th></tr>
 {''.join(rows)}</table>
+<h2>Attempts</h2><ol>{''.join(_attempt_item(a) for a in summary.get("attempts", []))}</ol>
 <p><a href="summary.json">summary.json</a></p>"""
     out = batch_dir / "index.html"
     _write(out, _page(f"batch {summary['batch_id']}", body))
