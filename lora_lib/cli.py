@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--character", action="append", help="character id (repeatable)")
     who.add_argument("--all", action="store_true", help="every character in params/characters/")
     r.add_argument("--stages", help="comma-separated subset, e.g. collect,clean")
-    r.add_argument("--from", dest="from_stage", help="start at this stage (reuse earlier outputs of --run-id)")
+    r.add_argument("--from", dest="from_stage", help="redo from this stage on (reuse earlier outputs of --run-id)")
     r.add_argument("--run-id", help="batch/run id; default: resume the newest unfinished batch of the same "
                                     "characters and stages, else a new timestamp")
     r.add_argument("--jobs", type=int, default=1, help="characters run in parallel, one process each (default 1)")

@@ -293,7 +293,7 @@ def run_batch(characters: list[str], *, run_id: str | None = None, jobs: int = 1
 
     The batch id is the run id of every character in it. Without `run_id`, the newest unfinished
     batch over the same characters and stages is resumed, else a new one starts. Each character
-    resumes at its first failed, missing or changed stage unless `force`. Params and inputs are
+    resumes at its first failed, missing or changed stage unless `force` (or `from_stage`). Params and inputs are
     checked here first: a character whose params are wrong is reported failed and never started.
     Raises PipelineError only when no character can start at all.
     """
@@ -303,6 +303,7 @@ def run_batch(characters: list[str], *, run_id: str | None = None, jobs: int = 1
     if len(set(characters)) != len(characters):
         raise PipelineError(f"a character is named twice: {characters}")
     chosen = select_stages(stages, from_stage)
+    force = force or from_stage is not None  # "--from train" means: redo from train on
     overrides, character_overrides = overrides or {}, character_overrides or {}
     unknown = set(character_overrides) - set(characters)
     if unknown:
