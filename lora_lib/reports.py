@@ -9,8 +9,10 @@ wrote. Pages are static HTML with relative links: a store can be copied or serve
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -139,7 +141,8 @@ def review_path(notebook: Path) -> Path:
 
 
 def render_notebook(notebook: str | Path, ctx: dict | None = None, *, hide_code: bool = False,
-                    out: str | Path | None = None) -> Path:
+                    out: str | Path | None = None, index_link: str | None = "index.html",
+                    share_css: bool = True) -> Path:
     """Executed notebook -> HTML with its outputs, the lineage header on top; `hide_code` for reviewers."""
     import nbformat
     from nbconvert import HTMLExporter
@@ -147,13 +150,31 @@ def render_notebook(notebook: str | Path, ctx: dict | None = None, *, hide_code:
     notebook = Path(notebook)
     nb = nbformat.read(notebook, as_version=4)
     if ctx:
-        nb.cells.insert(0, nbformat.v4.new_markdown_cell(header_markdown(ctx)))
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(header_markdown(ctx, index_link=index_link)))
     exporter = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=hide_code,
                             exclude_output_prompt=hide_code)
     body, _ = exporter.from_notebook_node(nb)
     out = Path(out) if out else (review_path(notebook) if hide_code else notebook.with_suffix(".html"))
-    _write(out, body)
+    _write(out, _share_css(body, out.parent) if share_css else body)
     return out
+
+
+def _share_css(page: str, directory: Path, min_chars: int = 8192) -> str:
+    """Move the theme CSS nbconvert inlines in every page (~250 KB) to one file per directory.
+
+    Named by content hash, so pages from another nbconvert version get their own file; the run
+    directory stays self-contained.
+    """
+    def link(match: re.Match) -> str:
+        css = match.group(1)
+        if len(css) < min_chars:
+            return match.group(0)
+        name = f"nbconvert-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
+        if not (directory / name).exists():
+            _write(directory / name, css)
+        return f'<link rel="stylesheet" href="{name}">'
+
+    return re.sub(r'<style type="text/css">(.*?)</style>', link, page, flags=re.S)
 
 
 def executed_notebooks(run_dir: Path) -> list[Path]:

@@ -55,6 +55,10 @@ def test_notebook_html_with_and_without_code(tmp_path):
     assert "secret_code_marker" not in review and "visible_output_marker" in review and "ad456" in review
     assert "secret_code_marker" in (paths.run_dir / "01_collect.ipynb").read_text()  # the notebook is untouched
     assert oct((paths.run_dir / "01_collect.html").stat().st_mode)[-3:] == "644"
+    # the theme CSS nbconvert inlines in every page is kept once per run directory
+    css = list(paths.run_dir.glob("nbconvert-*.css"))
+    assert css and sum(c.stat().st_size for c in css) > 100_000 and all(f'href="{c.name}"' in full for c in css)
+    assert len(full) < 60_000
 
 
 def test_run_batch_and_store_pages(tmp_path):
