@@ -28,7 +28,10 @@ CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1
 table{border-collapse:collapse;margin:1em 0}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left;
 vertical-align:top}th{background:#f4f4f4}code{font-size:90%}.ok{color:#176f2c;font-weight:600}
 .failed{color:#b00020;font-weight:600}.muted{color:#888}.facts td:first-child{color:#555;white-space:nowrap}
-.err{max-width:38em;font-family:monospace;font-size:85%;color:#b00020}"""
+.err{max-width:38em;font-family:monospace;font-size:85%;color:#b00020}
+.chip{display:inline-block;padding:1px 6px;margin:1px;border-radius:8px;font-size:80%;border:1px solid currentColor}
+.chip.ok{background:#e6f4ea;font-weight:400}.chip.failed{background:#fde7ea}.reasons{margin:4px 0;padding-left:1.2em;
+font-size:85%;max-width:30em}summary{cursor:pointer}"""
 
 
 def _write(path: Path, text: str) -> None:
@@ -253,8 +256,16 @@ def _gate_text(s: dict) -> str:
     passed = (s.get("gates") or {}).get("passed")
     if passed is None:
         return '<span class="muted">—</span>'
-    reasons = "; ".join((s.get("gates") or {}).get("reasons") or [])
-    return '<span class="ok">pass</span>' if passed else f'<span class="failed">fail</span> {_e(reasons)}'
+    reasons = (s.get("gates") or {}).get("reasons") or []
+    if passed:
+        return '<span class="ok">pass</span>'
+    items = "".join(f"<li>{_e(r)}</li>" for r in reasons)
+    return (f'<details><summary><span class="failed">fail</span> ({len(reasons)} reason'
+            f'{"" if len(reasons) == 1 else "s"})</summary><ul class="reasons">{items}</ul></details>')
+
+
+def _when(iso: str | None) -> str:
+    return (iso or "")[:19].replace("T", " ") + (" UTC" if iso else "")
 
 
 def write_run_index(paths: RunPaths, summary: dict) -> Path:
@@ -299,34 +310,39 @@ def write_run_index(paths: RunPaths, summary: dict) -> Path:
 <tr><td>copies of base-model weights in the run</td><td>{_e(', '.join(copies) if copies else 'none')}</td></tr>
 </table>
 <p><a href="summary.json">summary.json</a> &middot; <a href="pipeline.log">pipeline.log</a> &middot;
-finished {_e(summary.get('finished_at'))}</p>"""
+finished {_e(_when(summary.get('finished_at')))}</p>"""
     out = paths.run_dir / "index.html"
     _write(out, _page(f"{paths.character_id} {paths.run_id}", body))
     return out
 
 
-def _stage_cells(stages: dict, chosen: list[str]) -> str:
-    return "".join(_status_cell(stages.get(s)) for s in chosen)
+def _stage_chips(stages: dict, chosen: list[str]) -> str:
+    """One small coloured chip per stage (ok / failed / not run), the status as a tooltip."""
+    chips = []
+    for st in chosen:
+        status = stages.get(st)
+        cls = "ok" if status == "ok" else "muted" if status is None else "failed"
+        chips.append(f'<span class="chip {cls}" title="{_e(st)}: {_e(status or "not run")}">{_e(st)}</span>')
+    return " ".join(chips)
 
 
 def _attempt_item(a: dict) -> str:
     ran = "; ".join(f"{c}: {', '.join(st)}" for c, st in a.get("ran", {}).items()) or "nothing to run"
     failed = "".join(f'<div class="err">{_e(c)}: {_e(err)}</div>' for c, err in a.get("failed", {}).items())
-    return f"<li>{_e(a['finished_at'][:19].replace('T', ' '))} UTC &middot; ran {_e(ran)}{failed}</li>"
+    return f"<li>{_e(_when(a['finished_at']))} &middot; ran {_e(ran)}{failed}</li>"
 
 
 def write_batch_report(batch_dir: Path, summary: dict) -> Path:
     """<store>/batches/<id>/index.html: one row per character, failures with their error."""
     chosen = summary["stages"]
-    head = "".join(f"<th>{_e(s)}</th>" for s in chosen)
     rows = []
     for r in summary["characters"]:
         link = f'<a href="{_e(r["report"])}">report</a>' if r.get("report") else "—"
-        ran = ", ".join(r.get("ran") or []) or "nothing (already ok)"
+        ran = ", ".join(r.get("ran") or []) or "nothing"
         err = f'<div class="err">{_e(r["failed_stage"])}: {_e(r["error"])}</div>' if r.get("error") else ""
         rows.append(f"<tr><td><b>{_e(r['character_id'])}</b></td>"
                     f"<td class=\"{'ok' if r['status'] == 'ok' else 'failed'}\">{_e(r['status'])}{err}</td>"
-                    f"{_stage_cells(r.get('stages', {}), chosen)}<td>{_e(ran)}</td>"
+                    f"<td>{_stage_chips(r.get('stages', {}), chosen)}</td><td>{_e(ran)}</td>"
                     f"<td><code>{_e(r.get('dataset_version') or '—')}</code></td>"
                     f"<td><code>{_e(r.get('adapter_version') or '—')}</code></td>"
                     f"<td>{_e(_metrics_text(r))}</td><td>{_gate_text(r)}</td>"
@@ -339,8 +355,8 @@ def write_batch_report(batch_dir: Path, summary: dict) -> Path:
 <h1>Batch {_e(summary['batch_id'])}</h1>
 <p>{n_ok} of {len(summary['characters'])} characters ok &middot; stages {_e(', '.join(chosen))} &middot;
 {summary['jobs']} parallel job(s) &middot; {summary['seconds']:.0f} s &middot; overrides <code>{_e(overrides or 'none')}</code>
-&middot; finished {_e(summary['finished_at'])}</p>
-<table><tr><th>character</th><th>status</th>{head}<th>ran this time</th><th>dataset</th><th>adapter</th>
+&middot; finished {_e(_when(summary['finished_at']))}</p>
+<table><tr><th>character</th><th>chain</th><th>stages</th><th>ran this time</th><th>dataset</th><th>adapter</th>
 <th>style-marker rate<br>base &rarr; adapter</th><th>gates</th><th>registry</th><th>time</th><th>report</th></tr>
 {''.join(rows)}</table>
 <h2>Attempts</h2><ol>{''.join(_attempt_item(a) for a in summary.get("attempts", []))}</ol>
@@ -372,16 +388,15 @@ def write_store_index(store: str | Path) -> Path:
     rows = []
     for s in runs:
         stages = s.get("stages", {})
-        n_ok = sum(v == "ok" for v in stages.values())
         failed = s.get("failed_stage") or next((k for k, v in stages.items() if v != "ok"), None)
-        state = f'<span class="failed">{_e(failed)} failed</span>' if failed else f'<span class="ok">{n_ok} ok</span>'
+        state = (f'<span class="failed">{_e(failed)} failed</span><br>' if failed else "") + _stage_chips(stages, STAGES)
         link = f"{_e(s['character_id'])}/{_e(s['run_id'])}/index.html"
         rows.append(f"<tr><td><b>{_e(s['character_id'])}</b></td><td><a href=\"{link}\">{_e(s['run_id'])}</a></td>"
                     f"<td>{state}</td><td><code>{_e(s.get('dataset_version') or '—')}</code></td>"
                     f"<td><code>{_e(s.get('adapter_version') or '—')}</code></td><td>{_e(_metrics_text(s))}</td>"
                     f"<td>{_gate_text(s)}</td><td><code>{_e(_short(s.get('params_sha256')))}</code></td>"
                     f"<td><code>{_e(_short(s.get('git_commit'), 8))}</code></td>"
-                    f"<td>{_e((s.get('finished_at') or '')[:19].replace('T', ' '))}</td></tr>")
+                    f"<td>{_e(_when(s.get('finished_at')))}</td></tr>")
     batches = []
     for path in sorted(store.glob("batches/*/summary.json"), reverse=True):
         b = read_json(path)
@@ -404,7 +419,7 @@ def write_store_index(store: str | Path) -> Path:
 characters &middot; updated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC</p>
 <h2>Runs</h2>
 <table><tr><th>character</th><th>run</th><th>stages</th><th>dataset</th><th>adapter</th>
-<th>style-marker rate<br>base &rarr; adapter</th><th>gates</th><th>params</th><th>commit</th><th>finished (UTC)</th></tr>
+<th>style-marker rate<br>base &rarr; adapter</th><th>gates</th><th>params</th><th>commit</th><th>finished</th></tr>
 {''.join(rows) or '<tr><td colspan="10" class="muted">no runs yet</td></tr>'}</table>
 <h2>Batches</h2><ul>{''.join(batches) or '<li class="muted">none</li>'}</ul>
 <h2>Sweeps</h2><ul>{''.join(sweeps) or '<li class="muted">none</li>'}</ul>"""
