@@ -50,13 +50,14 @@ def test_best_point_follows_the_stated_rule():
     assert "passed every gate" in sweep.BEST_RULE
 
 
-def test_comparison_table_and_plot_from_the_points_on_disk(tmp_path):
+def fake_sweep(store):
+    """A two-point sweep on disk as run_sweep leaves it (r=8 fails the gates, r=16 passes)."""
     points = [{"train.lora.r": 8}, {"train.lora.r": 16}]
     sw = {"points": [{"run_id": f"sweep-s1-p{i}", "overrides": pt, "label": sweep.point_label(pt)}
                      for i, pt in enumerate(points)], "grid": {"train.lora.r": [8, 16]}}
-    write_json(sweep.sweep_dir(tmp_path, "nabi", "s1") / "sweep.json", sw)
+    write_json(sweep.sweep_dir(store, "nabi", "s1") / "sweep.json", sw)
     for i, (smr, passed) in enumerate([(0.7, False), (0.95, True)]):
-        paths = run_paths(tmp_path, "nabi", f"sweep-s1-p{i}")
+        paths = run_paths(store, "nabi", f"sweep-s1-p{i}")
         write_json(paths.run_dir / "summary.json", {"stages": {"train": "ok", "evaluate": "ok"}})
         write_json(paths.stage_dir("train") / "result.json", {"adapter_version": f"ad{i}", "final_loss": 1.0 - i / 10,
                                                                "wall_seconds": 3.0, "steps": 10})
@@ -64,6 +65,22 @@ def test_comparison_table_and_plot_from_the_points_on_disk(tmp_path):
             "style_marker_rate": {"base": 0.0, "adapter": smr}, "passed": passed,
             "reasons": [] if passed else ["style_marker_rate 0.70 < 0.8"],
             "gate_pass_rate": {"adapter": {"language": 1.0, "repetition": [0.9, 0.95][i]}}})
+
+
+def test_compare_notebook_runs_with_papermill(tmp_path):
+    import papermill as pm
+
+    fake_sweep(tmp_path)
+    out = tmp_path / "compare.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / "compare_runs.ipynb"), str(out), cwd=str(ROOT), progress_bar=False,
+                        kernel_name="python3", parameters={"character_id": "nabi", "run_id": "s1",
+                                                           "store": str(tmp_path)})
+    text = out.read_text()
+    assert "Best: lora.r=16" in text and "image/png" in text and "2 run(s) of nabi in sweep s1" in text
+
+
+def test_comparison_table_and_plot_from_the_points_on_disk(tmp_path):
+    fake_sweep(tmp_path)
     table = sweep.comparison_table(tmp_path, "nabi", "s1")
     assert list(table["label"]) == ["lora.r=8", "lora.r=16"]
     assert list(table["style_marker_rate"]) == [0.7, 0.95] and list(table["min_gate_pass_rate"]) == [0.9, 0.95]
