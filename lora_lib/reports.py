@@ -107,10 +107,10 @@ def _adapter_text(a: dict) -> str:
             f"weights sha256 `{_short(a['adapter_sha256'])}`")
 
 
-def header_markdown(ctx: dict, *, index_link: str | None = "index.html") -> str:
+def header_markdown(ctx: dict, *, index_link: str | None = "index.html", index_label: str = "run index") -> str:
     """The lineage header put on top of every rendered notebook."""
     dirty = " (uncommitted changes)" if ctx.get("git_dirty") else ""
-    rows = [("run", f"`{ctx['run_id']}`" + (f" · [run index]({index_link})" if index_link else "")),
+    rows = [("run", f"`{ctx['run_id']}`" + (f" · [{index_label}]({index_link})" if index_link else "")),
             ("character", f"`{ctx['character_id']}`"),
             ("params sha256", f"`{_short(ctx.get('params_sha256'))}`"),
             ("git commit", f"`{_short(ctx.get('git_commit'))}`{dirty}"),
@@ -145,7 +145,7 @@ def review_path(notebook: Path) -> Path:
 
 def render_notebook(notebook: str | Path, ctx: dict | None = None, *, hide_code: bool = False,
                     out: str | Path | None = None, index_link: str | None = "index.html",
-                    share_css: bool = True) -> Path:
+                    index_label: str = "run index", share_css: bool = True) -> Path:
     """Executed notebook -> HTML with its outputs, the lineage header on top; `hide_code` for reviewers."""
     import nbformat
     from nbconvert import HTMLExporter
@@ -153,7 +153,7 @@ def render_notebook(notebook: str | Path, ctx: dict | None = None, *, hide_code:
     notebook = Path(notebook)
     nb = nbformat.read(notebook, as_version=4)
     if ctx:
-        nb.cells.insert(0, nbformat.v4.new_markdown_cell(header_markdown(ctx, index_link=index_link)))
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(header_markdown(ctx, index_link=index_link, index_label=index_label)))
     exporter = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=hide_code,
                             exclude_output_prompt=hide_code)
     body, _ = exporter.from_notebook_node(nb)

@@ -22,6 +22,9 @@ from .store import read_json, run_paths, sha256_json, write_json
 BEST_RULE = ("among points whose adapter passed every gate: highest adapter style-marker rate, then lowest "
              "final training loss, then smallest LoRA r (cheapest to serve)")
 SWEEP_STAGES = ["train", "evaluate"]
+# The columns a reader compares first (the full table also has the params, run ids, steps, reasons).
+COLUMNS = ["label", "status", "adapter_version", "final_loss", "train_seconds", "style_marker_rate_base",
+           "style_marker_rate", "min_gate_pass_rate", "passed"]
 
 
 def parse_value(text: str):
@@ -200,7 +203,8 @@ def _compare_notebook(sdir: Path, character_id: str, sweep_id: str, store: Path,
            "git_commit": sweep["git_commit"],
            "dataset": reports.dataset_lineage(read_json(manifest) if manifest.exists() else {}),
            "adapter_note": "one per point: see the table (adapter version, run id)"}
-    reports.render_notebook(out, ctx, index_link="../../../index.html")
+    reports.render_notebook(out, ctx, index_link="../../../index.html", index_label="all runs")
+    reports.render_notebook(out, ctx, index_link="../../../index.html", index_label="all runs", hide_code=True)
 
 
 def comparison_table(store: str | Path, character_id: str, sweep_id: str = ""):
@@ -256,6 +260,4 @@ def format_table(rows: list[dict]) -> str:
     """The comparison as plain text for the terminal."""
     import pandas as pd
 
-    cols = ["label", "status", "adapter_version", "final_loss", "train_seconds", "style_marker_rate_base",
-            "style_marker_rate", "min_gate_pass_rate", "passed"]
-    return pd.DataFrame(rows)[cols].to_string(index=False) if rows else "(no points)"
+    return pd.DataFrame(rows)[COLUMNS].to_string(index=False) if rows else "(no points)"
