@@ -130,11 +130,13 @@ def write_index(paths: RunPaths, summary: dict) -> Path:
 def run_character(character_id: str, *, run_id: str | None = None, stages: list[str] | None = None,
                   from_stage: str | None = None, store: str | Path = "runs", params_dir: str | Path = "params",
                   overrides: dict | None = None, resume: bool = False, force: bool = False,
-                  review_html: bool = True, log=print) -> dict:
+                  review_html: bool = True, render: bool = True, log=print) -> dict:
     """Run the chain for one character; return summary.json's content; raise PipelineError on failure.
 
     With `resume`, stages that already succeeded in this run with the same params fingerprint are
     skipped (see plan_stages); `force` re-runs them all. Without either, every chosen stage runs.
+    `render=False` leaves the HTML to the caller (a batch renders in its own process, importing
+    nbconvert once instead of once per character).
     """
     from . import reports
 
@@ -153,6 +155,7 @@ def run_character(character_id: str, *, run_id: str | None = None, stages: list[
         return previous
     if todo != chosen:
         log(f"[{character_id}] run {paths.run_id}: resuming at {todo[0]} ({', '.join(chosen[:len(chosen) - len(todo)])} ok)")
+    reports.skip_slow_optional_imports()
     import papermill as pm  # after the checks: a bad input fails in a fraction of a second
 
     from .stages import summary_of
@@ -191,10 +194,10 @@ def run_character(character_id: str, *, run_id: str | None = None, stages: list[
                "ran": todo[:todo.index(failed) + 1] if failed else todo, "failed_stage": failed,
                "error": status[failed] if failed else None, "finished_at": datetime.now(UTC).isoformat()}
     write_json(summary_path, summary)
-    # Rendered after the chain, so every page states the run's final lineage (adapter, dataset).
-    reports.render_run(paths, summary, review_html=review_html)
-    reports.write_run_index(paths, summary)
-    reports.write_store_index(store)
+    if render:  # after the chain, so every page states the run's final lineage (adapter, dataset)
+        reports.render_run(paths, summary, review_html=review_html)
+        reports.write_run_index(paths, summary)
+        reports.write_store_index(store)
     if failed:
         raise PipelineError(f"{character_id}: stage {failed} failed: {status[failed]} "
                             f"(see {paths.run_dir / notebook_for(failed).name})")
@@ -222,7 +225,7 @@ class Job:
             cmd += ["--stages", ",".join(self.stages)]
         if self.from_stage:
             cmd += ["--from", self.from_stage]
-        return cmd + (["--force"] if self.force else [])
+        return cmd + (["--force"] if self.force else []) + ["--no-render"]
 
 
 def run_jobs(jobs: list[Job], *, store: str | Path, params_dir: str | Path = "params", max_jobs: int = 1,
@@ -230,9 +233,12 @@ def run_jobs(jobs: list[Job], *, store: str | Path, params_dir: str | Path = "pa
     """Run jobs as child processes, at most `max_jobs` at once; return one outcome per job, in order.
 
     Each child's output goes to <run_dir>/pipeline.log; a failing child never stops the others.
-    The progress bar counts finished stages (`total_steps`, default one per job).
+    This process renders the HTML of every run a child changed. The progress bar counts finished
+    stages (`total_steps`, default one per job).
     """
     from tqdm.auto import tqdm
+
+    from . import reports
 
     store, params_dir = Path(store).resolve(), Path(params_dir).resolve()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -245,6 +251,8 @@ def run_jobs(jobs: list[Job], *, store: str | Path, params_dir: str | Path = "pa
     def one(job: Job) -> dict:
         run_dir = store / job.character_id / job.run_id
         run_dir.mkdir(parents=True, exist_ok=True)
+        summary_path = run_dir / "summary.json"
+        before = summary_path.stat().st_mtime_ns if summary_path.exists() else None
         start, tail = time.time(), []
         with open(run_dir / "pipeline.log", "a", encoding="utf-8") as fh, subprocess.Popen(
                 job.argv(store, params_dir), cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -256,6 +264,15 @@ def run_jobs(jobs: list[Job], *, store: str | Path, params_dir: str | Path = "pa
                     with lock:
                         bar.update(1)
                         bar.set_postfix_str(line.strip()[:60])
+        if summary_path.exists() and summary_path.stat().st_mtime_ns != before:
+            try:
+                summary = read_json(summary_path)
+                paths = run_paths(store, job.character_id, job.run_id)
+                with lock:  # nbconvert is pure Python: one render at a time is as fast and keeps logs whole
+                    reports.render_run(paths, summary)
+                    reports.write_run_index(paths, summary)
+            except Exception as exc:  # a report that cannot render must not hide the run's own result
+                tail.append(f"rendering the reports failed: {type(exc).__name__}: {exc}")
         with lock:
             log(f"[{job.character_id}] {'done' if proc.returncode == 0 else 'FAILED'} "
                 f"({time.time() - start:.0f} s, log {run_dir / 'pipeline.log'})")
@@ -396,12 +413,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stages")
     ap.add_argument("--from", dest="from_stage")
     ap.add_argument("--force", action="store_true")
+    ap.add_argument("--no-render", action="store_true", help="leave the HTML reports to the caller")
     args = ap.parse_args(argv)
     try:
         run_character(args.character, run_id=args.run_id, stages=args.stages.split(",") if args.stages else None,
                       from_stage=args.from_stage, store=args.store, params_dir=args.params,
                       overrides=json.loads(args.overrides), resume=not args.force, force=args.force,
-                      log=lambda msg: print(msg, flush=True))
+                      render=not args.no_render, log=lambda msg: print(msg, flush=True))
     except (PipelineError, ConfigError, ValueError, FileNotFoundError) as exc:
         print(f"lora: error: {exc}", file=sys.stderr)
         return 1

@@ -34,6 +34,19 @@ vertical-align:top}th{background:#f4f4f4}code{font-size:90%}.ok{color:#176f2c;fo
 font-size:85%;max-width:30em}summary{cursor:pointer}"""
 
 
+def skip_slow_optional_imports() -> None:
+    """Call before importing nbformat, nbconvert or papermill.
+
+    jsonschema (under nbformat) imports `rfc3987_syntax` when it is installed (jupyterlab pulls it
+    in) only to check the "iri" string format, which notebooks never use; that import compiles a
+    Lark grammar and took ~4 s of every process here. Marking it absent makes jsonschema skip
+    that one format check (it guards the import with suppress(ImportError)).
+    """
+    import sys
+
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def _write(path: Path, text: str) -> None:
     """Atomic write, readable by a web server (mkstemp makes files owner-only)."""
     atomic_write_text(path, text)
@@ -147,6 +160,7 @@ def render_notebook(notebook: str | Path, ctx: dict | None = None, *, hide_code:
                     out: str | Path | None = None, index_link: str | None = "index.html",
                     index_label: str = "run index", share_css: bool = True) -> Path:
     """Executed notebook -> HTML with its outputs, the lineage header on top; `hide_code` for reviewers."""
+    skip_slow_optional_imports()
     import nbformat
     from nbconvert import HTMLExporter
 

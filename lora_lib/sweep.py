@@ -188,10 +188,11 @@ def run_sweep(character_id: str, grid: dict[str, list], *, store: str | Path = "
 def _compare_notebook(sdir: Path, character_id: str, sweep_id: str, store: Path, params_dir: Path, sweep: dict,
                       data_paths) -> None:
     """Execute notebooks/compare_runs.ipynb for this sweep and render it with a lineage header."""
-    import papermill as pm
-
     from . import reports
     from .pipeline import NOTEBOOKS, ROOT
+
+    reports.skip_slow_optional_imports()
+    import papermill as pm
 
     out = sdir / "compare_runs.ipynb"
     pm.execute_notebook(str(NOTEBOOKS / "compare_runs.ipynb"), str(out), cwd=str(ROOT), progress_bar=False,
