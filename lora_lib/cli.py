@@ -76,15 +76,19 @@ def cmd_run(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .sweep import parse_grid, run_sweep
+    from .pipeline import PipelineError
+    from .sweep import format_table, parse_grid, run_sweep
 
     if not args.set:
         raise ValueError("a sweep needs at least one --set KEY=V1,V2,...")
     grid, fixed = parse_grid(args.set)
-    sw = run_sweep(args.character, grid, store=args.store, params_dir=args.params, overrides=fixed,
-                   sweep_id=args.sweep_id, dataset_run=args.dataset_run, jobs=args.jobs, force=args.force,
-                   progress=not args.no_progress)
-    from .sweep import format_table
+    try:
+        sw = run_sweep(args.character, grid, store=args.store, params_dir=args.params, overrides=fixed,
+                       sweep_id=args.sweep_id, dataset_run=args.dataset_run, jobs=args.jobs, force=args.force,
+                       progress=not args.no_progress)
+    except PipelineError as exc:
+        print(f"lora: error: {exc}", file=sys.stderr)
+        return 1
 
     print(format_table(sw["results"]))
     best = sw.get("best")

@@ -96,10 +96,15 @@ def test_comparison_table_and_plot_from_the_points_on_disk(tmp_path):
         sweep.comparison_table(tmp_path, "nabi", "nope")
 
 
-def test_sweep_cli_checks_every_point_before_any_work(tmp_path):
+@pytest.mark.parametrize("args,needle", [
+    (["--set", "train.lora.r=8,lots"], "overrides: train.lora.r"),  # every point is checked before any work
+    (["--set", "train.lora.r=8,16", "--dataset-run", "nope"], "run nabi/nope has no dataset version"),
+    (["--set", "train.epochs=1"], "at least one param with several values"),
+])
+def test_sweep_cli_bad_input_is_one_line_and_nothing_written(tmp_path, args, needle):
     res = subprocess.run([sys.executable, "-m", "lora_lib.cli", "sweep", "--character", "nabi", "--store",
-                          str(tmp_path), "--set", "train.lora.r=8,lots"], cwd=ROOT, capture_output=True, text=True)
-    assert res.returncode == 2
+                          str(tmp_path), *args], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode != 0
     lines = [line for line in res.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "train.lora.r" in lines[0], res.stderr
-    assert not list(tmp_path.iterdir())
+    assert len(lines) == 1 and needle in lines[0], res.stderr
+    assert not list(tmp_path.rglob("*.json"))
