@@ -114,6 +114,18 @@ def plan_stages(chosen: list[str], previous: dict, fingerprints: dict[str, str],
     return []
 
 
+def previous_summary(paths: RunPaths) -> dict:
+    """The run's summary.json ({} if none), with stages whose result.json is gone marked missing."""
+    path = paths.run_dir / "summary.json"
+    if not path.exists():
+        return {}
+    summary = read_json(path)
+    stages = summary.get("stages", {})
+    summary["stages"] = {s: ("missing: no result.json" if v == "ok" and not (paths.stage_dir(s) / "result.json").exists()
+                             else v) for s, v in stages.items()}
+    return summary
+
+
 def render_html(notebook: Path, *, hide_code: bool = False) -> Path:
     """The executed notebook as HTML next to it (kept for callers; reports.render_notebook adds a header)."""
     from .reports import render_notebook
@@ -147,7 +159,7 @@ def run_character(character_id: str, *, run_id: str | None = None, stages: list[
     check_inputs(p, chosen)
     paths = run_paths(store, character_id, run_id or new_run_id())
     summary_path = paths.run_dir / "summary.json"
-    previous = read_json(summary_path) if summary_path.exists() else {}
+    previous = previous_summary(paths)
     fingerprints = stage_fingerprints(p, params_dir)
     todo = plan_stages(chosen, previous, fingerprints, force=force or not resume)
     if not todo:
@@ -338,8 +350,7 @@ def run_batch(characters: list[str], *, run_id: str | None = None, jobs: int = 1
                          "error": f"{type(exc).__name__}: {exc}" if not isinstance(exc, ConfigError | PipelineError)
                          else str(exc), "stages": {}, "ran": []}
             continue
-        summary_path = paths.run_dir / "summary.json"
-        previous = read_json(summary_path) if summary_path.exists() else {}
+        previous = previous_summary(paths)
         planned[cid] = plan_stages(chosen, previous, stage_fingerprints(p, params_dir), force=force)
         if planned[cid]:
             todo.append(Job(cid, batch_id, stages, from_stage, ov, force))

@@ -142,3 +142,16 @@ def test_batch_with_no_character_able_to_start_is_one_error(tmp_path):
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "inputs.messages: file not found" in lines[0] and "(and 2 more)" in lines[0]
     assert not (tmp_path / "nothing").exists()  # nothing written for a batch that never started
+
+
+def test_a_stage_whose_outputs_are_gone_counts_as_missing(tmp_path):
+    from lora_lib.pipeline import plan_stages, previous_summary
+    from lora_lib.store import run_paths, write_json
+
+    paths = run_paths(tmp_path, "nabi", "r1")
+    fps = {s: "same" for s in STAGES}
+    write_json(paths.run_dir / "summary.json", {"stages": {"collect": "ok", "clean": "ok"}, "fingerprints": fps})
+    write_json(paths.stage_dir("collect") / "result.json", {})
+    previous = previous_summary(paths)
+    assert previous["stages"]["clean"].startswith("missing")
+    assert plan_stages(["collect", "clean"], previous, fps) == ["clean"]
