@@ -399,8 +399,9 @@ def write_store_index(store: str | Path) -> Path:
     """<store>/index.html: every run of every character, the batches and the sweeps."""
     store = Path(store)
     runs = collect_runs(store)
-    rows = []
+    rows, latest = [], {}
     for s in runs:
+        latest.setdefault(s["character_id"], s)
         stages = s.get("stages", {})
         failed = s.get("failed_stage") or next((k for k, v in stages.items() if v != "ok"), None)
         state = (f'<span class="failed">{_e(failed)} failed</span><br>' if failed else "") + _stage_chips(stages, STAGES)
@@ -411,6 +412,15 @@ def write_store_index(store: str | Path) -> Path:
                     f"<td>{_gate_text(s)}</td><td><code>{_e(_short(s.get('params_sha256')))}</code></td>"
                     f"<td><code>{_e(_short(s.get('git_commit'), 8))}</code></td>"
                     f"<td>{_e(_when(s.get('finished_at')))}</td></tr>")
+    # What a reviewer of dozens of characters looks at first: each one's newest full-chain run.
+    newest = []
+    for cid in sorted(latest):
+        full = next((r for r in runs if r["character_id"] == cid and "evaluate" in r.get("stages", {})), None)
+        r = full or latest[cid]
+        newest.append(f"<tr><td><b>{_e(cid)}</b></td><td><a href=\"{_e(cid)}/{_e(r['run_id'])}/index.html\">"
+                      f"{_e(r['run_id'])}</a></td><td><code>{_e(r.get('adapter_version') or '—')}</code></td>"
+                      f"<td>{_e(_metrics_text(r))}</td><td>{_gate_text(r)}</td>"
+                      f"<td>{_e((r.get('serve') or {}).get('status') or '—')}</td></tr>")
     batches = []
     for path in sorted(store.glob("batches/*/summary.json"), reverse=True):
         b = read_json(path)
@@ -431,7 +441,11 @@ def write_store_index(store: str | Path) -> Path:
     body = f"""<h1>LoRA workspace runs</h1>
 <p>store <code>{_e(store.resolve())}</code> &middot; {len(runs)} runs of {len({s['character_id'] for s in runs})}
 characters &middot; updated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC</p>
-<h2>Runs</h2>
+<h2>Characters</h2>
+<p class="muted">each character's newest run that reached evaluation (else its newest run)</p>
+<table><tr><th>character</th><th>run</th><th>adapter</th><th>style-marker rate<br>base &rarr; adapter</th>
+<th>gates</th><th>registry</th></tr>{''.join(newest) or '<tr><td colspan="6" class="muted">none</td></tr>'}</table>
+<h2>All runs</h2>
 <table><tr><th>character</th><th>run</th><th>stages</th><th>dataset</th><th>adapter</th>
 <th>style-marker rate<br>base &rarr; adapter</th><th>gates</th><th>params</th><th>commit</th><th>finished</th></tr>
 {''.join(rows) or '<tr><td colspan="10" class="muted">no runs yet</td></tr>'}</table>

@@ -85,6 +85,7 @@ def test_run_batch_and_store_pages(tmp_path):
     index = reports.write_store_index(tmp_path).read_text()
     assert 'href="nabi/r1/index.html"' in index and 'href="bori/r2/index.html"' in index
     assert "evaluate failed" in index and 'href="batches/b1/index.html"' in index and "failed: bori" in index
+    assert index.count('href="bori/r2/index.html"') == 2  # in "Characters" (newest per character) and "All runs"
 
 
 @pytest.mark.skipif(reports.find_chromium() is None, reason="no Chromium (apt-get install -y chromium)")
