@@ -258,7 +258,7 @@ def run_jobs(jobs: list[Job], *, store: str | Path, params_dir: str | Path = "pa
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, max_jobs))))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     bar = tqdm(total=total_steps or len(jobs), desc="batch", unit="stage", disable=not progress)
-    lock = threading.Lock()
+    lock, render_lock = threading.Lock(), threading.Lock()
 
     def one(job: Job) -> dict:
         run_dir = store / job.character_id / job.run_id
@@ -280,7 +280,7 @@ def run_jobs(jobs: list[Job], *, store: str | Path, params_dir: str | Path = "pa
             try:
                 summary = read_json(summary_path)
                 paths = run_paths(store, job.character_id, job.run_id)
-                with lock:  # nbconvert is pure Python: one render at a time is as fast and keeps logs whole
+                with render_lock:  # nbconvert is pure Python: one render at a time is as fast
                     reports.render_run(paths, summary)
                     reports.write_run_index(paths, summary)
             except Exception as exc:  # a report that cannot render must not hide the run's own result

@@ -282,6 +282,20 @@ def _when(iso: str | None) -> str:
     return (iso or "")[:19].replace("T", " ") + (" UTC" if iso else "")
 
 
+def _alerts_html(alerts) -> str:
+    """Monitor alerts as one line each ("metric value > threshold (version, n)") when they have that shape."""
+    if alerts is None:
+        return "—"
+    if not alerts:
+        return "none"
+    if not isinstance(alerts, list) or not all(isinstance(a, dict) and "metric" in a for a in alerts):
+        return _e(alerts)
+    items = "".join(f"<li>{_e(a['metric'])} {_e(a.get('value'))} &gt; {_e(a.get('threshold'))} "
+                    f"<span class=\"muted\">(adapter {_e(a.get('adapter_version'))}, n={_e(a.get('n'))})</span></li>"
+                    for a in alerts)
+    return f'<details><summary>{len(alerts)} alert(s)</summary><ul class="reasons">{items}</ul></details>'
+
+
 def write_run_index(paths: RunPaths, summary: dict) -> Path:
     """<run>/index.html: lineage, every stage with status, time and links, key metrics, sizes."""
     ctx = run_context(paths, summary)
@@ -314,7 +328,7 @@ def write_run_index(paths: RunPaths, summary: dict) -> Path:
 <tr><td>style-marker rate (base &rarr; adapter)</td><td>{_e(_metrics_text(summary))}</td></tr>
 <tr><td>gate decision</td><td>{_gate_text(summary)}</td></tr>
 <tr><td>registry status / route</td><td>{_e(serve.get('status') or '—')} / <code>{_e(serve.get('route') or '—')}</code></td></tr>
-<tr><td>monitor alerts</td><td>{_e('—' if alerts is None else (alerts or 'none'))}</td></tr>
+<tr><td>monitor alerts</td><td>{_alerts_html(alerts)}</td></tr>
 </table>
 <h2>Sizes</h2>
 <table class="facts">
