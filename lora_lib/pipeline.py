@@ -174,8 +174,13 @@ def run_character(character_id: str, *, run_id: str | None = None, stages: list[
     from .train import git_state
 
     paths.run_dir.mkdir(parents=True, exist_ok=True)
-    # Later stages ran on the outputs this run is about to replace: they no longer count.
+    # Later stages ran on the outputs this run is about to replace: they no longer count, and their
+    # results and reports go, so no page shows an adapter or a metric from before this re-run.
     first = STAGES.index(todo[0])
+    for stage in STAGES[first:]:
+        nb = paths.run_dir / notebook_for(stage).name
+        for stale in (paths.stage_dir(stage) / "result.json", nb, nb.with_suffix(".html"), nb.with_suffix(".review.html")):
+            stale.unlink(missing_ok=True)
     status = {s: v for s, v in previous.get("stages", {}).items() if STAGES.index(s) < first}
     prints = {s: v for s, v in previous.get("fingerprints", {}).items() if STAGES.index(s) < first}
     seconds = {s: v for s, v in previous.get("seconds", {}).items() if STAGES.index(s) < first}

@@ -126,7 +126,12 @@ def test_batch_keeps_going_past_a_failing_character_and_resumes_only_it(world_st
     assert "failed" in page and "gold.jsonl" in page and "../../bori/batch-test/index.html" in page
     assert (world_store / "bori" / "batch-test" / "01_collect.html").exists()  # the failed notebook, rendered
 
+    stale = [world_store / "bori" / "batch-test" / "clean" / "result.json", world_store / "bori" / "batch-test" / "02_clean.html"]
+    for path in stale:  # as an older attempt of a later stage would have left them
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
     second = run_batch(["nabi", "bori"], **kw)  # bori fixed: only bori runs again
+    assert not any(path.exists() for path in stale)  # a re-run from collect drops what came after it
     rows = {r["character_id"]: r for r in second["characters"]}
     assert rows["bori"]["status"] == "ok" and rows["bori"]["ran"] == ["collect"]
     assert rows["nabi"]["status"] == "ok" and rows["nabi"]["ran"] == []
