@@ -48,6 +48,8 @@ def cmd_run(args) -> int:
     characters = known_characters(args.params) if args.all else args.character
     if not characters:
         raise ValueError("name a character with --character ID or use --all")
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
     overrides, per_character = split_character_sets(parse_sets(args.set))
     try:
         summary = run_batch(characters, run_id=args.run_id, jobs=args.jobs,
@@ -81,6 +83,8 @@ def cmd_sweep(args) -> int:
 
     if not args.set:
         raise ValueError("a sweep needs at least one --set KEY=V1,V2,...")
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
     grid, fixed = parse_grid(args.set)
     try:
         sw = run_sweep(args.character, grid, store=args.store, params_dir=args.params, overrides=fixed,
