@@ -48,29 +48,92 @@ def cmd_demo_closed_loop(args) -> int:
     return 0 if d else 1
 
 
+def split_character_sets(overrides: dict) -> tuple[dict, dict[str, dict]]:
+    """{"bori:train.epochs": 1, "seed": 3} -> ({"seed": 3}, {"bori": {"train.epochs": 1}})."""
+    common, per = {}, {}
+    for key, value in overrides.items():
+        cid, sep, rest = key.partition(":")
+        if sep:
+            per.setdefault(cid.strip(), {})[rest.strip()] = value
+        else:
+            common[key] = value
+    return common, per
+
+
 def cmd_run(args) -> int:
     from .config import known_characters
-    from .pipeline import PipelineError, run_character
+    from .pipeline import PipelineError, run_batch
 
     characters = known_characters(args.params) if args.all else args.character
     if not characters:
         raise ValueError("name a character with --character ID or use --all")
-    overrides = parse_sets(args.set)
-    failed = []
-    for cid in characters:
-        try:
-            summary = run_character(cid, run_id=args.run_id, stages=args.stages.split(",") if args.stages else None,
-                                    from_stage=args.from_stage, store=args.store, params_dir=args.params,
-                                    overrides=overrides)
-        except PipelineError as exc:
-            print(f"lora: error: {exc}", file=sys.stderr)
-            failed.append(cid)
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+    overrides, per_character = split_character_sets(parse_sets(args.set))
+    try:
+        summary = run_batch(characters, run_id=args.run_id, jobs=args.jobs,
+                            stages=args.stages.split(",") if args.stages else None, from_stage=args.from_stage,
+                            store=args.store, params_dir=args.params, overrides=overrides,
+                            character_overrides=per_character, force=args.force, progress=not args.no_progress)
+    except PipelineError as exc:
+        print(f"lora: error: {exc}", file=sys.stderr)
+        return 1
+    store = Path(args.store).resolve()
+    for row in summary["characters"]:
+        if row["status"] != "ok":
             continue
-        run_dir = Path(args.store).resolve() / cid / summary["run_id"]
-        smr = summary["metrics"]["style_marker_rate"]
-        print(f"[{cid}] done: style-marker rate base {smr.get('base')} -> adapter {smr.get('adapter')}, "
-              f"gates passed: {summary['gates']['passed']}; report: {run_dir / 'index.html'}")
+        smr = row["metrics"].get("style_marker_rate") or {}
+        figures = (f"style-marker rate base {smr.get('base')} -> adapter {smr.get('adapter')}, "
+                   f"gates passed: {row['gates'].get('passed')}; ") if smr else ""
+        print(f"[{row['character_id']}] ok: {figures}report: {store / row['character_id'] / row['run_id'] / 'index.html'}")
+    print(f"batch {summary['batch_id']}: {store / 'batches' / summary['batch_id'] / 'index.html'}; "
+          f"all runs: {store / 'index.html'}")
+    failed = [row for row in summary["characters"] if row["status"] != "ok"]
+    for row in failed:
+        print(f"lora: error: {row['character_id']}: {row['failed_stage']} failed: {row['error']}", file=sys.stderr)
+    if failed:
+        print(f"re-run the same command to resume the failed characters (batch {summary['batch_id']})")
     return 1 if failed else 0
+
+
+def cmd_sweep(args) -> int:
+    from .pipeline import PipelineError
+    from .sweep import format_table, parse_grid, run_sweep
+
+    if not args.set:
+        raise ValueError("a sweep needs at least one --set KEY=V1,V2,...")
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+    grid, fixed = parse_grid(args.set)
+    try:
+        sw = run_sweep(args.character, grid, store=args.store, params_dir=args.params, overrides=fixed,
+                       sweep_id=args.sweep_id, dataset_run=args.dataset_run, jobs=args.jobs, force=args.force,
+                       progress=not args.no_progress)
+    except PipelineError as exc:
+        print(f"lora: error: {exc}", file=sys.stderr)
+        return 1
+
+    print(format_table(sw["results"]))
+    best = sw.get("best")
+    print(f"best ({sw['rule']}): {best['label'] if best else 'none: no point passed the gates'}")
+    print(f"comparison: {Path(sw['dir']) / 'compare_runs.html'}")
+    return 0 if all(r["status"] == "ok" for r in sw["results"]) else 1
+
+
+def cmd_report(args) -> int:
+    from . import reports
+
+    index = reports.rebuild(args.store, review_html=not args.no_review) if args.rebuild \
+        else reports.write_store_index(args.store)
+    print(f"index: {index}")
+    if args.screenshot:
+        page = Path(args.page).resolve() if args.page else index
+        try:
+            print(f"screenshot: {reports.screenshot(page, args.screenshot, width=args.width, height=args.height)}")
+        except RuntimeError as exc:
+            print(f"lora: error: {exc}", file=sys.stderr)
+            return 2
+    return 0
 
 
 def cmd_params(args) -> int:
@@ -185,12 +248,40 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--character", action="append", help="character id (repeatable)")
     who.add_argument("--all", action="store_true", help="every character in params/characters/")
     r.add_argument("--stages", help="comma-separated subset, e.g. collect,clean")
-    r.add_argument("--from", dest="from_stage", help="start at this stage (reuse earlier outputs of --run-id)")
-    r.add_argument("--run-id", help="default: a new timestamp")
+    r.add_argument("--from", dest="from_stage", help="redo from this stage on (reuse earlier outputs of --run-id)")
+    r.add_argument("--run-id", help="batch/run id; default: resume the newest unfinished batch of the same "
+                                    "characters and stages, else a new timestamp")
+    r.add_argument("--jobs", type=int, default=1, help="characters run in parallel, one process each (default 1)")
+    r.add_argument("--force", action="store_true", help="re-run stages that already succeeded")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--store", default="runs")
     r.add_argument("--params", default="params")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    r.add_argument("--set", action="append", default=[], metavar="[CHARACTER:]KEY=VALUE",
+                   help="override a param (for one character with a CHARACTER: prefix)")
     r.set_defaults(func=cmd_run)
+
+    sw = sub.add_parser("sweep", help="train + evaluate a grid of params on one dataset version, then compare")
+    sw.add_argument("--character", required=True)
+    sw.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2,...",
+                    help="a swept param (several values) or a fixed one (one value); repeatable")
+    sw.add_argument("--sweep-id", help="default: a new timestamp; an existing id resumes that sweep")
+    sw.add_argument("--dataset-run", help="take the dataset version of this run instead of building one")
+    sw.add_argument("--jobs", type=int, default=1, help="points trained in parallel (default 1)")
+    sw.add_argument("--force", action="store_true")
+    sw.add_argument("--no-progress", action="store_true")
+    sw.add_argument("--store", default="runs")
+    sw.add_argument("--params", default="params")
+    sw.set_defaults(func=cmd_sweep)
+
+    rp = sub.add_parser("report", help="(re)build the HTML index of a store; optionally screenshot it")
+    rp.add_argument("--store", default="runs")
+    rp.add_argument("--rebuild", action="store_true", help="re-render every run's notebooks and pages")
+    rp.add_argument("--no-review", action="store_true", help="with --rebuild: skip the code-free renderings")
+    rp.add_argument("--screenshot", metavar="PNG", help="render the page in headless Chromium to this PNG")
+    rp.add_argument("--page", help="the page to screenshot (default: the store index)")
+    rp.add_argument("--width", type=int, default=1280)
+    rp.add_argument("--height", type=int, default=900)
+    rp.set_defaults(func=cmd_report)
 
     pr = sub.add_parser("params", help="show the resolved params of a character")
     pr.add_argument("character")

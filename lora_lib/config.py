@@ -190,6 +190,8 @@ class Params(_Strict):
     store: str = "runs"
     tracking: Literal["offline", "online", "none"] = "offline"
     wandb_project: str = "lora-characters"
+    # W&B group of the stage runs; default "<character>-<run_id>". A sweep puts all its points in one group.
+    wandb_group: str | None = None
     # A local path or a Hugging Face model id; the demo builds its own tiny model.
     base_model: str = "{store}/demo/base_model"
     inputs: InputParams = InputParams()
