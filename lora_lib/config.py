@@ -11,6 +11,7 @@ import copy
 import hashlib
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,8 +62,17 @@ class MessageFields(_Strict):
 class UserFields(_Strict):
     id: str = "_id"
     nickname: str = "nickname"
+    profile_name: str = "name"  # optional; like the nickname, typed in chat it becomes {{user}}
     opt_in: str = "trainingOptIn"
     opt_in_at: str = "optInAt"
+
+
+class MongoSource(_Strict):
+    """A live MongoDB to read instead of export files (collect.collect_from_mongo)."""
+    uri: str  # e.g. mongodb://reader@host:27017/?authSource=admin (credentials from the environment)
+    database: str
+    messages_collection: str = "messages"
+    users_collection: str = "users"
 
 
 class CollectParams(_Strict):
@@ -74,6 +84,13 @@ class CollectParams(_Strict):
         "user": "user", "character": "assistant", "assistant": "assistant", "bot": "assistant",
         "system": "system",
     }
+    # A chat message is never this big; a document over it is quarantined, not parsed.
+    max_document_bytes: int = Field(262_144, ge=1024)
+    max_message_chars: int = Field(20_000, ge=1)
+    mongo: MongoSource | None = None  # set to read a live MongoDB instead of inputs.messages/users
+    # Only messages in [since, until) are collected (others are counted as out_of_time_range).
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class CleanParams(_Strict):
@@ -86,10 +103,21 @@ class CleanParams(_Strict):
         r"(나는|난|저는|전)\s*(사실\s*)?(AI|에이아이|인공지능|챗봇|언어\s*모델)",
         r"언어\s*모델", r"시스템\s*프롬프트", r"프롬프트에\s*따르면", r"개발자\s*(지시|프롬프트)",
         r"\bAI\s*(assistant|model)\b",
+        # "…가 아니라 인공지능이다", "챗봇입니다", "AI 어시스턴트로서": the AI word as what the speaker is
+        r"(AI|에이아이|인공지능|챗봇|언어\s*모델|어시스턴트)\s*(이다|입니다|이에요|예요|이야|야|이오|이라서|라서|로서|이라|일\s*뿐)",
+        r"(OpenAI|오픈\s*AI|ChatGPT|챗\s*GPT|GPT|Anthropic|앤트로픽|Claude|클로드|Gemini|제미나이)[가이]?\s*(만든|개발한|훈련)",
     ]
     spam_patterns: list[str] = [r"https?://", r"www\.", r"무료\s*쿠폰", r"광고", r"bit\.ly"]
     repeat_sentence_max: int = Field(2, ge=1)  # same sentence more often than this in a turn
     leakage_check: bool = True  # reject assistant turns in another character's style
+    # The same assistant reply kept at most this often per character (canned replies teach nothing).
+    max_duplicate_turns: int = Field(3, ge=1)
+    # Optional: a character classifier trained on every character's gold/card lines also rejects
+    # assistant turns it gives to another character with at least this probability.
+    leakage_classifier: bool = False
+    leakage_min_prob: float = Field(0.75, gt=0.5, le=1)
+    # Worker processes for the per-turn work of big exports (same result as 1; pays off past ~50k turns).
+    num_proc: int = Field(1, ge=1, le=64)
 
 
 class DatasetParams(_Strict):
@@ -160,6 +188,20 @@ class MonitorParams(_Strict):
     max_violation_rate: float = Field(0.2, ge=0, le=1)
     max_latency_p95_ms: float = Field(5000, gt=0)
     min_requests: int = Field(20, ge=1)
+    # Notional serving cost per 1,000 tokens (a self-hosted GPU's price spread over its tokens).
+    price_per_1k_prompt_tokens: float = Field(0.0, ge=0)
+    price_per_1k_completion_tokens: float = Field(0.0, ge=0)
+    window: str = "15min"  # time series and alert windows (a pandas duration)
+    min_thumbs_up_share: float | None = Field(None, ge=0, le=1)  # None: feedback is shown, never alerts
+    min_feedback: int = Field(20, ge=1)  # ratings needed before thumbs-up share may alert
+    # Candidate vs stable on the same window: one-sided Fisher exact test per gate, Bonferroni over gates.
+    alpha: float = Field(0.01, gt=0, lt=1)
+    min_rate_diff: float = Field(0.05, ge=0, le=1)  # smaller differences never alert, however many samples
+    auto_rollback: bool = False  # an alert on a live candidate or freshly promoted stable rolls it back
+    # No second auto-rollback of a character this soon after a rollback, unless a person changed the route since.
+    cooldown_s: float = Field(600, ge=0)
+    fresh_promotion_s: float = Field(3600, ge=0)  # a stable promoted this recently still counts as on trial
+    watch_interval_s: float = Field(30, gt=0)
 
 
 class Params(_Strict):
@@ -168,6 +210,8 @@ class Params(_Strict):
     store: str = "runs"
     tracking: Literal["offline", "online", "none"] = "offline"
     wandb_project: str = "lora-characters"
+    # W&B group of the stage runs; default "<character>-<run_id>". A sweep puts all its points in one group.
+    wandb_group: str | None = None
     # A local path or a Hugging Face model id; the demo builds its own tiny model.
     base_model: str = "{store}/demo/base_model"
     inputs: InputParams = InputParams()

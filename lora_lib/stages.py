@@ -7,7 +7,6 @@ returns that result. Notebooks call these and show the results; tests call them 
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -34,8 +33,11 @@ def _require(paths: RunPaths, stage: str, key: str):
 def run_collect(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     """Exports -> opt-in conversations (chat logs + gold + card examples), rejections, quarantine."""
     out = paths.stage_dir("collect")
-    res = col.collect_chat_logs(p.path(p.inputs.messages), p.path(p.inputs.users), p.character_id, p.collect,
-                                p.path(p.inputs.deletion_requests))
+    if p.collect.mongo is not None:  # a live MongoDB instead of export files
+        res = col.collect_from_mongo(p.character_id, p.collect, p.path(p.inputs.deletion_requests))
+    else:
+        res = col.collect_chat_logs(p.path(p.inputs.messages), p.path(p.inputs.users), p.character_id, p.collect,
+                                    p.path(p.inputs.deletion_requests))
     gold = col.read_gold(p.path(p.inputs.gold), p.character_id)
     card = col.card_conversations(col.read_card(p.path(p.inputs.characters), p.character_id), p.character_id)
     conversations = res.conversations + gold + card
@@ -48,10 +50,28 @@ def run_collect(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
 
 def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Path = "params") -> dict:
     conversations = read_jsonl(paths.stage_dir("collect") / "conversations.jsonl")
+    from .clean.leakage import character_profiles
+
     markers = character_markers(params_dir)
     others = {cid: m for cid, m in markers.items() if cid != p.character_id}
-    res = clean_conversations(conversations, p.clean, system_prompt=p.character.system_prompt,
-                              own_markers=p.character.style_markers, other_markers=others)
+    profiles = character_profiles(params_dir)
+    classifier = None
+    if p.clean.leakage_classifier:  # trained on every character's author-written lines (gold + card examples)
+        from .clean.leakage import StyleClassifier, trusted_lines
+
+        trusted = [c for cid in profiles for c in col.read_gold(p.path(p.inputs.gold), cid)
+                   + col.card_conversations(col.read_card(p.path(p.inputs.characters), cid), cid)]
+        classifier = StyleClassifier(trusted_lines(trusted), seed=p.seed)
+    # Meta talk includes quoting either prompt: ours (params) or the product's long card prompt.
+    card = col.read_card(p.path(p.inputs.characters), p.character_id) if p.path(p.inputs.characters).exists() else None
+    prompts = [p.character.system_prompt]
+    if card and isinstance(card.get("systemPrompt"), str):
+        prompts.append(card["systemPrompt"])
+    res = clean_conversations(conversations, p.clean, system_prompt="\n".join(prompts),
+                              own_markers=p.character.style_markers, other_markers=others,
+                              other_names={cid: v["name"] for cid, v in profiles.items() if cid != p.character_id},
+                              keep_values=[v["name"] for v in profiles.values() if v["name"]],
+                              num_proc=p.clean.num_proc, classifier=classifier, own_id=p.character_id)
     out = paths.stage_dir("clean")
     write_jsonl(out / "conversations.jsonl", res.kept)
     write_jsonl(out / "rejected.jsonl", res.rejected)
@@ -176,10 +196,11 @@ def run_serve(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
 
 
 def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
-    """Replay synthetic traffic through the real router and engine; per-version metrics and alerts."""
+    """Replay synthetic traffic through the real router and engine, then one monitoring pass over its log:
+    per-version metrics, alerts (thresholds and candidate vs stable), auto-rollback if configured, negatives."""
     from .dataset import eval_prompts, load_version
     from .evaluate.gates import check_reply
-    from .monitor import check_alerts, insufficient_data, replay, version_metrics
+    from .monitor import monitor_once, replay
     from .serve.engine import Engine
     from .serve.registry import Registry
     from .serve.router import resolve
@@ -210,22 +231,21 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
 
     log_path = paths.stage_dir("monitor") / "request_log.jsonl"
     log_path.unlink(missing_ok=True)  # one replay per run: a re-run starts its log afresh
+    for name in ("alerts.jsonl", "rollbacks.jsonl"):  # both belong to this run's log
+        (paths.stage_dir("monitor") / name).unlink(missing_ok=True)
     records = replay(requests, resolve_fn, generate_fn, gate_fn, log_path)
-    metrics = version_metrics(_frame(records))
-    thresholds = {"max_violation_rate": p.monitor.max_violation_rate,
-                  "max_latency_p95_ms": p.monitor.max_latency_p95_ms, "min_requests": p.monitor.min_requests}
-    alerts = check_alerts(metrics, thresholds)
+    res = monitor_once(p.monitor, log_path, paths.stage_dir("monitor"), registry=registry,
+                       only_character=p.character_id)
+    alerts = read_jsonl(paths.stage_dir("monitor") / "alerts.jsonl")
     write_json(paths.stage_dir("monitor") / "alerts.json", alerts)
-    metrics.to_csv(paths.stage_dir("monitor") / "metrics.csv", index=False)
-    result = {"requests": len(records), "alerts": alerts, "insufficient_data": insufficient_data(metrics, thresholds),
-              "metrics": json.loads(metrics.to_json(orient="records", date_format="iso"))}
+    result = {"requests": len(records), "alerts": alerts, "insufficient_data": res["insufficient_data"],
+              "metrics": res["metrics"], "quarantined": res["quarantined"], "negatives": res["negatives"],
+              "rollbacks": res["rollbacks"], "rollback_decisions": res["decisions"],
+              "auto_rollback": p.monitor.auto_rollback}
+    for row in res["metrics"]:
+        tracker.summary({f"monitor/{row['adapter_version']}/{k}": row[k]
+                         for k in ("n", "violation_rate_any", "latency_p95_ms", "cost") if row.get(k) is not None})
     return _finish(paths, "monitor", result, tracker)
-
-
-def _frame(records: list[dict]):
-    import pandas as pd
-
-    return pd.DataFrame(records)
 
 
 def summary_of(paths: RunPaths, stages: dict[str, str]) -> dict:
@@ -239,5 +259,7 @@ def summary_of(paths: RunPaths, stages: dict[str, str]) -> dict:
                "gates": {"passed": ev.get("passed"), "reasons": ev.get("reasons")},
                "serve": {k: paths.result("serve").get(k) for k in ("status", "route")},
                "monitor": {"requests": paths.result("monitor").get("requests"),
-                           "alerts": paths.result("monitor").get("alerts")}}
+                           "alerts": paths.result("monitor").get("alerts"),
+                           "rollbacks": paths.result("monitor").get("rollbacks"),
+                           "negatives": paths.result("monitor").get("negatives")}}
     return summary
