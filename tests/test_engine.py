@@ -22,7 +22,8 @@ PROMPTS = [[{"role": "user", "content": "안녕하세요, 오늘 날씨 어때�
 def adapters(demo_store, tmp_path_factory):
     root = tmp_path_factory.mktemp("adapters")
     base = str(demo_store / "demo" / "base_model")
-    return base, {f"a{i}": make_adapter(base, root / f"a{i}", seed=i) for i in range(3)}
+    # scale 0.5: big enough that the three adapters answer these prompts differently
+    return base, {f"a{i}": make_adapter(base, root / f"a{i}", seed=i, scale=0.5) for i in range(3)}
 
 
 def sha(path) -> str:
