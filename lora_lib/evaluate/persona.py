@@ -15,6 +15,10 @@ from pathlib import Path
 
 from ..store import read_jsonl
 
+# The classifier's "no character" class, trained on user turns: a plain polite reply should land here,
+# not on whichever character happens to be closest.
+NEUTRAL = "_neutral"
+
 
 def _compile_markers(markers: Sequence[str]) -> list[re.Pattern]:
     if not markers:
@@ -46,6 +50,12 @@ def assistant_texts(conversations: Sequence[Mapping]) -> list[str]:
             if m.get("role") == "assistant" and (m.get("content") or "").strip()]
 
 
+def user_texts(conversations: Sequence[Mapping]) -> list[str]:
+    """The user turns: plain Korean in nobody's character voice (the classifier's neutral class)."""
+    return [m["content"] for c in conversations for m in c.get("messages", [])
+            if m.get("role") == "user" and (m.get("content") or "").strip()]
+
+
 def latest_clean_file(store: str | Path, character_id: str) -> Path | None:
     """The newest <store>/<character>/<run>/clean/conversations.jsonl, or None."""
     files = sorted(Path(store).glob(f"{character_id}/*/clean/conversations.jsonl"), key=lambda f: f.stat().st_mtime)
@@ -60,15 +70,21 @@ def classifier_corpus(store: str | Path, character_ids: Sequence[str], *, own: t
     without any clean file is produced by `fallback(character_id) -> conversations` when given
     (the evaluate stage cleans the raw exports in memory), else left out with its reason.
     """
-    texts, sources = {}, {}
+    texts, sources, users = {}, {}, []
     for cid in character_ids:
         path = own[1] if own and own[0] == cid and Path(own[1]).exists() else latest_clean_file(store, cid)
         if path is not None:
-            texts[cid], sources[cid] = assistant_texts(read_jsonl(path)), str(path)
+            convs, sources[cid] = read_jsonl(path), str(path)
         elif fallback is not None:
-            texts[cid], sources[cid] = assistant_texts(fallback(cid)), "cleaned in memory from the raw exports"
+            convs, sources[cid] = fallback(cid), "cleaned in memory from the raw exports"
         else:
             sources[cid] = "left out: no clean data in the store"
+            continue
+        texts[cid] = assistant_texts(convs)
+        users += user_texts(convs)
+    if users:
+        texts[NEUTRAL] = users
+        sources[NEUTRAL] = "user turns of the characters above"
     return texts, sources
 
 
@@ -85,7 +101,7 @@ class CharacterClassifier:
 
         usable = {c: list(t) for c, t in texts_by_character.items() if len(t) >= min_per_character}
         too_few = sorted(set(texts_by_character) - set(usable))
-        if len(usable) < 2:
+        if len(set(usable) - {NEUTRAL}) < 2:
             raise ValueError(f"character classifier needs clean data of >= 2 characters with >= {min_per_character} "
                              f"assistant turns each; usable: {sorted(usable)}, too few: {too_few}")
         self.skipped = too_few
@@ -119,7 +135,8 @@ def _cv_accuracy(pipeline, x: list[str], y: list[str], seed: int) -> float | Non
 
 def persona_metrics(replies: Sequence[str], character_id: str, markers: Sequence[str],
                     classifier: CharacterClassifier | None, *, leak_min_prob: float = 0.5) -> dict:
-    """Style-marker rate, classifier agreement, mean probability of this character, leakage.
+    """Style-marker rate, classifier agreement, mean probability of this character, leakage (to another
+    character; a reply classified as NEUTRAL is neither agreement nor leakage).
 
     Without a classifier (too little data) the classifier figures are None, never a made-up number.
     """
@@ -131,7 +148,8 @@ def persona_metrics(replies: Sequence[str], character_id: str, markers: Sequence
         raise ValueError(f"character classifier has no class {character_id!r} (classes: {classifier.classes})")
     probs = classifier.predict_proba(replies)
     top = [max(p, key=p.get) for p in probs]
-    leaked = [t for t, p in zip(top, probs, strict=True) if t != character_id and p[t] >= leak_min_prob]
+    leaked = [t for t, p in zip(top, probs, strict=True)
+              if t not in (character_id, NEUTRAL) and p[t] >= leak_min_prob]
     out.update(agreement=sum(t == character_id for t in top) / len(top),
                own_probability=sum(p[character_id] for p in probs) / len(probs),
                leakage=len(leaked) / len(top), leaked_to=dict(Counter(leaked)),
