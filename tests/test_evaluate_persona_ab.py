@@ -4,8 +4,13 @@ import pytest
 
 from lora_lib.config import load_params
 from lora_lib.evaluate import human_ab as ab
-from lora_lib.evaluate.persona import (NEUTRAL, CharacterClassifier, persona_metrics, previous_approved,
-                                       style_marker_rate)
+from lora_lib.evaluate.persona import (
+    NEUTRAL,
+    CharacterClassifier,
+    persona_metrics,
+    previous_approved,
+    style_marker_rate,
+)
 from lora_lib.evaluate.report import decide, score_replies
 from lora_lib.serve.registry import Registry
 
