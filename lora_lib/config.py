@@ -161,6 +161,9 @@ class PersonaParams(_Strict):
     max_regression: float = Field(0.1, ge=0, le=1)  # allowed drop vs the previously approved adapter
     ngram_max: int = Field(4, ge=1)  # char n-grams 1..ngram_max
     min_train_per_character: int = Field(5, ge=1)
+    # Which clean records teach the classifier each character's voice. ["gold", "character_card"] keeps
+    # it to author-written lines, so a poisoned chat-log run cannot teach it that the poison is normal.
+    classifier_sources: list[Literal["chat_log", "gold", "character_card"]] = ["chat_log", "gold", "character_card"]
 
 
 class HumanABParams(_Strict):

@@ -139,7 +139,8 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
     characters = sorted(set(known_characters(params_dir)) | {p.character_id})
     corpus, sources = classifier_corpus(p.store, characters, own=(p.character_id, paths.stage_dir("clean")
                                                                    / "conversations.jsonl"),
-                                        fallback=clean_in_memory)
+                                        fallback=clean_in_memory,
+                                        dataset_sources=p.evaluate.persona.classifier_sources)
     classifier, classifier_info = None, {"sources": sources}
     try:
         classifier = CharacterClassifier(corpus, ngram_max=p.evaluate.persona.ngram_max, seed=p.seed,

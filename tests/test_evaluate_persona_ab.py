@@ -123,3 +123,24 @@ def test_rater_widget_records_keys_and_buttons(tmp_path):
     assert [r["choice"] for r in ab.read_ratings(tmp_path / "ratings.csv")] == ["left", "right", "both_bad"]
     again = ab.rater(items, tmp_path / "ratings.csv", rater_name="kim")  # resumes: nothing left to rate
     assert "done" in again.children[0].value
+
+
+def test_classifier_corpus_prefers_this_run_then_store_then_fallback(tmp_path):
+    from lora_lib.evaluate.persona import classifier_corpus
+    from lora_lib.store import write_jsonl
+
+    def conv(source, user, reply):
+        return {"dataset_source": source, "messages": [{"role": "user", "content": user},
+                                                        {"role": "assistant", "content": reply}]}
+
+    write_jsonl(tmp_path / "nabi" / "old" / "clean" / "conversations.jsonl", [conv("chat_log", "u0", "old냥")])
+    own = tmp_path / "nabi" / "this" / "clean" / "conversations.jsonl"
+    write_jsonl(own, [conv("chat_log", "u1", "로그냥"), conv("gold", "u2", "골드냥")])
+    write_jsonl(tmp_path / "bori" / "r" / "clean" / "conversations.jsonl", [conv("gold", "u3", "멍!")])
+    texts, sources = classifier_corpus(tmp_path, ["nabi", "bori", "seonbi", "yuna"], own=("nabi", own),
+                                       fallback=lambda cid: [conv("gold", "u4", "하오")] if cid == "seonbi" else [])
+    assert texts["nabi"] == ["로그냥", "골드냥"] and sources["nabi"] == str(own)
+    assert texts["bori"] == ["멍!"] and "in memory" in sources["seonbi"] and texts["yuna"] == []
+    assert sorted(texts[NEUTRAL]) == ["u1", "u2", "u3", "u4"]
+    trusted, _ = classifier_corpus(tmp_path, ["nabi"], own=("nabi", own), dataset_sources=["gold"])
+    assert trusted["nabi"] == ["골드냥"]

@@ -44,10 +44,11 @@ def style_marker_rate(replies: Sequence[str], markers: Sequence[str]) -> float:
 
 # ---- the classifier's training data --------------------------------------------------------------
 
-def assistant_texts(conversations: Sequence[Mapping]) -> list[str]:
-    """The assistant turns of clean conversation records (what the character says)."""
-    return [m["content"] for c in conversations for m in c.get("messages", [])
-            if m.get("role") == "assistant" and (m.get("content") or "").strip()]
+def assistant_texts(conversations: Sequence[Mapping], sources: Sequence[str] | None = None) -> list[str]:
+    """The assistant turns of clean conversation records (what the character says), optionally only of
+    records whose dataset_source is in `sources`."""
+    return [m["content"] for c in conversations if sources is None or c.get("dataset_source") in sources
+            for m in c.get("messages", []) if m.get("role") == "assistant" and (m.get("content") or "").strip()]
 
 
 def user_texts(conversations: Sequence[Mapping]) -> list[str]:
@@ -63,29 +64,31 @@ def latest_clean_file(store: str | Path, character_id: str) -> Path | None:
 
 
 def classifier_corpus(store: str | Path, character_ids: Sequence[str], *, own: tuple[str, Path] | None = None,
-                      fallback=None) -> tuple[dict[str, list[str]], dict[str, str]]:
+                      fallback=None, dataset_sources: Sequence[str] | None = None
+                      ) -> tuple[dict[str, list[str]], dict[str, str]]:
     """({character: assistant texts}, {character: where they came from}).
 
     `own` = (character, clean file of this run) wins over the newest file in the store. A character
     without any clean file is produced by `fallback(character_id) -> conversations` when given
-    (the evaluate stage cleans the raw exports in memory), else left out with its reason.
+    (the evaluate stage cleans the raw exports in memory), else left out with its reason. `dataset_sources`
+    limits the assistant turns to those dataset sources; the neutral class always takes every user turn.
     """
-    texts, sources, users = {}, {}, []
+    texts, origin, users = {}, {}, []
     for cid in character_ids:
         path = own[1] if own and own[0] == cid and Path(own[1]).exists() else latest_clean_file(store, cid)
         if path is not None:
-            convs, sources[cid] = read_jsonl(path), str(path)
+            convs, origin[cid] = read_jsonl(path), str(path)
         elif fallback is not None:
-            convs, sources[cid] = fallback(cid), "cleaned in memory from the raw exports"
+            convs, origin[cid] = fallback(cid), "cleaned in memory from the raw exports"
         else:
-            sources[cid] = "left out: no clean data in the store"
+            origin[cid] = "left out: no clean data in the store"
             continue
-        texts[cid] = assistant_texts(convs)
+        texts[cid] = assistant_texts(convs, dataset_sources)
         users += user_texts(convs)
     if users:
         texts[NEUTRAL] = users
-        sources[NEUTRAL] = "user turns of the characters above"
-    return texts, sources
+        origin[NEUTRAL] = "user turns of the characters above"
+    return texts, origin
 
 
 # ---- the classifier ----------------------------------------------------------------------------

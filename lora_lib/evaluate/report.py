@@ -135,7 +135,9 @@ def dashboard(report: Mapping) -> Figure:
                   label="threshold" if i == 0 else None)
         if g["passed"] is False:
             ax.text(i, 1.02, "FAIL", ha="center", color="red", fontsize=8)
-    ax.set_xticks(list(x), [g["gate"].split(":")[-1] for g in gates], rotation=20)
+    # leakage is a ceiling (lower is better); every other rate is a floor
+    ax.set_xticks(list(x), [g["gate"].split(":")[-1] + (" (max)" if g["gate"].endswith("leakage") else "")
+                            for g in gates], rotation=20)
     ax.set_ylim(0, 1.1)
     ax.set_title(f"{report.get('adapter')}: {'APPROVE' if report['passed'] else 'REJECT'}")
     ax.legend(loc="lower left", fontsize=8)
