@@ -157,6 +157,7 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
     items, mapping = ab.build_ab_set([pr[-1]["content"] for pr in prompts], replies["adapter"], replies[baseline],
                                      n=p.evaluate.human_ab.n_prompts, seed=p.evaluate.human_ab.seed,
                                      candidate_name=name, baseline_name=models[baseline] or "base")
+    stale = ab.retire_stale_ratings(ab_dir, mapping)  # ratings of other replies must not be unblinded here
     ab.write_ab_set(ab_dir, items, mapping)
     ab_res, h = None, p.evaluate.human_ab
     if (ab_dir / "ratings.csv").exists():  # real ratings only; the SIMULATED file never counts
@@ -179,8 +180,9 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
                   "adapter_version": prev["version"], "style_marker_rate": scores["previous"]["style_marker_rate"],
                   "gate_pass_rate": scores["previous"]["gate_pass_rate"]},
               "classifier": classifier_info,
-              "human_ab": ab_res or {"status": "pending", "sheet": str(ab_dir / "sheet.csv"),
-                                     "n_items": len(items), "baseline": mapping["baseline"]},
+              "human_ab": {**(ab_res or {"status": "pending", "sheet": str(ab_dir / "sheet.csv"),
+                                         "n_items": len(items), "baseline": mapping["baseline"]}),
+                           **({"stale_ratings": str(stale)} if stale else {})},
               "thresholds": {"min_style_marker_rate": p.evaluate.min_style_marker_rate,
                              "min_gate_pass_rate": p.evaluate.min_gate_pass_rate,
                              **p.evaluate.persona.model_dump(include={"min_agreement", "max_leakage",

@@ -76,3 +76,15 @@ def test_script_share_tolerates_a_few_short_loanwords_only():
     assert script_share("SNS에 사진 올렸다냥") == 1.0
     assert script_share("sun is so warm and I love it 좋다냥") < 0.5
     assert script_share("!!! 123 😺") == 1.0
+
+
+def test_missing_character_params_is_a_clear_error(tmp_path):
+    import shutil
+
+    from lora_lib.config import ConfigError
+
+    shutil.copytree(PARAMS, tmp_path / "params")
+    (tmp_path / "params" / "characters" / "yuna.yaml").write_text(
+        "character:\n  name: 유나\n  category: human\n  system_prompt: 너는 유나야.\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"yuna.yaml: character.style_markers: Field required"):
+        load_params("yuna", params_dir=tmp_path / "params")

@@ -144,3 +144,26 @@ def test_classifier_corpus_prefers_this_run_then_store_then_fallback(tmp_path):
     assert sorted(texts[NEUTRAL]) == ["u1", "u2", "u3", "u4"]
     trusted, _ = classifier_corpus(tmp_path, ["nabi"], own=("nabi", own), dataset_sources=["gold"])
     assert trusted["nabi"] == ["골드냥"]
+
+
+def test_ratings_of_an_older_ab_set_are_set_aside(tmp_path):
+    items, mapping = ab.build_ab_set(["q1", "q2"], ["a1", "a2"], ["b1", "b2"], n=2)
+    ab.write_ab_set(tmp_path, items, mapping)
+    ab.write_ratings(tmp_path / "ratings.csv", [{"item_id": "ab001", "rater": "kim", "choice": "left"}])
+    assert ab.retire_stale_ratings(tmp_path, mapping) is None  # same set: ratings stay
+    _, changed = ab.build_ab_set(["q1", "q2"], ["NEW", "a2"], ["b1", "b2"], n=2)
+    stale = ab.retire_stale_ratings(tmp_path, changed)
+    assert stale.name.startswith("ratings.stale-") and not (tmp_path / "ratings.csv").exists()
+
+
+def test_human_ab_result_enters_the_decision(clf):
+    p = load_params("nabi", params_dir=ROOT / "params", overrides={"evaluate.human_ab.required": True})
+    good = score_replies(["좋다냥!", "놀자냥~", "자자냥.", "먹자냥!"], p, clf)
+    base = score_replies(["네.", "좋아요.", "그래요.", "알겠어요."], p, clf)
+    pending = decide({"adapter": good, "base": base, "previous": None}, p)
+    assert any(r.startswith("human_ab: human A/B required") for r in pending["reasons"])
+    mapping = {"candidate_side": {f"ab{i:03d}": "left" for i in range(1, 26)}}
+    won = ab.ab_result([{"item_id": k, "choice": "left"} for k in mapping["candidate_side"]], mapping)
+    assert decide({"adapter": good, "base": base, "previous": None}, p, won)["passed"]
+    lost = ab.ab_result([{"item_id": k, "choice": "right"} for k in mapping["candidate_side"]], mapping)
+    assert any(r.startswith("human_ab:") for r in decide({"adapter": good, "base": base}, p, lost)["reasons"])

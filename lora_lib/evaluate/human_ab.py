@@ -21,7 +21,7 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..store import atomic_write_text, read_json, write_json
+from ..store import atomic_write_text, read_json, sha256_json, write_json
 
 CHOICES = ("left", "right", "tie", "both_bad")
 # keyboard shortcuts of the rater (one key + Enter)
@@ -48,8 +48,24 @@ def build_ab_set(prompts: Sequence[str], candidate: Sequence[str], baseline: Seq
         left, right = (candidate[i], baseline[i]) if cand_left else (baseline[i], candidate[i])
         items.append({"item_id": item_id, "prompt": prompts[i], "left": left, "right": right})
         sides[item_id] = "left" if cand_left else "right"
-    mapping = {"candidate": candidate_name, "baseline": baseline_name, "seed": seed, "candidate_side": sides}
+    mapping = {"candidate": candidate_name, "baseline": baseline_name, "seed": seed, "candidate_side": sides,
+               "items_sha256": sha256_json([items, sides])}
     return items, mapping
+
+
+def retire_stale_ratings(folder: str | Path, mapping: dict) -> Path | None:
+    """If folder holds ratings of a different A/B set (other replies or sides), rename them to
+    ratings.stale-<old hash>.csv so they are never unblinded with the wrong mapping; returns the new path."""
+    folder = Path(folder)
+    ratings, old = folder / "ratings.csv", folder / "mapping.json"
+    if not ratings.exists() or not old.exists():
+        return None
+    previous = read_json(old).get("items_sha256")
+    if previous == mapping["items_sha256"]:
+        return None
+    stale = folder / f"ratings.stale-{(previous or 'unknown')[:12]}.csv"
+    ratings.replace(stale)
+    return stale
 
 
 def write_ab_set(folder: str | Path, items: list[dict], mapping: dict) -> dict[str, Path]:
