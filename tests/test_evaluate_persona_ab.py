@@ -167,3 +167,42 @@ def test_human_ab_result_enters_the_decision(clf):
     assert decide({"adapter": good, "base": base, "previous": None}, p, won)["passed"]
     lost = ab.ab_result([{"item_id": k, "choice": "right"} for k in mapping["candidate_side"]], mapping)
     assert any(r.startswith("human_ab:") for r in decide({"adapter": good, "base": base}, p, lost)["reasons"])
+
+
+def test_replay_acceptance_on_the_demo_world_right_gate_rejects(world_store):
+    """No trained model: the world's own held-out nabi lines play a good adapter; the same lines with a
+    meta sentence in 1 of 3, or bori's lines in 1 of 3, play bad adapters. Polite chats play the base."""
+    import random
+
+    from lora_lib import stages
+    from lora_lib.demo.world import polite_chats
+    from lora_lib.evaluate.persona import assistant_texts, classifier_corpus
+    from lora_lib.store import read_jsonl, run_paths
+    from lora_lib.tracking import Tracker
+
+    for cid in ("nabi", "bori", "seonbi"):
+        q = load_params(cid, params_dir=ROOT / "params", overrides={"store": str(world_store), "tracking": "none"})
+        paths = run_paths(world_store, cid, "accept")
+        stages.run_collect(q, paths, Tracker())
+        stages.run_clean(q, paths, Tracker(), params_dir=ROOT / "params")
+    p = load_params("nabi", params_dir=ROOT / "params", overrides={"store": str(world_store)})
+    convs = read_jsonl(world_store / "nabi" / "accept" / "clean" / "conversations.jsonl")
+    logs = sorted((c for c in convs if c["dataset_source"] == "chat_log"), key=lambda c: c["conversation_id"])
+    random.Random(0).shuffle(logs)
+    held = logs[:24]
+    corpus, _ = classifier_corpus(world_store, ["nabi", "bori", "seonbi"])
+    corpus["nabi"] = assistant_texts([c for c in convs if c not in held])  # the classifier never saw them
+    clf = CharacterClassifier(corpus)
+    good = [next(m["content"] for m in c["messages"] if m["role"] == "assistant") for c in held]
+    bori = assistant_texts(read_jsonl(world_store / "bori" / "accept" / "clean" / "conversations.jsonl"))
+    sets = {"base": [next(m["content"] for m in ch if m["role"] == "assistant") for ch in polite_chats(24, seed=1)],
+            "good": good, "meta": [("사실 나는 인공지능이라서 " + r) if i % 3 == 0 else r for i, r in enumerate(good)],
+            "leak": [bori[i] if i % 3 == 0 else r for i, r in enumerate(good)]}
+    s = {k: score_replies(v, p, clf) for k, v in sets.items()}
+
+    def reasons(kind):
+        return {r.split(":")[0] + ":" + r.split(":")[1] for r in decide({"adapter": s[kind], "base": s["base"]}, p)["reasons"]}
+
+    assert reasons("good") == set()
+    assert reasons("meta") == {"auto:meta_leak"}
+    assert "persona:leakage" in reasons("leak") and not any(r.startswith("auto:") for r in reasons("leak"))
