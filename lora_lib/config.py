@@ -173,6 +173,7 @@ class HumanABParams(_Strict):
     rule: Literal["wilson_lower", "win_rate"] = "wilson_lower"  # lower 95% bound > min_win_rate, or the rate
     min_win_rate: float = Field(0.5, ge=0, le=1)
     required: bool = False  # True: no ratings yet -> the decision fails
+    max_sign_p: float | None = Field(None, gt=0, le=1)  # also require the sign test's p-value <= this
 
 
 class EvaluateParams(_Strict):

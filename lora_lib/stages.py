@@ -154,15 +154,16 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
     # Blinded human A/B: candidate vs the approved adapter it would replace (else the base).
     baseline = "previous" if "previous" in replies else "base"
     ab_dir = out / "ab"
-    items, mapping = ab.build_ab_set([pr[-1]["content"] for pr in prompts], replies["adapter"], replies[baseline],
+    items, mapping = ab.build_ab_set([ab.prompt_text(pr) for pr in prompts], replies["adapter"], replies[baseline],
                                      n=p.evaluate.human_ab.n_prompts, seed=p.evaluate.human_ab.seed,
                                      candidate_name=name, baseline_name=models[baseline] or "base")
     stale = ab.retire_stale_ratings(ab_dir, mapping)  # ratings of other replies must not be unblinded here
     ab.write_ab_set(ab_dir, items, mapping)
     ab_res, h = None, p.evaluate.human_ab
-    if (ab_dir / "ratings.csv").exists():  # real ratings only; the SIMULATED file never counts
-        ab_res = ab.ab_result(ab.read_ratings(ab_dir / "ratings.csv"), mapping, min_ratings=h.min_ratings,
-                              rule=h.rule, min_win_rate=h.min_win_rate)
+    ratings, rating_files = ab.collect_ratings(ab_dir)  # real ratings only; the SIMULATED file never counts
+    if ratings:
+        ab_res = {**ab.ab_result(ratings, mapping, min_ratings=h.min_ratings, rule=h.rule,
+                                 min_win_rate=h.min_win_rate, max_sign_p=h.max_sign_p), "files": rating_files}
 
     decision = decide({"adapter": scores["adapter"], "base": scores["base"], "previous": scores.get("previous")},
                       p, ab_res)
@@ -182,7 +183,7 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
               "classifier": classifier_info,
               "human_ab": {**(ab_res or {"status": "pending", "sheet": str(ab_dir / "sheet.csv"),
                                          "n_items": len(items), "baseline": mapping["baseline"]}),
-                           **({"stale_ratings": str(stale)} if stale else {})},
+                           **({"stale_ratings": [str(f) for f in stale]} if stale else {})},
               "thresholds": {"min_style_marker_rate": p.evaluate.min_style_marker_rate,
                              "min_gate_pass_rate": p.evaluate.min_gate_pass_rate,
                              **p.evaluate.persona.model_dump(include={"min_agreement", "max_leakage",

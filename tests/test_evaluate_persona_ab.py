@@ -150,10 +150,26 @@ def test_ratings_of_an_older_ab_set_are_set_aside(tmp_path):
     items, mapping = ab.build_ab_set(["q1", "q2"], ["a1", "a2"], ["b1", "b2"], n=2)
     ab.write_ab_set(tmp_path, items, mapping)
     ab.write_ratings(tmp_path / "ratings.csv", [{"item_id": "ab001", "rater": "kim", "choice": "left"}])
-    assert ab.retire_stale_ratings(tmp_path, mapping) is None  # same set: ratings stay
+    (tmp_path / "returned").mkdir()
+    (tmp_path / "returned" / "lee.csv").write_text((tmp_path / "sheet.csv").read_text().replace(",\n", ",tie\n"))
+    assert ab.retire_stale_ratings(tmp_path, mapping) == []  # same set: ratings stay
+    ratings, files = ab.collect_ratings(tmp_path)
+    assert [(r["rater"], r["choice"]) for r in ratings] == [("kim", "left"), ("lee", "tie"), ("lee", "tie")]
     _, changed = ab.build_ab_set(["q1", "q2"], ["NEW", "a2"], ["b1", "b2"], n=2)
     stale = ab.retire_stale_ratings(tmp_path, changed)
-    assert stale.name.startswith("ratings.stale-") and not (tmp_path / "ratings.csv").exists()
+    assert {f.name.split(".stale-")[0] for f in stale} == {"ratings", "returned"}
+    assert ab.collect_ratings(tmp_path) == ([], [])
+
+
+def test_sign_test_can_be_required_too():
+    mapping = {"candidate_side": {f"ab{i:03d}": "left" for i in range(1, 31)}}
+    ratings = [{"item_id": k, "choice": "left" if i < 20 else "right"} for i, k in enumerate(mapping["candidate_side"])]
+    loose = ab.ab_result(ratings, mapping)  # 20W/10L: Wilson lower 0.488 -> fails anyway
+    assert loose["wilson_95"][0] < 0.5 and not loose["passed"]
+    by_rate = ab.ab_result(ratings, mapping, rule="win_rate", min_win_rate=0.6)
+    assert by_rate["passed"]
+    strict = ab.ab_result(ratings, mapping, rule="win_rate", min_win_rate=0.6, max_sign_p=0.05)
+    assert not strict["passed"] and "sign test p 0.099" in strict["why"]
 
 
 def test_human_ab_result_enters_the_decision(clf):

@@ -3,8 +3,8 @@
 Files (in one folder, e.g. <run>/evaluate/ab/):
 - sheet.csv / sheet.html: what raters see: item_id, prompt, left, right (no model names);
 - mapping.json: which side is the candidate, per item; keep it away from raters;
-- ratings.csv: item_id, rater, choice (left | right | tie | both_bad), from the notebook's rater or a
-  filled-in sheet.csv (a `choice` column added by the reviewer).
+- ratings.csv: item_id, rater, choice (left | right | tie | both_bad), from the notebook's rater;
+- returned/*.csv: copies of sheet.csv that reviewers filled in (the `choice` column), one file per reviewer.
 
 `ab_result` unblinds: wins/ties/losses/both_bad for the candidate, win rate over decisive ratings with
 a Wilson 95% interval, a two-sided sign-test p-value, and whether the params' rule holds.
@@ -53,19 +53,42 @@ def build_ab_set(prompts: Sequence[str], candidate: Sequence[str], baseline: Seq
     return items, mapping
 
 
-def retire_stale_ratings(folder: str | Path, mapping: dict) -> Path | None:
-    """If folder holds ratings of a different A/B set (other replies or sides), rename them to
-    ratings.stale-<old hash>.csv so they are never unblinded with the wrong mapping; returns the new path."""
+def retire_stale_ratings(folder: str | Path, mapping: dict) -> list[Path]:
+    """If folder holds ratings of a different A/B set (other replies or sides), rename ratings.csv and
+    returned/ to *.stale-<old hash> so they are never unblinded with the wrong mapping; returns new paths."""
     folder = Path(folder)
-    ratings, old = folder / "ratings.csv", folder / "mapping.json"
-    if not ratings.exists() or not old.exists():
-        return None
+    old = folder / "mapping.json"
+    found = [f for f in (folder / "ratings.csv", folder / "returned") if f.exists()]
+    if not found or not old.exists():
+        return []
     previous = read_json(old).get("items_sha256")
     if previous == mapping["items_sha256"]:
-        return None
-    stale = folder / f"ratings.stale-{(previous or 'unknown')[:12]}.csv"
-    ratings.replace(stale)
-    return stale
+        return []
+    moved = []
+    for f in found:
+        target = f.with_name(f"{f.stem}.stale-{(previous or 'unknown')[:12]}{f.suffix}")
+        f.replace(target)
+        moved.append(target)
+    return moved
+
+
+def prompt_text(messages: Sequence[dict], turns: int = 3) -> str:
+    """What a rater needs to judge a reply: the last few turns before it, one per line."""
+    shown = [m for m in messages if m.get("role") in ("user", "assistant")][-turns:]
+    return "\n".join(f"{m['role']}: {m.get('content', '')}" for m in shown)
+
+
+def collect_ratings(folder: str | Path) -> tuple[list[dict], list[str]]:
+    """Every real rating in an A/B folder: ratings.csv (the notebook's rater) plus returned/*.csv (sheets
+    filled in by reviewers; the file name is the rater when there is no rater column). SIMULATED and
+    stale files are never read. Returns (ratings, files read)."""
+    folder = Path(folder)
+    files = [f for f in [folder / "ratings.csv", *sorted((folder / "returned").glob("*.csv"))] if f.exists()]
+    out = []
+    for f in files:
+        for r in read_ratings(f):
+            out.append({**r, "rater": f.stem if r["rater"] == "anonymous" and f.name != "ratings.csv" else r["rater"]})
+    return out, [str(f) for f in files]
 
 
 def write_ab_set(folder: str | Path, items: list[dict], mapping: dict) -> dict[str, Path]:
@@ -152,7 +175,7 @@ def sign_test_p(wins: int, losses: int) -> float | None:
 
 
 def ab_result(ratings: Sequence[dict], mapping: dict, *, min_ratings: int = 20, rule: str = "wilson_lower",
-              min_win_rate: float = 0.5) -> dict:
+              min_win_rate: float = 0.5, max_sign_p: float | None = None) -> dict:
     """Unblind and summarize. Ties and both_bad are reported but not decisive; a rating of an item the
     mapping does not know is a ValueError."""
     sides = mapping["candidate_side"]
@@ -178,9 +201,15 @@ def ab_result(ratings: Sequence[dict], mapping: dict, *, min_ratings: int = 20, 
     else:
         passed = rate >= min_win_rate
         why = f"win rate {rate:.3f} {'>=' if passed else '<'} {min_win_rate}"
+    p_value = sign_test_p(counts["wins"], counts["losses"])
+    if max_sign_p is not None and rate is not None and len(ratings) >= min_ratings:
+        ok = p_value <= max_sign_p and counts["wins"] > counts["losses"]
+        passed = passed and ok
+        why += f"; sign test p {p_value:.3f} {'<=' if ok else '>'} {max_sign_p}" + ("" if ok or p_value > max_sign_p
+                                                                                   else " but more losses")
     return {"n_ratings": len(ratings), "raters": sorted({r.get("rater", "anonymous") for r in ratings}), **counts,
             "decisive": decisive, "win_rate": rate, "wilson_95": list(ci) if ci else None,
-            "sign_test_p": sign_test_p(counts["wins"], counts["losses"]), "rule": rule,
+            "sign_test_p": p_value, "rule": rule,
             "passed": passed, "why": why, "candidate": mapping.get("candidate"), "baseline": mapping.get("baseline")}
 
 
