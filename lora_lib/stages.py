@@ -248,7 +248,7 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     """Replay synthetic traffic through the real router and engine, then one monitoring pass over its log:
     per-version metrics, alerts (thresholds and candidate vs stable), auto-rollback if configured, negatives."""
     from .dataset import eval_prompts, load_version
-    from .evaluate.gates import check_reply
+    from .evaluate.gates import check_reply, gate_kwargs
     from .monitor import monitor_once, replay
     from .serve.engine import Engine
     from .serve.registry import Registry
@@ -276,7 +276,7 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
         return g.text, g.prompt_tokens, g.completion_tokens
 
     def gate_fn(reply):
-        return check_reply(reply, system_prompt=p.character.system_prompt, banned_words=p.character.banned_words)
+        return check_reply(reply, **gate_kwargs(p))
 
     log_path = paths.stage_dir("monitor") / "request_log.jsonl"
     log_path.unlink(missing_ok=True)  # one replay per run: a re-run starts its log afresh
