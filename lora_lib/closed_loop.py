@@ -114,7 +114,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     """
     from . import stages
     from .dataset import build_version, eval_prompts, load_version
-    from .evaluate.gates import check_reply
+    from .evaluate.gates import check_reply, gate_kwargs
     from .monitor import append_request_log, dataset_with_negatives, monitor_once, read_negatives, serve_one
     from .serve.engine import Engine
     from .serve.registry import Registry
@@ -198,9 +198,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
         return g.text, g.prompt_tokens, g.completion_tokens
 
     def gate_fn(reply):
-        return check_reply(reply, system_prompt=p.character.system_prompt, banned_words=p.character.banned_words,
-                           max_repeat_ngram=p.evaluate.max_repeat_ngram, max_chars=p.evaluate.max_reply_chars,
-                           min_hangul_share=p.clean.min_hangul_share)
+        return check_reply(reply, **gate_kwargs(p))
 
     log_path, feedback_path = out / "request_log.jsonl", out / "feedback.jsonl"
     rng = random.Random(p.seed)
