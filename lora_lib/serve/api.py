@@ -39,7 +39,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from ..config import ConfigError, ServeParams, known_characters, load_params
-from ..evaluate.gates import check_reply
+from ..evaluate.gates import check_reply, gate_kwargs
 from ..monitor import append_request_log, user_ref
 from .engine import AdapterLoadError, AdapterSpec, Batcher, Engine, Job
 from .registry import Registry, adapter_name
@@ -61,6 +61,7 @@ class CharacterInfo:
     category: str | None
     system_prompt: str
     banned_words: tuple[str, ...] = ()
+    gates: dict = field(default_factory=dict, hash=False, compare=False)  # check_reply kwargs (gate_kwargs)
 
 
 @dataclass
@@ -91,7 +92,7 @@ def load_serve_config(store: str | Path, params_dir: str | Path = "params", over
         p = load_params(cid, params_dir=params_dir, overrides=over)
         first = first or p
         chars[cid] = CharacterInfo(p.character.name, p.character.category, p.character.system_prompt,
-                                   tuple(p.character.banned_words))
+                                   tuple(p.character.banned_words), gate_kwargs(p))
     return ServeConfig(store=store, base_model=str(first.path(first.base_model)), registry_url=first.registry_url(),
                        serve=first.serve, characters=chars,
                        api_key=api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None)
@@ -506,8 +507,8 @@ def create_app(config: ServeConfig, engine: Engine | None = None):
 
         def finish(g) -> tuple[dict, str]:
             reply = fill_user(g.text, display)
-            gates = check_reply(reply, system_prompt=info.system_prompt if info else "",
-                                banned_words=info.banned_words if info else ())
+            # The character's own gate settings (the ones its adapter was approved with); no params: defaults.
+            gates = check_reply(reply, **info.gates) if info and info.gates else check_reply(reply)
             record = {"ts": ts, "request_id": rid, "character_id": cid, "adapter_version": served.version,
                       "adapter": model_name, "route_owner": served.owner, "group": served.group,
                       "base_model": state.engine.base_model, "user_ref": user_ref(user_key),
