@@ -267,7 +267,8 @@ def test_route_cli(tmp_path, capsys):
     assert "only approved" in capsys.readouterr().err
     audit = reg.audit_log("nabi")
     assert (audit[2]["action"], audit[2]["actor"]) == ("set_route", "ann")
-    assert [a["action"] for a in audit[3:]] == ["set_route", "promote", "rollback", "set_status"]
+    assert [a["action"] for a in audit[3:]] == ["set_route", "set_route", "rollback", "set_status"]
+    assert audit[4]["detail"]["promoted_from"] == "v1"
     assert audit[3]["reason"] == "canary" and audit[5]["reason"] == "bad"
 
 

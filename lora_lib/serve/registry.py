@@ -286,7 +286,9 @@ class Registry:
             new = dict(route, stable_version=route["candidate_version"], candidate_version=None,
                        rollout_percent=0.0)
             _write_route(conn, character_id, new)
-            _audit(conn, actor, "promote", character_id, reason,
+            # Audited as a set_route (detail promoted_from): readers of the history (rollback, monitor's
+            # "freshly promoted") see one kind of route change, whichever command made it.
+            _audit(conn, actor, "set_route", character_id, reason,
                    {k: new[k] for k in ("category", "base_model", "stable_version", "candidate_version",
                                         "rollout_percent")} | {"override": False, "not_approved": [],
                                                               "promoted_from": route["stable_version"]})
@@ -440,7 +442,7 @@ def _previous_stable(conn: Connection, character_id: str, current: str | None) -
     stack: list[str] = []
     for row in _audit_rows(conn, character_id):
         d = row["detail"]
-        if row["action"] in ("set_route", "set_route_override", "promote"):
+        if row["action"] in ("set_route", "set_route_override"):
             v = d.get("stable_version")
             if v is not None and (not stack or stack[-1] != v):
                 stack.append(v)
