@@ -278,3 +278,30 @@ def test_a_modified_weights_file_is_not_routed_even_with_override(reg, tmp_path)
     with pytest.raises(ValueError, match="no longer matches"):
         reg.set_route("yuna", base_model=BASE, stable_version="v1", override=True)
     assert reg.get_route("yuna") is None
+
+
+def test_stage_serve_routes_first_version_stable_then_rolls_out_the_next(tmp_path):
+    """stages.run_serve: approved v1 -> stable; approved v2 -> candidate at serve.rollout_percent;
+    rejected v3 -> registered, not routed; a re-run changes nothing."""
+    from lora_lib import stages
+    from lora_lib.config import load_params
+    from lora_lib.store import run_paths, write_json
+    from lora_lib.tracking import Tracker
+
+    from .conftest import ROOT
+
+    p = load_params("nabi", params_dir=ROOT / "params", overrides={"store": str(tmp_path), "tracking": "none"})
+    results = []
+    for version, passed in (("v1", True), ("v2", True), ("v3", False), ("v2", True)):
+        paths = run_paths(tmp_path, "nabi", f"run-{version}")
+        adapter = make_adapter(tmp_path, f"nabi-{version}", f"weights {version}".encode())
+        write_json(paths.stage_dir("train") / "result.json", {"path": str(adapter), "dataset_version": "ds"})
+        write_json(paths.stage_dir("evaluate") / "result.json", {
+            "adapter_version": version, "passed": passed, "reasons": [] if passed else ["gate policy: 0.5 < 0.9"]})
+        results.append(stages.run_serve(p, paths, Tracker()))
+    assert [r["route_action"] for r in results] == ["stable", "candidate at 10%", "not routed (gates failed)",
+                                                   "unchanged (already routed)"]
+    route = results[-1]["route"]
+    assert (route["stable_version"], route["candidate_version"], route["rollout_percent"]) == ("v1", "v2", 10.0)
+    assert route["category"] == "animal"
+    assert Registry(p.registry_url()).get_adapter("nabi", "v3")["status"] == "rejected"
