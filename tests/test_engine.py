@@ -51,6 +51,8 @@ def test_lru_cache_loads_on_demand_and_refuses_modified_weights(adapters, tmp_pa
     with pytest.raises(AdapterLoadError, match="no adapter_model"):
         engine.load_adapter("x@bad", bad)
     assert engine.loaded == ["x@0", "x@2"]  # failed loads cost nothing that was serving
+    fixed = engine.generate(PROMPTS[:2], ["x@0", None], max_new_tokens=5, ignore_eos=True)
+    assert [(g.completion_tokens, g.finish_reason) for g in fixed] == [(5, "length")] * 2
 
 
 def test_mixed_batch_matches_one_adapter_at_a_time_and_streams(adapters):

@@ -126,6 +126,7 @@ class ChatRequest(BaseModel):
     max_tokens: StrictInt | None = Field(None, ge=1)
     max_completion_tokens: StrictInt | None = Field(None, ge=1)
     n: StrictInt = 1
+    ignore_eos: StrictBool = False  # vLLM's extension for benchmarks: generate exactly max_tokens
     temperature: float | None = None  # accepted, ignored: decoding is greedy
     top_p: float | None = None
 
@@ -499,7 +500,7 @@ def create_app(config: ServeConfig, engine: Engine | None = None):
         def on_text(delta: str) -> None:
             loop.call_soon_threadsafe(deltas.put_nowait, delta)
 
-        job = Job(messages, served.spec, max_tokens, on_text if req.stream else None)
+        job = Job(messages, served.spec, max_tokens, on_text if req.stream else None, ignore_eos=req.ignore_eos)
         future = asyncio.wrap_future(state.batcher.submit(job))
         model_name = served.model_name
         created = int(time.time())

@@ -241,8 +241,11 @@ class Engine:
 
     def generate(self, prompts: list[list[dict]], adapters: list[str | None] | str | None = None, *,
                  max_new_tokens: int | list[int] = 48,
-                 on_text: list[Callable[[str], None] | None] | None = None) -> list[Generation]:
+                 on_text: list[Callable[[str], None] | None] | None = None,
+                 ignore_eos: bool = False) -> list[Generation]:
         """Greedy replies for a batch of chat prompts; `adapters` names one adapter per row (None = base).
+
+        ignore_eos (vLLM's benchmarking option): every row generates its max_new_tokens, EOS suppressed.
 
         max_new_tokens may be per row; on_text, per row, receives text deltas as they are generated.
         """
@@ -266,6 +269,8 @@ class Engine:
                 if a:
                     self.adapters.move_to_end(a)
             kwargs = {"adapter_names": [a or BASE for a in adapters]} if self.adapters else {}
+            if ignore_eos:
+                kwargs["min_new_tokens"] = max(limits)
             self.model.generate(**enc, max_new_tokens=max(limits), do_sample=False,
                                 pad_token_id=self.tokenizer.pad_token_id,
                                 eos_token_id=self.tokenizer.eos_token_id, streamer=streamer, **kwargs)
@@ -286,6 +291,7 @@ class Job:
     adapter: AdapterSpec | None
     max_new_tokens: int
     on_text: Callable[[str], None] | None = None
+    ignore_eos: bool = False
     future: Future = field(default_factory=Future)
     enqueued: float = field(default_factory=time.perf_counter)
     queue_ms: float = 0.0
@@ -342,6 +348,8 @@ class Batcher:
                 name in names or (len(names) < (1 if not self.mixed else self.engine.capacity)))
             if not self.mixed and names and name != names[0]:
                 fits = False
+            if batch and job.ignore_eos != batch[0].ignore_eos:  # one generate() call decides EOS for all
+                fits = False
             if fits:
                 batch.append(job)
                 if name not in names:
@@ -372,7 +380,7 @@ class Batcher:
                 out = self.engine.generate([j.messages for j in ready],
                                            [j.adapter.name if j.adapter else None for j in ready],
                                            max_new_tokens=[j.max_new_tokens for j in ready],
-                                           on_text=[j.on_text for j in ready])
+                                           on_text=[j.on_text for j in ready], ignore_eos=ready[0].ignore_eos)
             except Exception as exc:  # noqa: BLE001 - the batch fails, the worker keeps serving
                 log.exception("generation failed")
                 for job in ready:
