@@ -115,6 +115,14 @@ def test_admin_needs_the_key(served, tmp_path):
     assert {r["character_id"] for r in routes} >= {"nabi", "bori"}
     r = admin(srv, "/admin/routes/nabi/set", {"stable_version": "v404"})
     assert r.status_code == 400 and "unknown adapter" in r.json()["error"]["message"]
+    r = admin(srv, "/admin/adapters/bori/v1/status", {"status": "needs_retrain", "actor": "ops", "reason": "dr-7"})
+    assert r.status_code == 200 and r.json()["status"] == "needs_retrain"
+    last = reg.audit_log("bori")[-1]
+    assert (last["action"], last["actor"], last["reason"]) == ("set_status", "ops", "dr-7")
+    routes = httpx.get(f"{srv.url}/admin/routes", headers={"Authorization": f"Bearer {KEY}"}).json()["routes"]
+    assert any("needs_retrain" in w for r in routes if r["character_id"] == "bori" for w in r["warnings"])
+    assert client.chat.completions.create(model="bori", messages=HI, max_tokens=1).model == "bori@v1"  # still live
+    reg.set_status("bori", "v1", "approved", actor="test")
 
 
 def test_bad_requests_get_openai_errors_and_the_server_keeps_serving(served):
