@@ -58,16 +58,17 @@ def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Pa
     return _finish(paths, "clean", res.stats, tracker)
 
 
-def run_dataset(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
-    from .dataset import build_version
+def run_dataset(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Path = "params") -> dict:
+    from .dataset import build_for_run, find_version
 
-    conversations = read_jsonl(paths.stage_dir("clean") / "conversations.jsonl")
-    manifest = build_version(conversations, p)
-    version_dir = paths.dataset_root() / manifest["version"]
+    manifest = build_for_run(p, paths, params_dir)
+    version_dir = find_version(p.store, p.character_id, manifest["version"])
     tracker.artifact(f"dataset-{p.character_id}", "dataset", version_dir, metadata=manifest,
                      aliases=[manifest["version"]])
     result = {"dataset_version": manifest["version"], "train": manifest["counts"]["train"],
               "eval": manifest["counts"]["eval"], "sources": manifest["counts"]["sources"],
+              "preference_pairs": manifest["counts"]["preference_pairs"],
+              "rejected": manifest["counts"]["rejected"], "parent_version": manifest["parent_version"],
               "contributing_users": len(manifest["user_refs"]), "path": str(version_dir)}
     return _finish(paths, "dataset", result, tracker)
 
