@@ -16,8 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from .config import Params, guide_warnings
-from .dataset import load_version
+from .config import Params, TrainParams, guide_warnings
+from .dataset import load_preferences, load_version, tokenizer_fingerprint
 from .store import read_json, sha256_file, sha256_json, write_json
 
 
@@ -48,8 +48,25 @@ def model_fingerprint(base_model: str) -> dict:
             "tokenizer_sha256": sha256_file(tok) if tok.exists() else None}
 
 
-def check_inputs(p: Params, train: list[dict], tokenizer) -> None:
-    """Fail before training on an empty dataset, records without a reply, a template without markers."""
+def check_params(p: Params) -> None:
+    """Re-validate the train params (a Params built without validation, or mutated after loading)."""
+    from pydantic import ValidationError
+
+    try:
+        TrainParams.model_validate(p.train.model_dump())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise TrainError(f"train.{'.'.join(str(x) for x in err['loc'])}: {err['msg']} "
+                         f"(got {err.get('input')!r})") from None
+
+
+def check_inputs(p: Params, train: list[dict], tokenizer, preferences: list[dict] | None = None) -> None:
+    """Fail before training on an empty dataset, records without a reply, a template without markers,
+    and (for dpo) a version without preference pairs."""
+    check_params(p)
+    if p.train.method == "dpo" and not preferences:
+        raise TrainError(f"train.method=dpo but the dataset version for {p.character_id!r} has no preference "
+                         "pairs (negatives with a chosen reply); use lora, or add dataset.negatives")
     if not train:
         raise TrainError(f"dataset for {p.character_id!r} has no train records")
     for i, rec in enumerate(train):
@@ -120,7 +137,7 @@ def setup_model(p: Params, base: str):
 
 
 def setup_trainer(p: Params, model, tokenizer, train: list[dict], output_dir: str | Path, *, bf16: bool = False,
-                  progress: bool = True):
+                  progress: bool = True, callbacks: list | None = None):
     """TRL SFTTrainer with a PEFT LoRA config and loss on assistant tokens only."""
     from datasets import Dataset
     from peft import LoraConfig
@@ -136,25 +153,57 @@ def setup_trainer(p: Params, model, tokenizer, train: list[dict], output_dir: st
         max_length=p.train.max_length, assistant_only_loss=True, packing=False,
         # On CPU these defaults cost time and buy nothing on a small model (DESIGN.md section 9).
         gradient_checkpointing=False, bf16=bf16, fp16=False,
-        logging_steps=1, save_strategy="epoch", save_total_limit=1,
+        # Batches of similar length: the padded batch is as long as its longest chat, so random
+        # batches of short and long chats waste most of their compute on padding. Attention never
+        # crosses examples (each row is one chat), unlike packing without flash attention.
+        train_sampling_strategy="group_by_length" if p.train.group_by_length else "random",
+        use_liger_kernel=_liger_available(),
+        logging_steps=1, save_strategy="steps" if p.train.save_steps else "epoch",
+        save_steps=p.train.save_steps or 500, save_total_limit=1,
         report_to=["wandb"] if p.tracking != "none" and _wandb_active() else "none",
-        disable_tqdm=not progress, dataloader_num_workers=0,
+        disable_tqdm=not progress, dataloader_num_workers=0, dataloader_pin_memory=_cuda(),
     )
-    return SFTTrainer(model=model, args=args, processing_class=tokenizer, peft_config=lora,
+    return SFTTrainer(model=model, args=args, processing_class=tokenizer, peft_config=lora, callbacks=callbacks,
                       train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in train]))
 
 
+def setup_dpo_trainer(p: Params, model, tokenizer, pairs: list[dict], output_dir: str | Path, *,
+                      bf16: bool = False, progress: bool = True):
+    """TRL DPOTrainer continuing from the SFT adapter; the reference is a frozen copy of that adapter."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    d = p.train.dpo
+    args = DPOConfig(
+        output_dir=str(output_dir), seed=p.seed, data_seed=p.seed, beta=d.beta, learning_rate=d.learning_rate,
+        num_train_epochs=d.epochs, max_steps=d.max_steps, per_device_train_batch_size=d.batch_size,
+        max_length=p.train.max_length, gradient_checkpointing=False, bf16=bf16, fp16=False, logging_steps=1,
+        save_strategy="no", report_to="none", disable_tqdm=not progress, dataloader_num_workers=0,
+        dataloader_pin_memory=_cuda(),
+    )
+    data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in pairs])
+    return DPOTrainer(model=model, args=args, processing_class=tokenizer, train_dataset=data)
+
+
 def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, force: bool = False,
-                  progress: bool = True) -> dict:
-    """Train (or find) the adapter for this dataset version; return its record."""
-    import torch
+                  progress: bool = True, callbacks: list | None = None) -> dict:
+    """Train (or find) the adapter for this dataset version; return its record.
+
+    Everything is checked before the model is loaded. Checkpoints go to
+    adapters/<character>/.checkpoints-<version>/; `resume=True` continues from the last one (a run
+    killed mid-training), and they are removed once the adapter is written. The adapter directory
+    appears atomically (temp dir + rename) with weights, tokenizer, record.json and README.md.
+    """
     from transformers import AutoTokenizer, set_seed
 
+    check_params(p)
     base = str(p.path(p.base_model))
     fingerprint = model_fingerprint(base)
     train, _, manifest = load_version(p.store, p.character_id, dataset_version)
+    pairs = load_preferences(p.store, p.character_id, dataset_version) if p.train.method == "dpo" else None
     tokenizer = AutoTokenizer.from_pretrained(base)
-    check_inputs(p, train, tokenizer)
+    check_inputs(p, train, tokenizer, pairs)
+    fingerprint["tokenizer_sha256"] = fingerprint["tokenizer_sha256"] or tokenizer_fingerprint(tokenizer)
     version = adapter_version(dataset_version, p, fingerprint)
     root = Path(p.store) / "adapters" / p.character_id
     final = root / version
@@ -164,30 +213,50 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
     set_seed(p.seed)
     model, bf16 = setup_model(p, base)
     ckpt_dir = root / f".checkpoints-{version}"
-    trainer = setup_trainer(p, model, tokenizer, train, ckpt_dir, bf16=bf16, progress=progress)
+    trainer = setup_trainer(p, model, tokenizer, train, ckpt_dir, bf16=bf16, progress=progress, callbacks=callbacks)
     last = _last_checkpoint(ckpt_dir) if resume else None
+    if resume and last is None and progress:
+        print(f"--resume: no checkpoint in {ckpt_dir}, starting from step 0")
     start = time.time()
     out = trainer.train(resume_from_checkpoint=str(last) if last else None)
     wall = time.time() - start
+    losses = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
+    train_tokens = int(max((float(h.get("num_tokens", 0)) for h in trainer.state.log_history), default=0))
+    steps, train_args = trainer.state.global_step, json.loads(trainer.args.to_json_string())
+    peft_model = trainer.model
+
+    dpo = None
+    if p.train.method == "dpo":
+        set_seed(p.seed)
+        dpo_trainer = setup_dpo_trainer(p, peft_model, tokenizer, pairs, ckpt_dir / "dpo", bf16=bf16,
+                                        progress=progress)
+        dpo_out = dpo_trainer.train()
+        peft_model = dpo_trainer.model
+        if "ref" in peft_model.peft_config:  # the frozen reference copy is not part of the adapter
+            peft_model.delete_adapter("ref")
+        dpo = {"pairs": len(pairs), "steps": dpo_trainer.state.global_step, "train_loss": dpo_out.training_loss,
+               "args": json.loads(dpo_trainer.args.to_json_string()),
+               "losses": [{"step": h["step"], "loss": h["loss"],
+                           **({"reward_margin": h["rewards/margins"]} if "rewards/margins" in h else {})}
+                          for h in dpo_trainer.state.log_history if "loss" in h]}
 
     tmp = root / f".{version}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    trainer.model.save_pretrained(tmp, safe_serialization=True)
+    peft_model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    losses = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
     record = {
         "adapter_version": version, "character_id": p.character_id, "method": p.train.method,
         "dataset_version": dataset_version, "dataset_manifest_sha256": sha256_json(manifest),
-        "git": git_state(), **fingerprint, "seed": p.seed, "train_params": p.train.model_dump(),
-        "train_args": json.loads(trainer.args.to_json_string()), "guide_warnings": guide_warnings(p),
-        "libraries": library_versions(),
-        "hardware": {"platform": platform.platform(), "processor": platform.processor(),
-                     "cpus": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
-        "wall_seconds": round(wall, 2), "steps": trainer.state.global_step,
-        "train_tokens": int(max((float(h.get("num_tokens", 0)) for h in trainer.state.log_history), default=0)),
+        "git": git_state(Path(__file__).parent), **fingerprint, "seed": p.seed, "train_params": p.train.model_dump(),
+        "train_args": train_args, "guide_warnings": guide_warnings(p),
+        "libraries": library_versions(), "hardware": hardware(),
+        "wall_seconds": round(wall, 2), "steps": steps, "train_tokens": train_tokens,
+        "tokens_per_second": round(train_tokens / wall, 1) if wall > 0 and not last else None,
+        "peak_rss_mb": peak_rss_mb(),
         "final_loss": losses[-1]["loss"] if losses else None, "train_loss": out.training_loss, "losses": losses,
+        "dpo": dpo,
         "adapter_sha256": sha256_file(tmp / "adapter_model.safetensors"),
-        "resumed_from": str(last) if last else None,
+        "resumed_from": str(last.relative_to(root)) if last else None,
     }
     write_json(tmp / "record.json", record)
     (tmp / "README.md").write_text(_model_card(record), encoding="utf-8")
@@ -195,6 +264,41 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
     os.rename(tmp, final)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return record
+
+
+def hardware() -> dict:
+    import torch
+
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"platform": platform.platform(), "cpu": cpu, "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux/macOS), in MB."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _liger_available() -> bool:
+    """Liger kernels (fused RMSNorm/SwiGLU/RoPE) on GPU when the package is installed; they need Triton."""
+    import importlib.util
+
+    return _cuda() and importlib.util.find_spec("liger_kernel") is not None
 
 
 def _wandb_active() -> bool:
@@ -232,6 +336,13 @@ loss on assistant turns only.
 | lr / epochs | {r['train_params']['learning_rate']} / {r['train_params']['epochs']} |
 | steps / wall time | {r['steps']} / {r['wall_seconds']} s |
 | final loss | {r['final_loss']} |
+| DPO | {f"{r['dpo']['pairs']} preference pairs, {r['dpo']['steps']} steps, loss {r['dpo']['train_loss']:.4f}"
+         if r.get('dpo') else 'no'} |
+
+Outside the hyperparameter guide: {'; '.join(r['guide_warnings']) or 'nothing'}.
+
+Load: `PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), this_dir)`; serve with the
+short system prompt of the dataset version (`format_config.system_prompts` in its manifest).
 
 The full record (all train args, library versions, hardware) is in `record.json`.
 """

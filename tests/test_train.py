@@ -3,12 +3,13 @@
 import pytest
 
 from lora_lib import stages
-from lora_lib.config import load_params
-from lora_lib.store import run_paths
+from lora_lib.config import ConfigError, load_params
+from lora_lib.store import read_json, run_paths
 from lora_lib.tracking import Tracker
 from lora_lib.train import (
     TrainError,
     check_inputs,
+    check_params,
     model_fingerprint,
     setup_model,
     setup_trainer,
@@ -17,7 +18,7 @@ from lora_lib.train import (
 
 from .conftest import ROOT
 
-FAST = {"tracking": "none", "train.max_steps": 3, "train.batch_size": 4}
+FAST = {"tracking": "none", "train.max_steps": 3, "train.batch_size": 4, "train.save_steps": 1}
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +69,17 @@ def test_bad_inputs_fail_before_training(nabi, tmp_path):
         check_inputs(p, [{"messages": [{"role": "assistant", "content": "냥"}]}], tok)
     with pytest.raises(TrainError, match="base model path does not exist"):
         model_fingerprint(str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="train.lora.r.*integer"):
+        load_params("nabi", params_dir=ROOT / "params", overrides={"train.lora.r": "sixteen"})
+    with pytest.raises(ConfigError, match="train.learning_rate"):
+        load_params("nabi", params_dir=ROOT / "params", overrides={"train.learning_rate": [2e-4]})
+    bad = p.model_copy(deep=True)
+    bad.train.lora.dropout = "0.1x"  # mutated after loading: caught again before training
+    with pytest.raises(TrainError, match="train.lora.dropout"):
+        check_params(bad)
+    with pytest.raises(TrainError, match="no preference pairs"):
+        check_inputs(p.model_copy(update={"train": p.train.model_copy(update={"method": "dpo"})}),
+                     [{"messages": [{"role": "assistant", "content": "냥"}]}], _tokenizer(p), [])
 
 
 def test_same_seed_same_weights_and_a_complete_record(nabi):
@@ -83,3 +95,39 @@ def test_same_seed_same_weights_and_a_complete_record(nabi):
     adapter_dir = paths.adapter_root() / second["adapter_version"]
     assert (adapter_dir / "adapter_model.safetensors").exists() and (adapter_dir / "README.md").exists()
     assert not list(adapter_dir.glob("*.bin"))
+
+    # Killed after step 2 (a checkpoint per step), then `--resume`: finishes from checkpoint-2 with
+    # the same weights as the uninterrupted run (the trainer restores optimizer, RNG and data order).
+    with pytest.raises(KeyboardInterrupt):
+        train_adapter(p, version, force=True, progress=False, callbacks=[_KillAt(2)])
+    # the kill left the finished adapter as it was: nothing half-written over it
+    assert read_json(adapter_dir / "record.json")["wall_seconds"] == second["wall_seconds"]
+    resumed = train_adapter(p, version, resume=True, force=True, progress=False)
+    assert resumed["resumed_from"].endswith("checkpoint-2") and resumed["steps"] == first["steps"]
+    assert resumed["adapter_sha256"] == first["adapter_sha256"]
+    assert not list(paths.adapter_root().glob(".checkpoints-*"))
+
+
+def test_qlora_loads_in_4bit_nf4_and_trains_on_cpu(nabi):
+    p, paths = nabi
+    q = p.model_copy(update={"train": p.train.model_copy(update={"method": "qlora", "max_steps": 2})})
+    record = train_adapter(q, paths.result("dataset")["dataset_version"], progress=False)
+    assert record["method"] == "qlora" and record["steps"] == 2 and record["final_loss"] > 0
+    assert record["train_args"]["bf16"] is False
+    model, _ = setup_model(q, str(q.path(q.base_model)))
+    assert type(model.model.layers[0].mlp.down_proj).__name__ == "Linear4bit"
+    assert model.model.layers[0].mlp.down_proj.weight.quant_state.quant_type == "nf4"
+
+
+class _KillAt:
+    """A trainer callback that raises as if the process were killed after `step`."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def __getattr__(self, name):  # every other callback event: do nothing
+        return lambda *args, **kwargs: None
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            raise KeyboardInterrupt(f"killed after step {state.global_step}")
