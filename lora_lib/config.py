@@ -135,6 +135,8 @@ class TrainParams(_Strict):
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     # Batches of similar length: far less padding than random batches (DESIGN.md section 9).
     group_by_length: bool = True
+    # CPU: run the LM head only where a label is (assistant tokens), not on every position.
+    selective_lm_head: bool = True
     save_steps: int = Field(0, ge=0)  # checkpoint every N steps for --resume; 0 = once per epoch
     dpo: DpoParams = DpoParams()
 

@@ -72,6 +72,9 @@ def split_long(record: dict, count: TokenCounter, max_tokens: int) -> tuple[list
     nothing; both are rejected with a reason instead of being dropped.
     """
     system, turns = record["messages"][:1], record["messages"][1:]
+    groups = exchanges(turns)
+    if count(record["messages"])[0] <= max_tokens and all(any(m["role"] == "assistant" for m in g) for g in groups):
+        return [record], []  # the common case: one template render, no split
     chunks, rejected, window = [], [], []
 
     def reject(group, reason, tokens=None):
@@ -83,7 +86,7 @@ def split_long(record: dict, count: TokenCounter, max_tokens: int) -> tuple[list
             chunks.append({**record, "messages": system + [m for g in window for m in g]})
             window.clear()
 
-    for group in exchanges(turns):
+    for group in groups:
         if not any(m["role"] == "assistant" for m in group):
             reject(group, "no_assistant_reply")
             continue
@@ -175,11 +178,21 @@ def version_id(train: list[dict], evals: list[dict], clean_config: dict, format_
 
 
 def token_counter(tokenizer) -> TokenCounter:
-    """(tokens, assistant tokens) of a message list with the tokenizer's chat template applied."""
+    """(tokens, assistant tokens) of a message list with the tokenizer's chat template applied.
+
+    Memoized: rendering the template is the slow part, and the build asks for the same lists again.
+    """
+    import json
+
+    cache: dict[str, tuple[int, int]] = {}
+
     def count(messages: list[dict]) -> tuple[int, int]:
-        out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
-                                            return_assistant_tokens_mask=True)
-        return len(out["input_ids"]), int(sum(out.get("assistant_masks") or []))
+        key = json.dumps(messages, ensure_ascii=False, sort_keys=True)
+        if key not in cache:
+            out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
+                                                return_assistant_tokens_mask=True)
+            cache[key] = (len(out["input_ids"]), int(sum(out.get("assistant_masks") or [])))
+        return cache[key]
     return count
 
 
@@ -275,7 +288,8 @@ def build_version(conversations: list[dict] | dict[str, list[dict]], p: Params, 
     if missing:
         raise DatasetError(f"no system prompt for {missing}: pass system_prompts for every character")
     tok = tokenizer if tokenizer is not None else load_tokenizer(p)
-    body = prepare(by_char, prompts, p, token_counter(tok), tokenizer_fingerprint(tok), negatives)
+    count = token_counter(tok)
+    body = prepare(by_char, prompts, p, count, tokenizer_fingerprint(tok), negatives)
     train, evals, pairs = body["train"], body["eval"], body["preferences"]
     if len(train) < p.dataset.min_train_records:
         reasons = Counter(r["reason"] for r in body["rejected"])
@@ -289,7 +303,6 @@ def build_version(conversations: list[dict] | dict[str, list[dict]], p: Params, 
         return verify_version(final)  # content-addressed: same id, same content; never overwritten
     if parent == "auto":
         parent = latest_version(root)
-    count = token_counter(tok)
     tokens = [count(r["messages"]) for r in train]
     manifest = {
         "version": vid, "scope": p.dataset.scope, "scope_key": scope_key(p), "characters": sorted(by_char),
@@ -423,3 +436,16 @@ def build_for_run(p: Params, paths, params_dir: str | Path = "params") -> dict:
     negatives_path = p.dataset.negatives and p.path(p.dataset.negatives.replace("{character}", p.character_id))
     return build_version(conversations, p, negatives=read_negatives(negatives_path),
                          system_prompts={cid: m.character.system_prompt for cid, m in members.items()})
+
+
+def record_lengths(records: list[dict], tokenizer) -> list[dict]:
+    """Per record: tokens with the chat template applied, and how many of them are assistant tokens."""
+    count = token_counter(tokenizer)
+    return [dict(zip(("tokens", "assistant_tokens"), count(r["messages"]), strict=True)) for r in records]
+
+
+def pairs_table(pairs: list[dict], n: int = 10) -> list[dict]:
+    """Preference pairs as flat rows for a table: last user turn, chosen, rejected, why."""
+    return [{"prompt": pr["prompt"][-1]["content"], "chosen": pr["chosen"][0]["content"],
+             "rejected": pr["rejected"][0]["content"], "reason": pr.get("reason"),
+             "from adapter": pr.get("adapter_version")} for pr in pairs[:n]]

@@ -80,12 +80,18 @@ def run_train(p: Params, paths: RunPaths, tracker: Tracker, *, resume: bool = Fa
     record = train_adapter(p, version, resume=resume)
     for row in record["losses"]:
         tracker.log({"train/loss": row["loss"]}, step=row["step"])
+    for row in (record.get("dpo") or {}).get("losses", []):  # DPO steps continue after the SFT steps
+        tracker.log({"dpo/loss": row["loss"], **({"dpo/reward_margin": row["reward_margin"]}
+                                                 if "reward_margin" in row else {})}, step=record["steps"] + row["step"])
     adapter_dir = paths.adapter_root() / record["adapter_version"]
     tracker.artifact(f"adapter-{p.character_id}", "lora-adapter", adapter_dir,
                      metadata={k: record[k] for k in ("adapter_version", "dataset_version", "sha256", "seed")},
                      aliases=[record["adapter_version"]], uses=[f"dataset-{p.character_id}:{version}"])
-    result = {k: record[k] for k in ("adapter_version", "dataset_version", "final_loss", "train_loss", "steps",
-                                     "wall_seconds", "train_tokens", "guide_warnings", "adapter_sha256")}
+    result = {k: record.get(k) for k in ("adapter_version", "dataset_version", "method", "final_loss", "train_loss",
+                                         "steps", "wall_seconds", "train_tokens", "tokens_per_second", "peak_rss_mb",
+                                         "guide_warnings", "adapter_sha256", "resumed_from")}
+    if record.get("dpo"):
+        result["dpo"] = {k: record["dpo"][k] for k in ("pairs", "steps", "train_loss", "losses")}
     result["path"] = str(adapter_dir)
     result["losses"] = record["losses"]
     return _finish(paths, "train", result, tracker)

@@ -163,8 +163,62 @@ def setup_trainer(p: Params, model, tokenizer, train: list[dict], output_dir: st
         report_to=["wandb"] if p.tracking != "none" and _wandb_active() else "none",
         disable_tqdm=not progress, dataloader_num_workers=0, dataloader_pin_memory=_cuda(),
     )
-    return SFTTrainer(model=model, args=args, processing_class=tokenizer, peft_config=lora, callbacks=callbacks,
-                      train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in train]))
+    cls = _selective_head_trainer() if p.train.selective_lm_head and not _cuda() else SFTTrainer
+    return cls(model=model, args=args, processing_class=tokenizer, peft_config=lora, callbacks=callbacks,
+               train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in train]))
+
+
+# Above this many (label tokens x vocabulary) logits, TRL's chunked log-prob head saves memory that
+# the selective head would spend; our small batches stay far below it.
+SELECTIVE_HEAD_MAX_LOGITS = 64 * 1024 * 1024
+
+
+def _selective_head_trainer():
+    """SFTTrainer whose training loss runs the LM head only on the positions that have a label.
+
+    With assistant-only loss most positions (system prompt, user turns, padding) carry no label, yet
+    on CPU TRL's fused head scores every position over the whole vocabulary and computes entropy and
+    accuracy on top (on Triton GPUs it already skips unlabelled positions, so this class is CPU-only).
+    The loss is the same mean cross-entropy over assistant tokens (normalised by num_items_in_batch
+    like TRL's); only the unneeded logits are never computed. The model is called through its own
+    forward (no labels), so DDP/FSDP wrappers and PEFT see a normal call; the head's forward is
+    swapped only for the duration of that call.
+    """
+    import torch
+    import torch.nn.functional as F
+    from trl import SFTTrainer
+
+    class SelectiveHeadSFTTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs.get("labels")
+            head = self.accelerator.unwrap_model(model).get_output_embeddings()
+            plain = (return_outputs or not model.training or labels is None or head is None or self.aux_loss_enabled
+                     or self.compute_loss_func is not None or self.label_smoother is not None
+                     or self.args.loss_type != "nll")
+            target_mask = labels[:, 1:] != -100 if labels is not None else None
+            if plain or int(target_mask.sum()) * head.weight.shape[0] > SELECTIVE_HEAD_MAX_LOGITS:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            select = torch.zeros_like(labels, dtype=torch.bool)
+            select[:, :-1] = target_mask  # hidden state at t predicts the label at t+1
+            original = head.forward
+            head.forward = lambda hidden: original(hidden[select])
+            try:
+                outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, use_cache=False)
+            finally:
+                del head.forward  # back to the class's forward
+            logits, targets = outputs.logits.float(), labels[:, 1:][target_mask]
+            denominator = num_items_in_batch if num_items_in_batch is not None else targets.numel()
+            loss = F.cross_entropy(logits, targets, reduction="sum") / torch.as_tensor(denominator).clamp(min=1)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * self.accelerator.num_processes
+            with torch.no_grad():
+                correct = (logits.argmax(-1) == targets).sum()
+            self._metrics["train"]["mean_token_accuracy"].append((correct / max(targets.numel(), 1)).item())
+            self._total_train_tokens += self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum().item()
+            self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
+            return loss
+
+    return SelectiveHeadSFTTrainer
 
 
 def setup_dpo_trainer(p: Params, model, tokenizer, pairs: list[dict], output_dir: str | Path, *,
@@ -225,13 +279,13 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
     steps, train_args = trainer.state.global_step, json.loads(trainer.args.to_json_string())
     peft_model = trainer.model
 
-    dpo = None
+    dpo, saver = None, trainer
     if p.train.method == "dpo":
         set_seed(p.seed)
         dpo_trainer = setup_dpo_trainer(p, peft_model, tokenizer, pairs, ckpt_dir / "dpo", bf16=bf16,
                                         progress=progress)
         dpo_out = dpo_trainer.train()
-        peft_model = dpo_trainer.model
+        peft_model, saver = dpo_trainer.model, dpo_trainer
         if "ref" in peft_model.peft_config:  # the frozen reference copy is not part of the adapter
             peft_model.delete_adapter("ref")
         dpo = {"pairs": len(pairs), "steps": dpo_trainer.state.global_step, "train_loss": dpo_out.training_loss,
@@ -241,9 +295,16 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
                           for h in dpo_trainer.state.log_history if "loss" in h]}
 
     tmp = root / f".{version}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    peft_model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
+    # Under `accelerate launch` every rank takes part in saving (FSDP/ZeRO-3 gather the weights);
+    # only the main process writes files, the record and the final rename.
+    is_main = saver.accelerator.is_main_process
+    if is_main:
+        shutil.rmtree(tmp, ignore_errors=True)
+    saver.accelerator.wait_for_everyone()
+    saver.save_model(str(tmp))  # PEFT: adapter safetensors + config, and the tokenizer
+    if not is_main:
+        return {"adapter_version": version, "rank": saver.accelerator.process_index}
+    (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle; the args are in record.json
     record = {
         "adapter_version": version, "character_id": p.character_id, "method": p.train.method,
         "dataset_version": dataset_version, "dataset_manifest_sha256": sha256_json(manifest),

@@ -53,6 +53,19 @@ def test_labels_cover_assistant_tokens_only(nabi, tmp_path):
     for prompt_text in ("너는 고양이 나비야", "오늘 뭐 했어", "또?", "user", "system"):
         assert prompt_text not in learned
 
+    # Our CPU loss (LM head only on labelled positions) is TRL's loss on the same batch, not an approximation.
+    import torch
+    from trl import SFTTrainer
+
+    assert type(trainer).__name__ == "SelectiveHeadSFTTrainer"
+    trainer.model.train()
+    inputs = trainer._prepare_inputs(batch)
+    torch.manual_seed(0)
+    ours = trainer.compute_loss(trainer.model, dict(inputs))
+    torch.manual_seed(0)
+    theirs = SFTTrainer.compute_loss(trainer, trainer.model, dict(inputs))
+    assert torch.allclose(ours, theirs, rtol=1e-5), (ours, theirs)
+
 
 def test_bad_inputs_fail_before_training(nabi, tmp_path):
     p, _ = nabi
@@ -131,3 +144,27 @@ class _KillAt:
     def on_save(self, args, state, control, **kwargs):
         if state.global_step >= self.step:
             raise KeyboardInterrupt(f"killed after step {state.global_step}")
+
+
+def test_dpo_continues_from_the_sft_adapter_on_preference_pairs(nabi):
+    from lora_lib.dataset import build_version, load_preferences
+    from lora_lib.store import read_jsonl
+
+    p, paths = nabi
+    convs = read_jsonl(paths.stage_dir("clean") / "conversations.jsonl")
+    negatives = [{"id": f"n{i}", "prompt": [m for m in c["messages"] if m["role"] == "user"][:1],
+                  "chosen": next(m["content"] for m in c["messages"] if m["role"] == "assistant"),
+                  "rejected": "저는 AI 언어 모델이라서 잘 모르겠습니다.", "reason": "meta_leak", "adapter_version": "x"}
+                 for i, c in enumerate(convs[:8])]
+    manifest = build_version(convs, p, negatives=negatives)
+    assert manifest["counts"]["preference_pairs"] == 8
+    assert len(load_preferences(p.store, "nabi", manifest["version"])) == 8
+    d = p.model_copy(update={"train": p.train.model_copy(update={
+        "method": "dpo", "dpo": p.train.dpo.model_copy(update={"max_steps": 2, "batch_size": 4})})})
+    record = train_adapter(d, manifest["version"], progress=False)
+    assert record["method"] == "dpo" and record["dpo"]["pairs"] == 8 and record["dpo"]["steps"] == 2
+    assert all(row["loss"] > 0 for row in record["dpo"]["losses"])
+    adapter_dir = paths.adapter_root() / record["adapter_version"]
+    assert not (adapter_dir / "ref").exists() and not (adapter_dir / "training_args.bin").exists()
+    sft_only = train_adapter(p, manifest["version"], progress=False)  # same SFT params, no DPO
+    assert sft_only["adapter_sha256"] != record["adapter_sha256"]
