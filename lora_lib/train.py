@@ -77,9 +77,20 @@ def check_inputs(p: Params, train: list[dict], tokenizer, preferences: list[dict
     template = getattr(tokenizer, "chat_template", None)
     if not template:
         raise TrainError("the base model's tokenizer has no chat template; set one (ChatML) before training")
-    if "{% generation %}" not in template and "{%- generation %}" not in template:
+    if "{% generation %}" not in template and "{%- generation %}" not in template and not _trl_can_patch(tokenizer):
         raise TrainError("the chat template has no {% generation %} markers, so the loss cannot be limited "
-                         "to assistant turns; add them around the assistant content")
+                         "to assistant turns, and TRL has no training template for it; add them around the "
+                         "assistant content")
+
+
+def _trl_can_patch(tokenizer) -> bool:
+    """TRL swaps in a training template with generation markers for the templates it knows (Qwen, Llama, ...)."""
+    try:
+        from trl.chat_template_utils import get_training_chat_template
+
+        return get_training_chat_template(tokenizer) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def git_state(cwd: str | Path = ".") -> dict:
