@@ -83,6 +83,17 @@ def check_inputs(p: Params, train: list[dict], tokenizer, preferences: list[dict
                          "assistant content")
 
 
+def check_tokenizer(manifest: dict, tokenizer) -> str:
+    """The dataset's token counts and splits were made with one tokenizer: training must use the same."""
+    fp = tokenizer_fingerprint(tokenizer)
+    built_with = (manifest.get("format_config") or {}).get("tokenizer_sha256")
+    if built_with and built_with != fp:
+        raise TrainError(f"dataset version {manifest.get('version')} was built with another tokenizer "
+                         f"(sha256 {built_with[:12]}, base model's is {fp[:12]}): rebuild the dataset stage "
+                         "with this base_model")
+    return fp
+
+
 def _trl_can_patch(tokenizer) -> bool:
     """TRL swaps in a training template with generation markers for the templates it knows (Qwen, Llama, ...)."""
     try:
@@ -268,7 +279,8 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
     pairs = load_preferences(p.store, p.character_id, dataset_version) if p.train.method == "dpo" else None
     tokenizer = AutoTokenizer.from_pretrained(base)
     check_inputs(p, train, tokenizer, pairs)
-    fingerprint["tokenizer_sha256"] = fingerprint["tokenizer_sha256"] or tokenizer_fingerprint(tokenizer)
+    fingerprint["tokenizer_fingerprint"] = check_tokenizer(manifest, tokenizer)
+    fingerprint["tokenizer_sha256"] = fingerprint["tokenizer_sha256"] or fingerprint["tokenizer_fingerprint"]
     version = adapter_version(dataset_version, p, fingerprint)
     root = Path(p.store) / "adapters" / p.character_id
     final = root / version
@@ -277,6 +289,7 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
 
     set_seed(p.seed)
     model, bf16 = setup_model(p, base)
+    hub_revision = getattr(model.config, "_commit_hash", None)  # the commit a hub id resolved to
     ckpt_dir = root / f".checkpoints-{version}"
     trainer = setup_trainer(p, model, tokenizer, train, ckpt_dir, bf16=bf16, progress=progress, callbacks=callbacks)
     last = _last_checkpoint(ckpt_dir) if resume else None
@@ -319,7 +332,8 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
     record = {
         "adapter_version": version, "character_id": p.character_id, "method": p.train.method,
         "dataset_version": dataset_version, "dataset_manifest_sha256": sha256_json(manifest),
-        "git": git_state(Path(__file__).parent), **fingerprint, "seed": p.seed, "train_params": p.train.model_dump(),
+        "git": git_state(Path(__file__).parent), **fingerprint,
+        "resolved_revision": hub_revision, "seed": p.seed, "train_params": p.train.model_dump(),
         "train_args": train_args, "guide_warnings": guide_warnings(p),
         "libraries": library_versions(), "hardware": hardware(),
         "wall_seconds": round(wall, 2), "steps": steps, "train_tokens": train_tokens,

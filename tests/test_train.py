@@ -10,6 +10,7 @@ from lora_lib.train import (
     TrainError,
     check_inputs,
     check_params,
+    check_tokenizer,
     model_fingerprint,
     setup_model,
     setup_trainer,
@@ -80,6 +81,8 @@ def test_bad_inputs_fail_before_training(nabi, tmp_path):
     tok.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
     with pytest.raises(TrainError, match="generation"):
         check_inputs(p, [{"messages": [{"role": "assistant", "content": "냥"}]}], tok)
+    with pytest.raises(TrainError, match="built with another tokenizer"):
+        check_tokenizer({"version": "v1", "format_config": {"tokenizer_sha256": "0" * 64}}, _tokenizer(p))
     with pytest.raises(TrainError, match="base model path does not exist"):
         model_fingerprint(str(tmp_path / "missing"))
     with pytest.raises(ConfigError, match="train.lora.r.*integer"):
