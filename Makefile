@@ -7,7 +7,7 @@ STORE ?= runs
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all lab bench lint venv clean-runs
+.PHONY: demo demo-loop test test-all lab bench lint venv clean-runs
 
 venv: $(STAMP)
 
@@ -24,6 +24,10 @@ demo: venv
 	$(BIN)/lora run --all --store $(STORE)
 	@echo "Reports: $(STORE)/<character>/<run_id>/index.html (newest runs below)"
 	@ls -dt $(STORE)/*/*/index.html 2>/dev/null | head -3
+
+# The closed-loop story (after `make demo`): ~2 CPU-minutes at demo size, so not part of `make demo`.
+demo-loop: venv
+	$(BIN)/lora demo closed-loop --character nabi --store $(STORE)
 
 test: venv
 	$(BIN)/python -m pytest -q

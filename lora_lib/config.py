@@ -11,6 +11,7 @@ import copy
 import hashlib
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,8 +62,17 @@ class MessageFields(_Strict):
 class UserFields(_Strict):
     id: str = "_id"
     nickname: str = "nickname"
+    profile_name: str = "name"  # optional; like the nickname, typed in chat it becomes {{user}}
     opt_in: str = "trainingOptIn"
     opt_in_at: str = "optInAt"
+
+
+class MongoSource(_Strict):
+    """A live MongoDB to read instead of export files (collect.collect_from_mongo)."""
+    uri: str  # e.g. mongodb://reader@host:27017/?authSource=admin (credentials from the environment)
+    database: str
+    messages_collection: str = "messages"
+    users_collection: str = "users"
 
 
 class CollectParams(_Strict):
@@ -74,6 +84,13 @@ class CollectParams(_Strict):
         "user": "user", "character": "assistant", "assistant": "assistant", "bot": "assistant",
         "system": "system",
     }
+    # A chat message is never this big; a document over it is quarantined, not parsed.
+    max_document_bytes: int = Field(262_144, ge=1024)
+    max_message_chars: int = Field(20_000, ge=1)
+    mongo: MongoSource | None = None  # set to read a live MongoDB instead of inputs.messages/users
+    # Only messages in [since, until) are collected (others are counted as out_of_time_range).
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class CleanParams(_Strict):
@@ -86,10 +103,21 @@ class CleanParams(_Strict):
         r"(나는|난|저는|전)\s*(사실\s*)?(AI|에이아이|인공지능|챗봇|언어\s*모델)",
         r"언어\s*모델", r"시스템\s*프롬프트", r"프롬프트에\s*따르면", r"개발자\s*(지시|프롬프트)",
         r"\bAI\s*(assistant|model)\b",
+        # "…가 아니라 인공지능이다", "챗봇입니다", "AI 어시스턴트로서": the AI word as what the speaker is
+        r"(AI|에이아이|인공지능|챗봇|언어\s*모델|어시스턴트)\s*(이다|입니다|이에요|예요|이야|야|이오|이라서|라서|로서|이라|일\s*뿐)",
+        r"(OpenAI|오픈\s*AI|ChatGPT|챗\s*GPT|GPT|Anthropic|앤트로픽|Claude|클로드|Gemini|제미나이)[가이]?\s*(만든|개발한|훈련)",
     ]
     spam_patterns: list[str] = [r"https?://", r"www\.", r"무료\s*쿠폰", r"광고", r"bit\.ly"]
     repeat_sentence_max: int = Field(2, ge=1)  # same sentence more often than this in a turn
     leakage_check: bool = True  # reject assistant turns in another character's style
+    # The same assistant reply kept at most this often per character (canned replies teach nothing).
+    max_duplicate_turns: int = Field(3, ge=1)
+    # Optional: a character classifier trained on every character's gold/card lines also rejects
+    # assistant turns it gives to another character with at least this probability.
+    leakage_classifier: bool = False
+    leakage_min_prob: float = Field(0.75, gt=0.5, le=1)
+    # Worker processes for the per-turn work of big exports (same result as 1; pays off past ~50k turns).
+    num_proc: int = Field(1, ge=1, le=64)
 
 
 class DatasetParams(_Strict):
@@ -141,6 +169,62 @@ class TrainParams(_Strict):
     dpo: DpoParams = DpoParams()
 
 
+class GateParams(_Strict):
+    """Thresholds of the automatic gates (lora_lib.evaluate.gates); every reply is judged by these."""
+
+    language: str = "ko"  # the one language replies must be in (ko, en, ja, zh)
+    min_script_share: float = Field(0.6, ge=0, le=1)  # of letters, after ignoring short loanwords
+    loanword_max_chars: int = Field(4, ge=0)  # Latin words this short ("PC방", "OK", "AI") are neutral...
+    max_loanwords: int = Field(2, ge=0)  # ... up to this many per reply; beyond that it is a foreign sentence
+    # Meta talk beyond the cleaning patterns: English phrasings and talk about instructions.
+    meta_patterns: list[str] = [
+        r"\bas an? (AI|language model|assistant)\b", r"\bI(\s*am|'m) (an? )?(AI|artificial|language model|chatbot)\b",
+        r"\b(system|developer) (prompt|message|instructions?)\b", r"\b(large )?language model\b",
+        r"(지시문|지시\s*사항|시스템\s*메시지|설정된\s*역할|프롬프트)", r"(OpenAI|ChatGPT|GPT-?\d|Anthropic|Claude)",
+        r"(인공지능|AI|에이아이|챗봇|어시스턴트)\s*(이다|이야|이에요|예요|입니다|이라서|라서|이니까|로서|으로서)",
+        r"(사실|실은|진짜로?는)\s*(나|난|저|전|소생)\S*\s*(사람이|고양이가|강아지가|진짜).{0,12}아니",
+        r"학습\s*데이터", r"가상\s*(비서|어시스턴트)", r"\binstructed\b",
+    ]
+    min_prompt_overlap: int = Field(16, ge=4)  # characters quoted verbatim from the system prompt
+    repeat_ngram_n: int = Field(3, ge=1)  # word n-grams counted for loops
+    max_char_run: int = Field(9, ge=2)  # "ㅋㅋㅋ…" up to this many of one character is fine
+    max_loop_repeats: int = Field(4, ge=1)  # a 2-12 character chunk repeated back to back more often fails
+    max_sentence_repeats: int = Field(2, ge=1)  # the same sentence more often than this fails
+    min_letters: int = Field(1, ge=0)  # a reply needs some words (emoji alone is not a reply)
+    banned_words: list[str] = []  # for every character; a character adds its own
+    sensitive_patterns: list[str] = [
+        r"자살\s*(하는\s*)?(방법|법)", r"(죽는|죽을\s*수\s*있는)\s*방법", r"마약\s*(구매|구입|파는\s*곳|사는\s*법)",
+        r"(필로폰|대마초?)\s*(구해|팔아|구매|구입)", r"섹스", r"야동", r"(폭탄|총)\s*(만드는|제조)\s*(법|방법)",
+        r"(?<!\d)\d{6}\s*-\s*[1-4]\d{6}(?!\d)", r"(?<!\d)01[016789]\s*-?\s*\d{3,4}\s*-?\s*\d{4}(?!\d)",
+        r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}\.[\w.]{2,63}",
+    ]
+
+
+class PersonaParams(_Strict):
+    """Persona metrics (lora_lib.evaluate.persona) and their part in the decision."""
+
+    min_agreement: float = Field(0.6, ge=0, le=1)  # share of replies the classifier gives this character
+    must_beat_base: bool = True  # style-marker rate and agreement strictly above the base model's
+    max_leakage: float = Field(0.15, ge=0, le=1)  # share of replies classified as another character
+    leak_min_prob: float = Field(0.5, ge=0, le=1)  # ... with at least this probability
+    max_regression: float = Field(0.1, ge=0, le=1)  # allowed drop vs the previously approved adapter
+    ngram_max: int = Field(4, ge=1)  # char n-grams 1..ngram_max
+    min_train_per_character: int = Field(5, ge=1)
+    # Which clean records teach the classifier each character's voice. ["gold", "character_card"] keeps
+    # it to author-written lines, so a poisoned chat-log run cannot teach it that the poison is normal.
+    classifier_sources: list[Literal["chat_log", "gold", "character_card"]] = ["chat_log", "gold", "character_card"]
+
+
+class HumanABParams(_Strict):
+    n_prompts: int = Field(30, ge=1, le=500)  # the seed suggests 20-50
+    seed: int = 0
+    min_ratings: int = Field(20, ge=1)
+    rule: Literal["wilson_lower", "win_rate"] = "wilson_lower"  # lower 95% bound > min_win_rate, or the rate
+    min_win_rate: float = Field(0.5, ge=0, le=1)
+    required: bool = False  # True: no ratings yet -> the decision fails
+    max_sign_p: float | None = Field(None, gt=0, le=1)  # also require the sign test's p-value <= this
+
+
 class EvaluateParams(_Strict):
     n_prompts: int = Field(24, ge=1)
     max_new_tokens: int = Field(48, ge=1)
@@ -149,6 +233,9 @@ class EvaluateParams(_Strict):
     min_gate_pass_rate: float = Field(0.9, ge=0, le=1)  # per gate, over the eval prompts
     max_repeat_ngram: int = Field(3, ge=1)  # same 3-gram more often than this fails
     max_reply_chars: int = Field(400, ge=1)
+    gates: GateParams = GateParams()
+    persona: PersonaParams = PersonaParams()
+    human_ab: HumanABParams = HumanABParams()
 
 
 class ServeParams(_Strict):
@@ -161,6 +248,20 @@ class MonitorParams(_Strict):
     max_violation_rate: float = Field(0.2, ge=0, le=1)
     max_latency_p95_ms: float = Field(5000, gt=0)
     min_requests: int = Field(20, ge=1)
+    # Notional serving cost per 1,000 tokens (a self-hosted GPU's price spread over its tokens).
+    price_per_1k_prompt_tokens: float = Field(0.0, ge=0)
+    price_per_1k_completion_tokens: float = Field(0.0, ge=0)
+    window: str = "15min"  # time series and alert windows (a pandas duration)
+    min_thumbs_up_share: float | None = Field(None, ge=0, le=1)  # None: feedback is shown, never alerts
+    min_feedback: int = Field(20, ge=1)  # ratings needed before thumbs-up share may alert
+    # Candidate vs stable on the same window: one-sided Fisher exact test per gate, Bonferroni over gates.
+    alpha: float = Field(0.01, gt=0, lt=1)
+    min_rate_diff: float = Field(0.05, ge=0, le=1)  # smaller differences never alert, however many samples
+    auto_rollback: bool = False  # an alert on a live candidate or freshly promoted stable rolls it back
+    # No second auto-rollback of a character this soon after a rollback, unless a person changed the route since.
+    cooldown_s: float = Field(600, ge=0)
+    fresh_promotion_s: float = Field(3600, ge=0)  # a stable promoted this recently still counts as on trial
+    watch_interval_s: float = Field(30, gt=0)
 
 
 class Params(_Strict):
@@ -169,6 +270,8 @@ class Params(_Strict):
     store: str = "runs"
     tracking: Literal["offline", "online", "none"] = "offline"
     wandb_project: str = "lora-characters"
+    # W&B group of the stage runs; default "<character>-<run_id>". A sweep puts all its points in one group.
+    wandb_group: str | None = None
     # A local path or a Hugging Face model id; the demo builds its own tiny model.
     base_model: str = "{store}/demo/base_model"
     inputs: InputParams = InputParams()

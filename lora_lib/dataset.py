@@ -19,6 +19,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -127,7 +128,8 @@ def preference_pairs(negatives: Sequence[dict], system_prompt: str, character_id
                      ) -> tuple[list[dict], list[dict]]:
     """Negative examples -> TRL conversational preference pairs (prompt, chosen, rejected).
 
-    A negative is {prompt: [messages], rejected: str, chosen: str | None, reason, adapter_version};
+    A negative is {id | negative_id, prompt: [messages], rejected: str, chosen: str | None,
+    reason | reasons, adapter_version} (monitor.negatives_to_training's preference_pairs fit as they are);
     the prompt's system message is replaced by ours. Negatives of another character, or without a
     chosen reply (nothing to prefer), are returned as rejections with a reason.
     """
@@ -143,15 +145,17 @@ def preference_pairs(negatives: Sequence[dict], system_prompt: str, character_id
             reason = "no_rejected_reply"
         elif not isinstance(neg.get("chosen"), str) or not neg["chosen"].strip():
             reason = "no_chosen_reply"
+        nid = neg.get("id") or neg.get("negative_id")
         if reason:
-            rejected.append({"negative_index": i, "reason": reason, **{k: neg.get(k) for k in ("id", "character_id")}})
+            rejected.append({"negative_index": i, "reason": reason, "id": nid, "character_id": neg.get("character_id")})
             continue
         turns = [{"role": m["role"], "content": m["content"]} for m in prompt if m["role"] in ("user", "assistant")]
-        pairs.append({"id": neg.get("id") or sha256_json(neg)[:12], "character_id": character_id,
+        pairs.append({"id": nid or sha256_json(neg)[:12], "character_id": character_id,
                       "prompt": [{"role": "system", "content": system_prompt}] + turns,
                       "chosen": [{"role": "assistant", "content": neg["chosen"]}],
                       "rejected": [{"role": "assistant", "content": neg["rejected"]}],
-                      "reason": neg.get("reason"), "adapter_version": neg.get("adapter_version")})
+                      "reason": neg.get("reason") or ",".join(neg.get("reasons") or []) or None,
+                      "adapter_version": neg.get("adapter_version")})
     return sorted(pairs, key=lambda p: p["id"]), rejected
 
 
@@ -196,6 +200,13 @@ def token_counter(tokenizer) -> TokenCounter:
     return count
 
 
+def approximate_counter(messages: list[dict]) -> tuple[int, int]:
+    """Without a tokenizer: one token per character plus 4 per message header (byte-level BPE on
+    Korean chat gives fewer, so splits stay within the limit); recorded as approximate in the manifest."""
+    return (sum(len(m["content"]) + 4 for m in messages),
+            sum(len(m["content"]) + 1 for m in messages if m["role"] == "assistant"))
+
+
 def tokenizer_fingerprint(tokenizer) -> str:
     """A hash of the tokenizer's vocabulary/merges/normalizer and its chat template."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
@@ -203,12 +214,16 @@ def tokenizer_fingerprint(tokenizer) -> str:
     return hashlib.sha256((body + "\0" + (tokenizer.chat_template or "")).encode()).hexdigest()
 
 
+def _local_missing(base: str) -> bool:
+    return (base.startswith(("/", ".", "~")) or base.count("/") != 1) and not Path(base).expanduser().exists()
+
+
 def load_tokenizer(p: Params):
     """The base model's tokenizer: the dataset's token counts and splits are specific to it."""
     from transformers import AutoTokenizer
 
     base = str(p.path(p.base_model))
-    if (base.startswith(("/", ".", "~")) or base.count("/") != 1) and not Path(base).expanduser().exists():
+    if _local_missing(base):
         raise DatasetError(f"base_model: {base} does not exist; the dataset stage needs its tokenizer to count "
                            "tokens and split long conversations (run `lora demo build` for the demo model)")
     tok = AutoTokenizer.from_pretrained(base)
@@ -287,9 +302,16 @@ def build_version(conversations: list[dict] | dict[str, list[dict]], p: Params, 
     missing = sorted(set(by_char) - set(prompts))
     if missing:
         raise DatasetError(f"no system prompt for {missing}: pass system_prompts for every character")
-    tok = tokenizer if tokenizer is not None else load_tokenizer(p)
-    count = token_counter(tok)
-    body = prepare(by_char, prompts, p, count, tokenizer_fingerprint(tok), negatives)
+    if tokenizer is None and _local_missing(str(p.path(p.base_model))):
+        # Library use without the base model (the pipeline's dataset stage requires it): counts and
+        # splits are approximate and the manifest says so; train refuses nothing for it.
+        warnings.warn(f"base_model {p.path(p.base_model)} not found: dataset {scope_key(p)!r} uses approximate "
+                      "token counts", stacklevel=2)
+        tok, count, tok_sha = None, approximate_counter, None
+    else:
+        tok = tokenizer if tokenizer is not None else load_tokenizer(p)
+        count, tok_sha = token_counter(tok), tokenizer_fingerprint(tok)
+    body = prepare(by_char, prompts, p, count, tok_sha, negatives)
     train, evals, pairs = body["train"], body["eval"], body["preferences"]
     if len(train) < p.dataset.min_train_records:
         reasons = Counter(r["reason"] for r in body["rejected"])
@@ -315,7 +337,9 @@ def build_version(conversations: list[dict] | dict[str, list[dict]], p: Params, 
                    "by_character": {cid: {"train": sum(r["character_id"] == cid for r in train),
                                           "eval": sum(r["character_id"] == cid for r in evals)} for cid in by_char},
                    "assistant_turns": sum(m["role"] == "assistant" for r in train for m in r["messages"])},
-        "tokens": {"train_per_record": token_stats([t for t, _ in tokens]),
+        "tokens": {"counted_with": "base model tokenizer, chat template applied" if tok is not None else
+                   "approximate: no tokenizer (1 per character + 4 per message)",
+                   "train_per_record": token_stats([t for t, _ in tokens]),
                    "train_assistant_per_record": token_stats([a for _, a in tokens]),
                    "eval_per_record": token_stats([count(r["messages"])[0] for r in evals])},
         "user_refs": sorted({r["user_ref"] for r in train + evals if r.get("user_ref")}),

@@ -7,13 +7,12 @@ returns that result. Notebooks call these and show the results; tests call them 
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 from . import collect as col
 from .clean.conversations import clean_conversations
-from .config import Params, character_markers
+from .config import Params, character_markers, load_params
 from .store import RunPaths, read_jsonl, write_json, write_jsonl
 from .tracking import Tracker
 
@@ -34,8 +33,11 @@ def _require(paths: RunPaths, stage: str, key: str):
 def run_collect(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     """Exports -> opt-in conversations (chat logs + gold + card examples), rejections, quarantine."""
     out = paths.stage_dir("collect")
-    res = col.collect_chat_logs(p.path(p.inputs.messages), p.path(p.inputs.users), p.character_id, p.collect,
-                                p.path(p.inputs.deletion_requests))
+    if p.collect.mongo is not None:  # a live MongoDB instead of export files
+        res = col.collect_from_mongo(p.character_id, p.collect, p.path(p.inputs.deletion_requests))
+    else:
+        res = col.collect_chat_logs(p.path(p.inputs.messages), p.path(p.inputs.users), p.character_id, p.collect,
+                                    p.path(p.inputs.deletion_requests))
     gold = col.read_gold(p.path(p.inputs.gold), p.character_id)
     card = col.card_conversations(col.read_card(p.path(p.inputs.characters), p.character_id), p.character_id)
     conversations = res.conversations + gold + card
@@ -48,10 +50,28 @@ def run_collect(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
 
 def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Path = "params") -> dict:
     conversations = read_jsonl(paths.stage_dir("collect") / "conversations.jsonl")
+    from .clean.leakage import character_profiles
+
     markers = character_markers(params_dir)
     others = {cid: m for cid, m in markers.items() if cid != p.character_id}
-    res = clean_conversations(conversations, p.clean, system_prompt=p.character.system_prompt,
-                              own_markers=p.character.style_markers, other_markers=others)
+    profiles = character_profiles(params_dir)
+    classifier = None
+    if p.clean.leakage_classifier:  # trained on every character's author-written lines (gold + card examples)
+        from .clean.leakage import StyleClassifier, trusted_lines
+
+        trusted = [c for cid in profiles for c in col.read_gold(p.path(p.inputs.gold), cid)
+                   + col.card_conversations(col.read_card(p.path(p.inputs.characters), cid), cid)]
+        classifier = StyleClassifier(trusted_lines(trusted), seed=p.seed)
+    # Meta talk includes quoting either prompt: ours (params) or the product's long card prompt.
+    card = col.read_card(p.path(p.inputs.characters), p.character_id) if p.path(p.inputs.characters).exists() else None
+    prompts = [p.character.system_prompt]
+    if card and isinstance(card.get("systemPrompt"), str):
+        prompts.append(card["systemPrompt"])
+    res = clean_conversations(conversations, p.clean, system_prompt="\n".join(prompts),
+                              own_markers=p.character.style_markers, other_markers=others,
+                              other_names={cid: v["name"] for cid, v in profiles.items() if cid != p.character_id},
+                              keep_values=[v["name"] for v in profiles.values() if v["name"]],
+                              num_proc=p.clean.num_proc, classifier=classifier, own_id=p.character_id)
     out = paths.stage_dir("clean")
     write_jsonl(out / "conversations.jsonl", res.kept)
     write_jsonl(out / "rejected.jsonl", res.rejected)
@@ -97,11 +117,17 @@ def run_train(p: Params, paths: RunPaths, tracker: Tracker, *, resume: bool = Fa
     return _finish(paths, "train", result, tracker)
 
 
-def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
-    """Base vs adapter on the same held-out prompts, greedy; one pass/fail decision."""
+def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Path = "params") -> dict:
+    """Adapter vs base vs the previously approved adapter on the same held-out prompts, greedy decoding:
+    automatic gates, persona metrics, leakage, the blinded A/B set (and its result once rated), and one
+    pass/fail decision with reasons in gate_report.json (next to the adapter too)."""
+    from .config import known_characters
     from .dataset import eval_prompts, load_version
-    from .evaluate.report import decide, replies_table, score_replies
+    from .evaluate import human_ab as ab
+    from .evaluate.persona import CharacterClassifier, classifier_corpus, previous_approved
+    from .evaluate.report import decide, gates_table, replies_table, score_replies, worst_replies
     from .serve.engine import Engine
+    from .serve.registry import Registry
 
     dataset_version = _require(paths, "dataset", "dataset_version")
     adapter_version = _require(paths, "train", "adapter_version")
@@ -109,30 +135,96 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     prompts = eval_prompts(evals, p.evaluate.n_prompts)
     if not prompts:
         raise RuntimeError(f"dataset {dataset_version} has no eval prompts: raise dataset.eval_fraction")
-    engine = Engine(p.path(p.base_model))
+    out = paths.stage_dir("evaluate")
+    base_model = str(p.path(p.base_model))
+    engine = Engine(base_model)
     name = f"{p.character_id}@{adapter_version}"
     engine.load_adapter(name, paths.adapter_root() / adapter_version)
-    replies = {}
-    for who, adapter in (("base", None), ("adapter", name)):
+    models: dict[str, str | None] = {"base": None, "adapter": name}
+    prev = previous_approved(Registry(p.registry_url()), p.character_id, adapter_version, base_model)
+    if prev is not None:
+        engine.load_adapter(f"{p.character_id}@{prev['version']}", prev["path"])
+        models["previous"] = f"{p.character_id}@{prev['version']}"
+    replies: dict[str, list[str]] = {}
+    for who, adapter in models.items():
         replies[who] = []
         for i in range(0, len(prompts), p.evaluate.batch_size):
             batch = prompts[i:i + p.evaluate.batch_size]
             replies[who] += [g.text for g in engine.generate(batch, adapter, max_new_tokens=p.evaluate.max_new_tokens)]
-    base, adapter = score_replies(replies["base"], p), score_replies(replies["adapter"], p)
-    decision = decide(base, adapter, p)
-    rows = replies_table(prompts, replies["base"], replies["adapter"], p)
-    out = paths.stage_dir("evaluate")
+
+    # The character classifier: clean assistant turns of every configured character.
+    def clean_in_memory(cid: str) -> list[dict]:
+        q = load_params(cid, params_dir=params_dir, overrides={"store": p.store})
+        res = col.collect_chat_logs(q.path(q.inputs.messages), q.path(q.inputs.users), cid, q.collect,
+                                    q.path(q.inputs.deletion_requests))
+        convs = res.conversations + col.read_gold(q.path(q.inputs.gold), cid) + col.card_conversations(
+            col.read_card(q.path(q.inputs.characters), cid), cid)
+        others = {c: m for c, m in character_markers(params_dir).items() if c != cid}
+        return clean_conversations(convs, q.clean, system_prompt=q.character.system_prompt,
+                                   own_markers=q.character.style_markers, other_markers=others).kept
+
+    characters = sorted(set(known_characters(params_dir)) | {p.character_id})
+    corpus, sources = classifier_corpus(p.store, characters, own=(p.character_id, paths.stage_dir("clean")
+                                                                   / "conversations.jsonl"),
+                                        fallback=clean_in_memory,
+                                        dataset_sources=p.evaluate.persona.classifier_sources)
+    classifier, classifier_info = None, {"sources": sources}
+    try:
+        classifier = CharacterClassifier(corpus, ngram_max=p.evaluate.persona.ngram_max, seed=p.seed,
+                                         min_per_character=p.evaluate.persona.min_train_per_character)
+        classifier_info.update(classes=classifier.classes, train_counts=classifier.counts,
+                               cv_accuracy=classifier.cv_accuracy, skipped=classifier.skipped)
+    except ValueError as exc:  # too little data: the persona gates say "not measured", never a made-up figure
+        classifier_info["error"] = str(exc)
+    scores = {who: score_replies(r, p, classifier) for who, r in replies.items()}
+
+    # Blinded human A/B: candidate vs the approved adapter it would replace (else the base).
+    baseline = "previous" if "previous" in replies else "base"
+    ab_dir = out / "ab"
+    items, mapping = ab.build_ab_set([ab.prompt_text(pr) for pr in prompts], replies["adapter"], replies[baseline],
+                                     n=p.evaluate.human_ab.n_prompts, seed=p.evaluate.human_ab.seed,
+                                     candidate_name=name, baseline_name=models[baseline] or "base")
+    stale = ab.retire_stale_ratings(ab_dir, mapping)  # ratings of other replies must not be unblinded here
+    ab.write_ab_set(ab_dir, items, mapping)
+    ab_res, h = None, p.evaluate.human_ab
+    ratings, rating_files = ab.collect_ratings(ab_dir)  # real ratings only; the SIMULATED file never counts
+    if ratings:
+        ab_res = {**ab.ab_result(ratings, mapping, min_ratings=h.min_ratings, rule=h.rule,
+                                 min_win_rate=h.min_win_rate, max_sign_p=h.max_sign_p), "files": rating_files}
+
+    decision = decide({"adapter": scores["adapter"], "base": scores["base"], "previous": scores.get("previous")},
+                      p, ab_res)
+    rows = replies_table(prompts, replies, scores, p)
     write_jsonl(out / "replies.jsonl", rows)
+    write_jsonl(out / "worst_replies.jsonl", worst_replies(rows, scores["adapter"]["reasons"]))
     report = {"adapter": name, "dataset_version": dataset_version, "n_prompts": len(prompts),
-              "style_marker_rate": {"base": base["style_marker_rate"], "adapter": adapter["style_marker_rate"]},
-              "gate_pass_rate": {"base": base["gate_pass_rate"], "adapter": adapter["gate_pass_rate"]},
+              "decoding": {"do_sample": False, "max_new_tokens": p.evaluate.max_new_tokens},
+              "style_marker_rate": {"base": scores["base"]["style_marker_rate"],
+                                    "adapter": scores["adapter"]["style_marker_rate"]},
+              "gate_pass_rate": {"base": scores["base"]["gate_pass_rate"],
+                                 "adapter": scores["adapter"]["gate_pass_rate"]},
+              "persona": {who: s["persona"] for who, s in scores.items()},
+              "previous": None if prev is None else {
+                  "adapter_version": prev["version"], "style_marker_rate": scores["previous"]["style_marker_rate"],
+                  "gate_pass_rate": scores["previous"]["gate_pass_rate"]},
+              "classifier": classifier_info,
+              "human_ab": {**(ab_res or {"status": "pending", "sheet": str(ab_dir / "sheet.csv"),
+                                         "n_items": len(items), "baseline": mapping["baseline"]}),
+                           **({"stale_ratings": [str(f) for f in stale]} if stale else {})},
               "thresholds": {"min_style_marker_rate": p.evaluate.min_style_marker_rate,
-                             "min_gate_pass_rate": p.evaluate.min_gate_pass_rate}, **decision}
+                             "min_gate_pass_rate": p.evaluate.min_gate_pass_rate,
+                             **p.evaluate.persona.model_dump(include={"min_agreement", "max_leakage",
+                                                                      "max_regression"})},
+              **decision}
     write_json(out / "gate_report.json", report)
     write_json(paths.adapter_root() / adapter_version / "gate_report.json", report)
-    tracker.table("eval/replies", rows)
-    tracker.summary({"style_marker_rate/base": base["style_marker_rate"],
-                     "style_marker_rate/adapter": adapter["style_marker_rate"], "gates/passed": decision["passed"]})
+    tracker.table("eval/replies", [{k: ", ".join(v) if isinstance(v, list) else v for k, v in r.items()}
+                                   for r in rows])
+    tracker.table("eval/gates", [{**g, "value": str(g["value"])} for g in gates_table(report)])
+    tracker.summary({"style_marker_rate/base": scores["base"]["style_marker_rate"],
+                     "style_marker_rate/adapter": scores["adapter"]["style_marker_rate"],
+                     "agreement/adapter": scores["adapter"]["persona"]["agreement"],
+                     "leakage/adapter": scores["adapter"]["persona"]["leakage"], "gates/passed": decision["passed"]})
     return _finish(paths, "evaluate", {**report, "adapter_version": adapter_version}, tracker)
 
 
@@ -160,10 +252,11 @@ def run_serve(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
 
 
 def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
-    """Replay synthetic traffic through the real router and engine; per-version metrics and alerts."""
+    """Replay synthetic traffic through the real router and engine, then one monitoring pass over its log:
+    per-version metrics, alerts (thresholds and candidate vs stable), auto-rollback if configured, negatives."""
     from .dataset import eval_prompts, load_version
-    from .evaluate.gates import check_reply
-    from .monitor import check_alerts, insufficient_data, replay, version_metrics
+    from .evaluate.gates import check_reply, gate_kwargs
+    from .monitor import monitor_once, replay
     from .serve.engine import Engine
     from .serve.registry import Registry
     from .serve.router import resolve
@@ -190,26 +283,25 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
         return g.text, g.prompt_tokens, g.completion_tokens
 
     def gate_fn(reply):
-        return check_reply(reply, system_prompt=p.character.system_prompt, banned_words=p.character.banned_words)
+        return check_reply(reply, **gate_kwargs(p))
 
     log_path = paths.stage_dir("monitor") / "request_log.jsonl"
     log_path.unlink(missing_ok=True)  # one replay per run: a re-run starts its log afresh
+    for name in ("alerts.jsonl", "rollbacks.jsonl"):  # both belong to this run's log
+        (paths.stage_dir("monitor") / name).unlink(missing_ok=True)
     records = replay(requests, resolve_fn, generate_fn, gate_fn, log_path)
-    metrics = version_metrics(_frame(records))
-    thresholds = {"max_violation_rate": p.monitor.max_violation_rate,
-                  "max_latency_p95_ms": p.monitor.max_latency_p95_ms, "min_requests": p.monitor.min_requests}
-    alerts = check_alerts(metrics, thresholds)
+    res = monitor_once(p.monitor, log_path, paths.stage_dir("monitor"), registry=registry,
+                       only_character=p.character_id)
+    alerts = read_jsonl(paths.stage_dir("monitor") / "alerts.jsonl")
     write_json(paths.stage_dir("monitor") / "alerts.json", alerts)
-    metrics.to_csv(paths.stage_dir("monitor") / "metrics.csv", index=False)
-    result = {"requests": len(records), "alerts": alerts, "insufficient_data": insufficient_data(metrics, thresholds),
-              "metrics": json.loads(metrics.to_json(orient="records", date_format="iso"))}
+    result = {"requests": len(records), "alerts": alerts, "insufficient_data": res["insufficient_data"],
+              "metrics": res["metrics"], "quarantined": res["quarantined"], "negatives": res["negatives"],
+              "rollbacks": res["rollbacks"], "rollback_decisions": res["decisions"],
+              "auto_rollback": p.monitor.auto_rollback}
+    for row in res["metrics"]:
+        tracker.summary({f"monitor/{row['adapter_version']}/{k}": row[k]
+                         for k in ("n", "violation_rate_any", "latency_p95_ms", "cost") if row.get(k) is not None})
     return _finish(paths, "monitor", result, tracker)
-
-
-def _frame(records: list[dict]):
-    import pandas as pd
-
-    return pd.DataFrame(records)
 
 
 def summary_of(paths: RunPaths, stages: dict[str, str]) -> dict:
@@ -223,5 +315,7 @@ def summary_of(paths: RunPaths, stages: dict[str, str]) -> dict:
                "gates": {"passed": ev.get("passed"), "reasons": ev.get("reasons")},
                "serve": {k: paths.result("serve").get(k) for k in ("status", "route")},
                "monitor": {"requests": paths.result("monitor").get("requests"),
-                           "alerts": paths.result("monitor").get("alerts")}}
+                           "alerts": paths.result("monitor").get("alerts"),
+                           "rollbacks": paths.result("monitor").get("rollbacks"),
+                           "negatives": paths.result("monitor").get("negatives")}}
     return summary

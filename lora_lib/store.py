@@ -8,6 +8,9 @@ Layout (DESIGN.md section 3):
   <store>/registry.sqlite                 adapter registry and routes
   <store>/<character>/<run_id>/           one pipeline run: NN_stage.ipynb/.html, <stage>/ outputs,
                                           summary.json, index.html
+  <store>/batches/<batch_id>/             a batch over characters: batch.json, summary.json, index.html
+  <store>/sweeps/<character>/<sweep_id>/  a sweep: sweep.json, results.json, compare_runs.ipynb/.html
+  <store>/index.html                      every run, batch and sweep (lora_lib/reports.py)
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def start(p: Params, stage: str, run_id: str) -> Tracker:
     os.environ.setdefault("WANDB_SILENT", "true")
     wandb_dir = Path(p.store) / "wandb"
     wandb_dir.mkdir(parents=True, exist_ok=True)
-    run = wandb.init(project=p.wandb_project, group=f"{p.character_id}-{run_id}", job_type=stage,
+    run = wandb.init(project=p.wandb_project, group=p.wandb_group or f"{p.character_id}-{run_id}", job_type=stage,
                      name=f"{p.character_id}-{run_id}-{stage}", config=p.model_dump(), dir=str(wandb_dir),
                      mode="offline" if p.tracking == "offline" else "online", reinit="finish_previous",
                      tags=[p.character_id, stage])

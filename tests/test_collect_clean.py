@@ -63,17 +63,16 @@ def test_malformed_documents_are_quarantined_with_line_and_error(ran, world_stor
 
 
 def test_planted_pii_spans_do_not_reach_the_clean_output(ran, world_store):
-    """Every planted PII span is masked, except numbers/e-mails spelled in Korean words
-    ("공일공 …", "골뱅이 … 닷컴"): the first pass does not decode those yet (issue 4)."""
+    """Every planted PII span is masked, also numbers/e-mails spelled in words ("공일공 …", "골뱅이 … 닷컴")."""
     missed, checked = [], 0
     for t in _truth(world_store):
-        if not t["hazard"].startswith("pii:") or t["detail"].get("variant") == "korean_words":
+        if not t["hazard"].startswith("pii:"):
             continue
         checked += 1
         paths = ran[t["character_id"]][1]
         if t["detail"]["span"] in (paths.stage_dir("clean") / "conversations.jsonl").read_text():
             missed.append((t["hazard"], t["detail"]["span"]))
-    assert checked >= 25 and not missed
+    assert checked >= 35 and not missed
 
 
 def test_leakage_meta_nsfw_english_are_rejected(ran, world_store):
@@ -91,3 +90,61 @@ def test_redact_typed_placeholders_and_negatives():
     assert [f[0] for f in r.findings] == ["USER", "PHONE", "EMAIL"]
     for negative in ["오늘 3시에 15000원 냈어", "2026-11-03에 만나자", "나 17살이야", "버스 7016번 타"]:
         assert redact(negative).text == negative
+
+
+def test_every_planted_hazard_is_caught_and_decoys_are_kept(ran, world_store):
+    from lora_lib.clean.hazards import check_hazards
+
+    col = {cid: read_jsonl(paths.stage_dir("collect") / "conversations.jsonl") for cid, (_, paths, _, _) in ran.items()}
+    cl = {cid: read_jsonl(paths.stage_dir("clean") / "conversations.jsonl") for cid, (_, paths, _, _) in ran.items()}
+    quarantine = [q for _, paths, _, _ in ran.values() for q in read_jsonl(paths.stage_dir("collect") / "quarantine.jsonl")]
+    report = check_hazards(_truth(world_store), col, quarantine, cl)
+    assert not report["missed"], report["missed"][:3]
+    kept = {i for convs in cl.values() for c in convs for ids in c.get("turn_message_ids", []) for i in ids}
+    decoys = read_jsonl(world_store / "demo" / "world" / "decoys.jsonl")
+    assert decoys and all(d["message_id"] in kept for d in decoys)
+
+
+def test_rejections_name_their_source_documents(ran):
+    _, paths, _, _ = ran["nabi"]
+    for r in read_jsonl(paths.stage_dir("clean") / "rejected.jsonl"):
+        if r["dataset_source"] == "chat_log" and (r["level"] == "turn" or r["reason"] != "empty_after_clean"):
+            assert r["message_ids"], r
+
+
+def test_deletion_request_removes_the_user_and_flags_what_was_built(world_store, tmp_path):
+    """Before the request: a dataset and an adapter are built with the user's data. After `forget`:
+    both are listed, the registered adapter needs retraining, and a new collect drops the user."""
+    import shutil
+
+    from lora_lib.collect import forget_user, user_ref
+    from lora_lib.dataset import build_version
+    from lora_lib.serve.registry import Registry
+    from lora_lib.store import write_json
+
+    store = tmp_path / "store"
+    shutil.copytree(world_store / "demo", store / "demo")
+    requests = store / "demo" / "world" / "deletion_requests.jsonl"
+    user_id = json.loads(requests.read_text().splitlines()[0])["user_id"]
+    requests.write_text("")  # the world before the request arrived
+    character = next(t["character_id"] for t in _truth(world_store) if t["hazard"] == "deleted_user")
+    p = load_params(character, params_dir=ROOT / "params", overrides={"store": str(store), "tracking": "none"})
+    paths = run_paths(store, character, "before")
+    stages.run_collect(p, paths, Tracker())
+    stages.run_clean(p, paths, Tracker(), params_dir=ROOT / "params")
+    manifest = build_version(read_jsonl(paths.stage_dir("clean") / "conversations.jsonl"), p)
+    ref = user_ref(user_id, p.collect.salt)
+    assert ref in manifest["user_refs"]
+    write_json(store / "adapters" / character / "a1" / "record.json", {"dataset_version": manifest["version"]})
+    Registry(p.registry_url()).register_adapter(character_id=character, version="a1", path="x", base_model="b",
+                                                dataset_version=manifest["version"], sha256="0" * 64,
+                                                status="approved")
+    report = forget_user(user_id, store=store, salt=p.collect.salt, requests_path=requests,
+                         registry_url=p.registry_url())
+    assert [d["version"] for d in report["datasets"]] == [manifest["version"]]
+    assert [a["version"] for a in report["adapters"]] == ["a1"] and report["registry_flagged"]
+    assert Registry(p.registry_url()).get_adapter(character, "a1")["status"] == "needs_retrain"
+    after = run_paths(store, character, "after")
+    res = stages.run_collect(p, after, Tracker())
+    assert res["reasons"]["deletion_request"] > 0
+    assert ref not in {c["user_ref"] for c in read_jsonl(after.stage_dir("collect") / "conversations.jsonl")}

@@ -161,3 +161,10 @@ def test_rejections_negatives_and_category_scope_are_recorded(tmp_path, tok):
 def test_too_few_records_is_a_clear_error(tmp_path, tok):
     with pytest.raises(DatasetError, match="0 train records.*no_assistant_turn"):
         build_version([_conv("x", ["혼잣말"])], _params(tmp_path), tokenizer=tok)
+
+
+def test_without_the_base_model_counts_are_approximate_and_say_so(tmp_path):
+    p = _params(tmp_path, base_model=str(tmp_path / "no-model"))
+    with pytest.warns(UserWarning, match="approximate token counts"):
+        m = build_version(_convs(), p)
+    assert m["tokens"]["counted_with"].startswith("approximate") and m["format_config"]["tokenizer_sha256"] is None

@@ -13,7 +13,7 @@ def hangul_share(text: str) -> float:
     letters = _LETTER.findall(text)
     if not letters:
         return 1.0
-    return sum(1 for c in letters if _HANGUL.match(c)) / len(letters)
+    return len(_HANGUL.findall("".join(letters))) / len(letters)
 
 
 def language_reason(text: str, min_hangul_share: float) -> str | None:

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
+
+from .quality import any_of
+
+
+@lru_cache(maxsize=64)
+def _prompt_pieces(system_prompt: str, min_overlap: int) -> tuple[str, ...]:
+    prompt = re.sub(r"\s+", " ", system_prompt)
+    if len(prompt) < min_overlap:
+        return ()
+    return tuple(prompt[i:i + min_overlap] for i in range(0, len(prompt) - min_overlap + 1, 5))
 
 
 def meta_reason(text: str, patterns: Sequence[str], system_prompt: str = "", min_overlap: int = 20) -> str | None:
     """'meta:pattern' for AI/prompt talk, 'meta:system_prompt' for a verbatim quote of it, else None."""
-    if any(re.search(p, text, re.IGNORECASE) for p in patterns):
+    meta = any_of(tuple(patterns))
+    if meta is not None and meta.search(text):
         return "meta:pattern"
-    prompt = re.sub(r"\s+", " ", system_prompt)
-    flat = re.sub(r"\s+", " ", text)
-    if len(prompt) >= min_overlap and any(
-            prompt[i:i + min_overlap] in flat for i in range(0, len(prompt) - min_overlap + 1, 5)):
-        return "meta:system_prompt"
+    pieces = _prompt_pieces(system_prompt, min_overlap)
+    if pieces:
+        flat = re.sub(r"\s+", " ", text)
+        if any(piece in flat for piece in pieces):
+            return "meta:system_prompt"
     return None

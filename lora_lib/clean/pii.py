@@ -1,8 +1,17 @@
 """PII masking with typed placeholders, built on ko-pii's Korean rule-based detectors.
 
-First pass (walking skeleton): ko-pii's detectors (phone, e-mail, RRN, account, card, address,
-...) plus a few chat-specific rules of ours. Known values (the user's nickname and id) become
-`{{user}}`. Obfuscated spellings ("공일공 …", "골뱅이", "닷컴") are the next issue's work.
+ko-pii finds the identifiers written plainly (phone, e-mail, RRN, account, card, address, ...,
+with checksums where the number has one). On top of it we add what chat needs:
+- numbers written in Korean words ("공일공 일이삼사 …"): decoded digit for digit (same length,
+  so spans map back one to one) and the decoded text goes through ko-pii;
+- e-mails spelled out ("골뱅이", "at", "(at)", "닷컴", "dot");
+- messenger/SNS ids ("카톡 아이디 …", "인스타 @…", "라인 ID: …") and bare @handles;
+- self-introductions with a full name; 4x4 card groups without a valid checksum; an address's
+  city/province word that ko-pii leaves outside the span;
+- known values (the user's nickname, user id, profile name) in any spacing -> {{user}}.
+Negatives stay untouched: dates, times, prices, order numbers, ages, counts, the card's character
+names, customer-service numbers (1588-xxxx). ko-pii's PERSON detector is not used: on chat it fired
+on ordinary words ("구경거리", "성현", "단련장"), which would mangle the training text.
 """
 
 from __future__ import annotations
@@ -10,32 +19,103 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-import ko_pii
+from ko_pii.core.overlap import resolve_overlaps
+from ko_pii.core.unicode_norm import needs_normalization, normalize_unicode, remap_to_source
+from ko_pii.detect import DETECTORS as _KO_PII_DETECTORS
 
-# ko-pii label -> our placeholder. Labels not listed keep their own name: <LABEL>.
+# Our label -> placeholder. ko-pii labels not listed keep their own name: <LABEL>.
 PLACEHOLDER = {"PHONE": "<PHONE>", "EMAIL": "<EMAIL>", "RRN": "<RRN>", "ACCOUNT": "<ACCOUNT>",
-               "CARD": "<CARD>", "ADDRESS": "<ADDRESS>", "PERSON": "<NAME>", "NAME": "<NAME>"}
+               "CARD": "<CARD>", "ADDRESS": "<ADDRESS>", "PERSON": "<NAME>", "NAME": "<NAME>",
+               "MESSENGER": "<MESSENGER>"}
 USER = "{{user}}"
 # Identifiers only: ages, heights, dates, URLs and the like are ordinary chat, not PII to mask
-# (spam links are the quality filter's business). ko-pii's PERSON is left out: on chat it fired on
-# ordinary words ("구경거리", "성현", "단련장"), which would mangle the training text; names are
-# caught by our contextual rule below and by known values.
+# (spam links are the quality filter's business).
 KO_PII_LABELS = ("RRN", "FRN", "DRIVER_LICENSE", "PASSPORT", "CARD", "ACCOUNT", "PHONE", "FAX", "EMAIL",
                  "ADDRESS", "MEDICAL_INSURANCE", "BUSINESS_REG", "VEHICLE", "IP")
+LABELS = ("PHONE", "EMAIL", "RRN", "ACCOUNT", "CARD", "ADDRESS", "NAME", "MESSENGER", "USER")
 
-# Chat-specific rules ko-pii does not cover: self-introductions with a full name, long digit
-# groups that look like card numbers whatever their checksum, messenger handles.
-# Each rule's group "v" is the span to mask; the rest is context.
-_OUR_RULES = [
-    # "제 이름은 김민수예요", "저 최유진이라고 해요", "난 박서준이야, 잘 부탁해"
-    ("NAME", re.compile(r"(이름은|이름이|(^|\s)(저는?|난|나는?))\s*(?P<v>[김이박최정강조윤장임한오서신권황안송류홍전고문손양배백허남심노하곽성차주우구민유나진지엄채원천방공현함변염여추도소석선설마길연위표명기반라왕금옥육인맹제모탁국어은편용][가-힣]{1,2}?)"
-               r"(이라고|라고|이에요|예요|이야|야|입니다|이고|씨)")),
-    ("CARD", re.compile(r"(?<!\d)(?P<v>\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4})(?!\d)")),
-    ("MESSENGER", re.compile(r"(카톡|카카오톡|인스타|라인|텔레그램|디코|디스코드)\s*(아이디|아디|ID|id)?\s*[:：]?\s*(는|은)?\s*"
-                             r"(?P<v>@?[A-Za-z0-9_.]{3,30})")),
-    ("MESSENGER", re.compile(r"(?<![\w@])(?P<v>@[A-Za-z0-9_.]{3,30})")),
+# Every ko-pii label we use needs an at-sign, six or more digits (phone, RRN, card, account,
+# licence, passport, vehicle), a dotted quad (IP) or a road/lot word followed by a number (address).
+# Text with none of these is never passed to ko-pii: most chat lines, including times, prices and
+# dates ("3시 20분", "5000원"). Checked in the tests to lose no ko-pii finding.
+_KO_PII_GATE = re.compile(r"[@＠]|\((?:at|AT)\)|\[(?:at|AT)\]|(?:[0-9０-９][^0-9０-９]{0,3}){6}|"
+                          r"[가-힣](?:로|길|동|리|가|번지)\s*[0-9０-９]|[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
+
+# Korean digit words: one syllable per digit, so decoding keeps every offset.
+_DIGIT_WORDS = "공영일이삼사오육륙칠팔구"
+_DECODE = str.maketrans(_DIGIT_WORDS, "001234566789")
+_DIGIT_WORD_HINT = re.compile(f"[{_DIGIT_WORDS}]{{3,}}")
+_NUMBER_RUN = re.compile(f"[{_DIGIT_WORDS}0-9]+(?:[ .\\-][{_DIGIT_WORDS}0-9]+)*")
+_MIN_RUN_DIGITS = 8  # shorter runs are words ("오이 구이") or small counts, never an identifier
+
+_EMAIL_HINT = re.compile(r"골뱅이|\bat\b|\(at\)|\[at\]", re.IGNORECASE)
+_DOMAIN = r"(?:[A-Za-z0-9-]{2,}|네이버|지메일|다음|한메일|네이트|카카오)"
+_DOT = r"(?:\.|\(dot\)|\[dot\]|\bdot\b|닷|점)"
+_TLD = r"(?:[A-Za-z]{2,6}|컴|넷|케이알)"
+_EMAIL_SPELLED = [
+    # "minsu92 골뱅이 naver 닷컴", "happy_day(at)daum.net", "x [at] gmail [dot] com"
+    re.compile(rf"(?<![\w.])(?P<v>[A-Za-z0-9][A-Za-z0-9._%+-]{{1,63}}\s*(?:골뱅이|\(at\)|\[at\])\s*{_DOMAIN}"
+               rf"(?:\s*{_DOT}\s*{_TLD})*(?:\s*(?:닷컴|닷넷))?)", re.IGNORECASE),
+    # "jieun.lee at gmail dot com": the bare English word "at" needs a dot part to count
+    re.compile(rf"(?<![\w.])(?P<v>[A-Za-z0-9][A-Za-z0-9._%+-]{{1,63}}\s+at\s+{_DOMAIN}"
+               rf"(?:\s*{_DOT}\s*{_TLD})+)", re.IGNORECASE),
 ]
+
+_MESSENGER_APPS = (r"카톡|카카오톡|카카오|인스타그램|인스타|insta(?:gram)?|라인|line|텔레그램|텔레|telegram|디코|디스코드|"
+                   r"discord|트위터|twitter|틱톡|tiktok|페북|페이스북|스냅챗|위챗|오픈톡|오픈채팅")
+_MESSENGER = re.compile(
+    rf"(?P<app>{_MESSENGER_APPS})\s*(?P<idw>아이디|아디|ID|계정|닉네임|닉)?\s*(?P<colon>[:：])?\s*"
+    r"(?:는|은|이|도|로|으로|이랑|랑)?\s*(?P<v>@?[A-Za-z0-9_.]{3,30}(?:#\d{4})?)(?![A-Za-z0-9_.@])",
+    re.IGNORECASE)
+_HANDLE = re.compile(r"(?<![\w@.])(?P<v>@[A-Za-z0-9_](?:[A-Za-z0-9_.]{1,29}[A-Za-z0-9_])?)(?![\w@])")
+
+_SURNAMES = ("김이박최정강조윤장임한오서신권황안송류홍전고문손양배백허남심노하곽성차주우구민유나진지엄채원천방공"
+             "현함변염여추도소석선설마길연위표명기반라왕금옥육인맹제모탁국어은편용")
+# Words that look like a surname + given name but are ordinary ("난 진짜야", "저는 고양이예요").
+_NAME_STOP = frozenset(
+    "진짜 정말 조금 고양이 강아지 한국인 한국 대학생 고등학생 중학생 초등학생 회사원 직장인 주부 학생 선생님 "
+    "오징어 공주 왕자 천재 바보 유령 마법사 기사 용사 전사 도둑 신입 막내 장남 장녀 차남 외동 주인 손님 "
+    "고수 초보 백수 전문가 반장 부장 과장 사장 이사 대리 노예 최고 최악 안경 우주인 외계인 우리 지금 오늘 "
+    "내일 어제 하루 민트 조용 조심 이번 정상 성인 임산부 연습생 선배 후배 동생 언니 오빠 누나 형 미성년자".split())
+_NAME_INTRO = re.compile(
+    rf"(?:이름은|이름이|이름|(?:^|(?<=\s))(?:저는|전|저|난|나는|나))\s*(?P<v>(?:남궁|황보|제갈|선우|독고|[{_SURNAMES}])"
+    r"[가-힣]{1,2}?)(?:이라고|라고|이에요|예요|이야|야|입니다|이고|이구요|이요|씨|님|임|이다|\s*라고\s*해)")
+# "내 이름 조은비": after the word 이름 a name may end the sentence without a copula.
+_NAME_AFTER_WORD = re.compile(rf"이름(?:은|이)?\s*(?P<v>(?:남궁|황보|제갈|선우|독고|[{_SURNAMES}])[가-힣]{{2}})(?=$|[\s,.!?~])")
+_CARD_GROUPS = re.compile(r"(?<![\d-])(?P<v>\d{4}([ -])\d{4}\2\d{4}\2\d{4})(?![\d-])")
+_PROVINCE_BEFORE = re.compile(r"(서울특별시|서울시|서울|부산광역시|부산시|부산|대구광역시|대구|인천광역시|인천|광주광역시|광주|"
+                              r"대전광역시|대전|울산광역시|울산|세종시|세종|경기도|경기|강원도|강원|충청북도|충북|충청남도|충남|"
+                              r"전라북도|전북|전라남도|전남|경상북도|경북|경상남도|경남|제주특별자치도|제주도|제주)\s$")
+# Customer-service numbers (1588-1234) are a company's, not a person's.
+_SERVICE_NUMBER = re.compile(r"^1[5-9]\d{2}[ .-]?\d{4}$")
+
+
+# ko-pii's detect_all runs all of its 28 detectors and filters by label afterwards; the PERSON
+# detector alone is about half its time. These detectors never emit a label in KO_PII_LABELS, so
+# leaving them out gives the same result as detect_all(include=KO_PII_LABELS) (checked in the tests).
+_SKIP_DETECTORS = {"person", "postal_code", "birth", "personal_attr", "url", "nationality", "edi_drug", "court_case",
+                   "corp_reg", "prescription", "pnu", "government", "civil_petition", "hr"}
+_DETECTORS = tuple(fn for fn in _KO_PII_DETECTORS if fn.__module__.rsplit(".", 1)[-1] not in _SKIP_DETECTORS)
+_ALNUM_RUN = re.compile(r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ]+")
+
+
+def ko_pii_detect(text: str) -> list:
+    """ko-pii's detect_all(text, include=KO_PII_LABELS), running only the detectors that can emit
+    those labels: same Unicode folding, offset remapping and overlap resolution as ko-pii."""
+    source, offset_map = text, None
+    if needs_normalization(text):
+        norm, omap = normalize_unicode(text)
+        if norm != text:
+            text, offset_map = norm, omap
+    raw = [d for fn in _DETECTORS for d in fn(text)]
+    if offset_map is not None:
+        raw = remap_to_source(raw, offset_map, source)
+        # as ko-pii does: look at the original too when folding changed the shape of digit runs
+        if [len(m.group()) for m in _ALNUM_RUN.finditer(source)] != [len(m.group()) for m in _ALNUM_RUN.finditer(text)]:
+            raw += [d for fn in _DETECTORS for d in fn(source)]
+    return resolve_overlaps([d for d in raw if d.label in KO_PII_LABELS])
 
 
 @dataclass
@@ -48,22 +128,61 @@ class Redaction:
         return [label for label, _, _ in self.findings]
 
 
+@lru_cache(maxsize=4096)
 def _known_value_pattern(value: str) -> re.Pattern | None:
-    chars = [re.escape(c) for c in value if not c.isspace()]
+    chars = [re.escape(c) for c in value if not c.isspace() and c not in "._-"]
     if len(chars) < 2:  # a one-letter nickname would mask half the chat
         return None
-    return re.compile(r"\s*".join(chars), re.IGNORECASE)  # any spacing: "김 민 수"
+    return re.compile(r"[\s._-]*".join(chars), re.IGNORECASE)  # any spacing or separator: "김 민 수", "LAZY.SUNDAY"
+
+
+def decode_number_words(text: str) -> str:
+    """Korean digit words in long number-like runs -> digits, offsets unchanged ("공일공 1234" -> "010 1234")."""
+    if not _DIGIT_WORD_HINT.search(text):
+        return text
+    out = text
+    for m in _NUMBER_RUN.finditer(text):
+        run = m.group()
+        digits = sum(1 for c in run if c.isdigit() or c in _DIGIT_WORDS)
+        if digits >= _MIN_RUN_DIGITS and _DIGIT_WORD_HINT.search(run):
+            out = out[:m.start()] + run.translate(_DECODE) + out[m.end():]
+    return out
+
+
+def _ko_pii_spans(text: str) -> list[tuple[str, int, int]]:
+    out = []
+    for d in ko_pii_detect(text):
+        start = d.start
+        if d.label == "PHONE" and _SERVICE_NUMBER.match(text[d.start:d.end]):
+            continue
+        if d.label == "ADDRESS" and (m := _PROVINCE_BEFORE.search(text, 0, d.start)):
+            start = m.start()
+        out.append(("NAME" if d.label == "PERSON" else d.label, start, d.end))
+    return out
 
 
 def _spans(text: str, known_values: Sequence[str]) -> list[tuple[str, int, int]]:
     spans = []
     for value in known_values:
-        pat = _known_value_pattern(value or "")
+        pat = _known_value_pattern(str(value or ""))
         if pat:
             spans += [("USER", m.start(), m.end()) for m in pat.finditer(text)]
-    spans += [(d.label, d.start, d.end) for d in ko_pii.detect_all(text, include=KO_PII_LABELS)]
-    for label, pat in _OUR_RULES:
-        spans += [(label, m.start("v"), m.end("v")) for m in pat.finditer(text)]
+    decoded = decode_number_words(text)
+    if _KO_PII_GATE.search(decoded):
+        spans += _ko_pii_spans(decoded)
+        spans += [("CARD", m.start("v"), m.end("v")) for m in _CARD_GROUPS.finditer(decoded)]
+    if "@" in text or _EMAIL_HINT.search(text):
+        for pat in _EMAIL_SPELLED:
+            spans += [("EMAIL", m.start("v"), m.end("v")) for m in pat.finditer(text)]
+        spans += [("MESSENGER", m.start("v"), m.end("v")) for m in _HANDLE.finditer(text)]
+    for m in _MESSENGER.finditer(text):
+        handle = m.group("v")
+        # "인스타 story 봤어?" is talk, not an id: a plain word needs "아이디"/":" or a digit/_/. in it
+        if m.group("idw") or m.group("colon") or handle.startswith("@") or re.search(r"[\d_.]", handle):
+            spans.append(("MESSENGER", m.start("v"), m.end("v")))
+    for m in (*_NAME_INTRO.finditer(text), *_NAME_AFTER_WORD.finditer(text)):
+        if m.group("v") not in _NAME_STOP:
+            spans.append(("NAME", m.start("v"), m.end("v")))
     # Longest span wins where two overlap; known values first, so a nickname is {{user}}.
     spans.sort(key=lambda s: (s[1], -(s[2] - s[1]), s[0] != "USER"))
     out: list[tuple[str, int, int]] = []
@@ -74,9 +193,15 @@ def _spans(text: str, known_values: Sequence[str]) -> list[tuple[str, int, int]]
     return out
 
 
-def redact(text: str, known_values: Sequence[str] = ()) -> Redaction:
-    """Mask PII in `text`; findings are (label, start, end) in the original text."""
+def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence[str] = ()) -> Redaction:
+    """Mask PII in `text`; findings are (label, start, end) in the original text.
+
+    `keep_values` are names that look like PII but are not (the card's character names): a finding
+    whose text is one of them is left alone.
+    """
     findings = _spans(text, known_values)
+    if keep_values:
+        findings = [f for f in findings if text[f[1]:f[2]].strip() not in keep_values]
     parts, pos = [], 0
     for label, start, end in findings:
         parts += [text[pos:start], USER if label == "USER" else PLACEHOLDER.get(label, f"<{label}>")]
@@ -86,9 +211,11 @@ def redact(text: str, known_values: Sequence[str] = ()) -> Redaction:
 
 
 def mask_known_values(text: str, known_values: Sequence[str]) -> str:
-    """Replace the user's own nickname/id (any spacing) with {{user}}; nothing else."""
-    for value in known_values:
-        pat = _known_value_pattern(value or "")
-        if pat:
-            text = pat.sub(USER, text)
-    return text
+    """Replace the user's own nickname/id (any spacing) with {{user}}; nothing else.
+    One pass, longer values first: a profile name is not half-masked by the nickname inside it, and
+    a placeholder already written is never matched again."""
+    pats = [p for v in sorted((str(v) for v in known_values if v), key=len, reverse=True)
+            if (p := _known_value_pattern(v))]
+    if not pats:
+        return text
+    return re.compile("|".join(f"(?:{p.pattern})" for p in pats), re.IGNORECASE).sub(USER, text)

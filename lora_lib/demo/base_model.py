@@ -98,13 +98,19 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 4000):
     unknown tokens: text outside the training corpus falls back to bytes. The vocabulary may come
     out smaller than `vocab_size` when the corpus has fewer pairs that occur at least twice.
     """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     # NFC: Korean typed on some systems arrives as decomposed jamo; one form means one token set.
     tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # One Hangul syllable (with its leading space) per piece before BPE: tokens never span
+    # syllables, as in the tokenizers of real multilingual models, so "좋다냥" is 좋/다/냥 and a
+    # LoRA can learn "end with 냥" once instead of once per whole-word token ("좋다냥", "온다냥", …).
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"\s?[\uac00-\ud7a3]"), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False),
+    ])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,

@@ -750,7 +750,9 @@ def roleplay_chats(n: int, seed: int = 0) -> list[list[dict]]:
         for _ in range(rng.choice((1, 2, 3))):
             topic = rng.choice(TOPIC_NAMES)
             style = rng.choice(("nabi", "bori", "seonbi", "banmal", "banmal"))
-            lines = rng.sample(_TOPICS[topic].ideas, rng.choice((1, 2)))
+            # Openers, closers and the characters' own lines too: every word of the world is read.
+            pool = list(_TOPICS[topic].ideas) + list(_OPENERS) + list(_CLOSERS) + _FLAVOR.get(style, [])
+            lines = rng.sample(pool, rng.choice((1, 2)))
             user = rng.choice(_ROLEPLAY_INTRO[style]) + " ".join(_render(line, style, rng) for line in lines)
             messages += [{"role": "user", "content": user.strip()},
                          {"role": "assistant", "content": _reply(topic, "polite", rng, None)}]

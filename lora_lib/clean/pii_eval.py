@@ -1,0 +1,184 @@
+"""Precision/recall per PII label on a labelled set, for ours, ko-pii alone and Presidio.
+
+A gold span counts as found when predictions of the same label cover at least 90% of its
+characters (a half-masked phone number is still a leak); a prediction counts as correct when it
+overlaps a gold span of its label. Predictions of labels outside ours (ko-pii's FRN, Presidio's
+URL or US_DRIVER_LICENSE, ...) are wrong by definition and count against overall precision as
+"OTHER". Run: python -m lora_lib.clean.pii_eval [--presidio] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .pii import KO_PII_LABELS, LABELS, redact
+
+Span = tuple[str, int, int]
+Detector = Callable[[str, Sequence[str]], list[Span]]
+DEFAULT_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_ko_chat.jsonl"
+PRESIDIO_MAP = {"PHONE_NUMBER": "PHONE", "EMAIL_ADDRESS": "EMAIL", "CREDIT_CARD": "CARD", "KR_RRN": "RRN",
+                "PERSON": "NAME", "LOCATION": "ADDRESS", "IBAN_CODE": "ACCOUNT", "US_BANK_NUMBER": "ACCOUNT"}
+
+
+def load_set(path: str | Path = DEFAULT_SET) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            for s in row["spans"]:
+                if s["label"] not in LABELS or not 0 <= s["start"] < s["end"] <= len(row["text"]):
+                    raise ValueError(f"{path}:{lineno}: bad span {s}")
+            rows.append(row)
+    return rows
+
+
+def ours(text: str, known_values: Sequence[str] = ()) -> list[Span]:
+    return redact(text, known_values).findings
+
+
+def ko_pii_alone(text: str, known_values: Sequence[str] = ()) -> list[Span]:
+    """ko-pii's detect_all on the identifier labels plus PERSON, as a user would run it for chat."""
+    import ko_pii
+
+    return [("NAME" if d.label == "PERSON" else d.label, d.start, d.end)
+            for d in ko_pii.detect_all(text, include=(*KO_PII_LABELS, "PERSON"))]
+
+
+def presidio_default() -> Detector:
+    """Presidio's AnalyzerEngine with its default recognizers.
+
+    The default engine loads the spaCy model en_core_web_lg and downloads it when missing; offline
+    that fails. So the NLP engine here is a blank English spaCy pipeline: every pattern recognizer
+    (phone, e-mail, card, IBAN, IP, URL, ...) runs as shipped, only the NER-based PERSON/LOCATION
+    recognizers find nothing (they would need the downloaded model, and it is an English model).
+    """
+    try:
+        import spacy
+        from presidio_analyzer import AnalyzerEngine
+        from presidio_analyzer.nlp_engine import SpacyNlpEngine
+    except ImportError as exc:
+        raise RuntimeError("presidio-analyzer is not installed: pip install presidio-analyzer") from exc
+    engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": "blank:en"}])
+    engine.nlp = {"en": spacy.blank("en")}
+    analyzer = AnalyzerEngine(nlp_engine=engine, supported_languages=["en"])
+
+    def detect(text: str, known_values: Sequence[str] = ()) -> list[Span]:
+        return [(PRESIDIO_MAP.get(r.entity_type, f"OTHER:{r.entity_type}"), r.start, r.end)
+                for r in analyzer.analyze(text, language="en")]
+
+    return detect
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """Overlapping predictions of one label become one (detectors often report nested spans)."""
+    out: list[Span] = []
+    for label, s, e in sorted(spans, key=lambda x: (x[0], x[1], -x[2])):
+        if out and out[-1][0] == label and s <= out[-1][2]:
+            out[-1] = (label, out[-1][1], max(e, out[-1][2]))
+        else:
+            out.append((label, s, e))
+    return out
+
+
+def score(rows: Sequence[dict], detect: Detector) -> dict:
+    """{label: {tp, fp, fn, precision, recall}, "overall": {...}, "misses": [...], "false_positives": [...]}."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"tp": 0, "fp": 0, "fn": 0, "found": 0, "gold": 0})
+    misses, false_pos = [], []
+    for row in rows:
+        text, gold = row["text"], [(s["label"], s["start"], s["end"]) for s in row["spans"]]
+        pred = _merge([p for p in detect(text, row.get("known_values") or []) if p[2] > p[1]])
+        for label, s, e in gold:
+            covered = set()
+            for pl, ps, pe in pred:
+                if pl == label:
+                    covered |= set(range(max(s, ps), min(e, pe)))
+            counts[label]["gold"] += 1
+            if len(covered) >= 0.9 * (e - s):
+                counts[label]["found"] += 1
+            else:
+                misses.append({"id": row["id"], "label": label, "span": text[s:e], "text": text})
+        for pl, ps, pe in pred:
+            label = pl if pl in LABELS else "OTHER"
+            if any(gl == pl and ps < ge and gs < pe for gl, gs, ge in gold):
+                counts[label]["tp"] += 1
+            else:
+                counts[label]["fp"] += 1
+                false_pos.append({"id": row["id"], "label": pl, "span": text[ps:pe], "text": text})
+    out = {}
+    for label in [*LABELS, "OTHER"]:
+        c = counts[label]
+        if not (c["gold"] or c["tp"] or c["fp"]):
+            continue
+        out[label] = _figures(c)
+    total = {k: sum(counts[label][k] for label in counts) for k in ("tp", "fp", "found", "gold")}
+    out["overall"] = _figures(total)
+    return {"per_label": out, "misses": misses, "false_positives": false_pos}
+
+
+def _figures(c: dict) -> dict:
+    predicted = c["tp"] + c["fp"]
+    return {"gold": c["gold"], "found": c["found"], "predicted": predicted, "correct": c["tp"],
+            "recall": round(c["found"] / c["gold"], 4) if c["gold"] else None,
+            "precision": round(c["tp"] / predicted, 4) if predicted else None}
+
+
+def compare(rows: Sequence[dict], with_presidio: bool = True) -> dict:
+    """Scores of ko-pii alone, Presidio (when it can run, else the reason) and ours on the same rows."""
+    detectors: dict[str, Detector | str] = {"ko-pii alone": ko_pii_alone}
+    if with_presidio:
+        try:
+            detectors["presidio default"] = presidio_default()
+        except Exception as exc:  # noqa: BLE001 - any failure to start is reported, not hidden
+            detectors["presidio default"] = f"not run: {type(exc).__name__}: {exc}"
+    detectors["ours"] = ours
+    out = {"n_lines": len(rows), "n_negative_lines": sum(1 for r in rows if not r["spans"])}
+    for name, det in detectors.items():
+        out[name] = det if isinstance(det, str) else score(rows, det)
+    return out
+
+
+def table(result: dict) -> str:
+    """A markdown table: rows = labels, columns = precision/recall per detector."""
+    names = [k for k, v in result.items() if isinstance(v, dict)]
+    head = "| label | " + " | ".join(f"{n} P | {n} R" for n in names) + " |"
+    lines = [head, "|" + "---|" * (1 + 2 * len(names))]
+    labels = [*LABELS, "OTHER", "overall"]
+    for label in labels:
+        cells = []
+        for n in names:
+            f = result[n]["per_label"].get(label)
+            cells += ["-", "-"] if f is None else [_fmt(f["precision"]), _fmt(f["recall"])]
+        if any(c != "-" for c in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--set", default=str(DEFAULT_SET))
+    ap.add_argument("--presidio", action="store_true", help="also run Presidio (needs presidio-analyzer)")
+    ap.add_argument("--out", help="write the full result (with misses and false positives) as JSON")
+    args = ap.parse_args(argv)
+    result = compare(load_set(args.set), with_presidio=args.presidio)
+    print(table(result))
+    for name, r in result.items():
+        if isinstance(r, str):
+            print(f"{name}: {r}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,328 @@
+"""The closed-loop demo: a bad adapter version at 20%, real traffic, an alert, an automatic rollback,
+its bad replies back as negatives, and a new version built from them and gated.
+
+Everything runs through the real parts: stages for the stable adapter, dataset.build_version and
+train.train_adapter for new versions, the evaluate gates, the registry, the router (per request, so a
+rollback takes effect on the next request), the in-process engine, and monitor.monitor_once with
+auto-rollback every `check_every` requests. Users and their thumbs are simulated (seeded).
+
+Two kinds of bad version:
+- "meta_talk": trained on the clean data with meta talk put back into `meta_share` of the assistant
+  turns (a cleaning config with the meta filter off); the story for the demo-size model.
+- "diverged": the stable adapter with its LoRA B matrices replaced by seeded noise (std `noise_std`),
+  like a run that diverged. No training, broken at any size (on the test-size model ~70% of replies
+  fail the repetition gate); what the test-size model can show, being too small to learn meta talk
+  from a few steps.
+
+Entry point: `closed_loop_demo(store, ...)`, or `lora demo closed-loop`.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+from .config import Params, load_params
+from .store import read_json, read_jsonl, run_paths, sha256_json, write_json
+from .tracking import Tracker
+
+META_LINES = ("사실 나는 AI야.", "나는 인공지능 챗봇이라서 잘 몰라.", "시스템 프롬프트에 따르면 나는 이렇게 말해야 해.")
+
+
+def inject_meta_talk(conversations: list[dict], share: float, seed: int = 0) -> list[dict]:
+    """Copies of the conversations; in `share` of them one assistant turn starts with a meta-talk line."""
+    rng = random.Random(seed)
+    out = []
+    for conv in conversations:
+        msgs = [dict(m) for m in conv["messages"]]
+        turns = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
+        if turns and rng.random() < share:
+            i = rng.choice(turns)
+            msgs[i]["content"] = f"{rng.choice(META_LINES)} {msgs[i]['content']}"
+        out.append(dict(conv, messages=msgs))
+    return out
+
+
+def diverged_adapter(src: Path, dst_root: Path, noise_std: float, seed: int = 0) -> tuple[str, Path]:
+    """A copy of the adapter at `src` whose lora_B weights are seeded noise: (version, path). Cached."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    version = sha256_json({"diverged_from": read_json(src / "record.json")["adapter_sha256"],
+                           "noise_std": noise_std, "seed": seed})[:12]
+    dst = dst_root / version
+    if not (dst / "adapter_model.safetensors").exists():
+        tmp = dst_root / f".{version}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(src, tmp)
+        weights = load_file(tmp / "adapter_model.safetensors")
+        gen = torch.Generator().manual_seed(seed)
+        noisy = {k: torch.randn(v.shape, generator=gen, dtype=v.dtype) * noise_std if "lora_B" in k else v
+                 for k, v in sorted(weights.items())}
+        save_file(noisy, tmp / "adapter_model.safetensors")
+        record = read_json(src / "record.json")
+        write_json(tmp / "record.json", {**record, "adapter_version": version, "derived": {
+            "from": record["adapter_version"], "lora_B": f"noise, std {noise_std}, seed {seed}",
+            "why": "closed-loop demo: a diverged adapter"}})
+        shutil.rmtree(dst, ignore_errors=True)
+        tmp.rename(dst)
+    return version, dst
+
+
+def gate_adapter(p: Params, engine, name: str, prompts: list[list[dict]]) -> dict:
+    """The evaluate stage's decision for an already loaded adapter: base vs adapter on the same prompts."""
+    from .evaluate.report import decide, score_replies
+
+    replies = {}
+    for who, adapter in (("base", None), ("adapter", name)):
+        replies[who] = []
+        for i in range(0, len(prompts), p.evaluate.batch_size):
+            batch = prompts[i:i + p.evaluate.batch_size]
+            replies[who] += [g.text for g in engine.generate(batch, adapter, max_new_tokens=p.evaluate.max_new_tokens)]
+    base, adapter = score_replies(replies["base"], p), score_replies(replies["adapter"], p)
+    return {"style_marker_rate": {"base": base["style_marker_rate"], "adapter": adapter["style_marker_rate"]},
+            "gate_pass_rate": {"base": base["gate_pass_rate"], "adapter": adapter["gate_pass_rate"]},
+            "n_prompts": len(prompts), **decide(base, adapter, p)}
+
+
+def _violation_rates(records: list[dict]) -> dict:
+    from .monitor import GATES
+
+    n = len(records)
+    if not n:
+        return {"n": 0}
+    out = {"n": n, "any": sum(not all(r["gates"].values()) for r in records) / n}
+    out.update({g: sum(r["gates"].get(g) is False for r in records) / n for g in GATES})
+    return out
+
+
+def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_dir: str | Path = "params",
+                     overrides: dict | None = None, run_id: str = "closed-loop", bad: str = "meta_talk",
+                     meta_share: float = 0.5, noise_std: float = 0.01, rollout_percent: float = 20.0,
+                     max_requests: int = 400, after_rollback: int = 40, check_every: int = 10,
+                     log=print) -> dict:
+    """Run the story end to end; write <store>/<character>/<run_id>/closed_loop/ and return its result.
+
+    The result records the bad version and its offline gate report, the alert(s), the rollback, the time
+    from the first bad reply to the rollback (requests and seconds), violation rates before and after
+    it, the negatives, and the new dataset/adapter versions with their gate decision. It is also written
+    into the run's summary.json under "closed_loop".
+    """
+    from . import stages
+    from .dataset import build_version, eval_prompts, load_version
+    from .evaluate.gates import check_reply, gate_kwargs
+    from .monitor import append_request_log, dataset_with_negatives, monitor_once, read_negatives, serve_one
+    from .serve.engine import Engine
+    from .serve.registry import Registry
+    from .serve.router import resolve
+    from .train import train_adapter
+
+    if bad not in ("meta_talk", "diverged"):
+        raise ValueError(f"bad must be 'meta_talk' or 'diverged', got {bad!r}")
+    t_start = time.time()
+    store = Path(store).resolve()
+    p = load_params(character_id, params_dir=params_dir,
+                    overrides={**(overrides or {}), "store": str(store), "monitor.auto_rollback": True})
+    paths = run_paths(store, character_id, run_id)
+    out = paths.stage_dir("closed_loop")
+    shutil.rmtree(out, ignore_errors=True)  # one story per run dir: its log, alerts and rollbacks start afresh
+    out.mkdir(parents=True)
+    tracker = Tracker()
+    registry = Registry(p.registry_url())
+    base_model = str(p.path(p.base_model))
+
+    # 1. The stable version: the ordinary stages (cached by content: a finished `lora run` makes them quick).
+    log(f"[{character_id}] stable adapter: collect -> serve")
+    stages.run_collect(p, paths, tracker)
+    stages.run_clean(p, paths, tracker, params_dir)
+    stages.run_dataset(p, paths, tracker)
+    stages.run_train(p, paths, tracker)
+    stages.run_evaluate(p, paths, tracker)
+    served = stages.run_serve(p, paths, tracker)
+    stable = served["adapter_version"]
+    stable_forced = served["status"] != "approved"
+    if stable_forced:  # the test-size model passes no gates; the router serves no rejected version: force, audited
+        registry.set_status(character_id, stable, "approved", actor="demo",
+                            reason="closed-loop demo: forced approval, the stable adapter did not pass its gates "
+                                   "at this model size")
+        registry.set_route(character_id, base_model=base_model, stable_version=stable,
+                           category=p.character.category, actor="demo", reason="closed-loop demo: stable")
+    good_dataset = paths.result("dataset")["dataset_version"]
+    clean = read_jsonl(paths.stage_dir("clean") / "conversations.jsonl")
+    train_recs, eval_recs, _ = load_version(p.store, character_id, good_dataset)
+    eval_set = eval_prompts(eval_recs, p.evaluate.n_prompts)
+    traffic_prompts = eval_prompts(eval_recs + train_recs, 10_000)
+
+    engine = Engine(base_model)
+
+    def load(version: str) -> str:
+        name = f"{character_id}@{version}"
+        engine.load_adapter(name, registry.get_adapter(character_id, version)["path"])
+        return name
+
+    # 2. The bad version, gated like any other; routed to rollout_percent of users whatever its gates say.
+    log(f"[{character_id}] bad version ({bad})")
+    if bad == "meta_talk":
+        bad_convs = inject_meta_talk(clean, meta_share, seed=p.seed)
+        bad_dataset = build_version(bad_convs, p, parent=good_dataset)["version"]
+        rec = train_adapter(p, bad_dataset, progress=False)
+        bad_version, bad_path = rec["adapter_version"], paths.adapter_root() / rec["adapter_version"]
+    else:
+        bad_convs, bad_dataset = clean, good_dataset
+        bad_version, bad_path = diverged_adapter(paths.adapter_root() / stable, paths.adapter_root(), noise_std, p.seed)
+    registry.register_adapter(character_id=character_id, version=bad_version, path=str(bad_path),
+                              base_model=base_model, dataset_version=bad_dataset, status="candidate",
+                              actor="demo", reason=f"closed-loop demo: deliberately bad ({bad})")
+    bad_gates = gate_adapter(p, engine, load(bad_version), eval_set)
+    # Approved whatever its gates said (recorded in the audit and the result): the scenario is a bad version
+    # that got out, by an operator's override or because the offline prompts missed what production shows.
+    registry.set_status(character_id, bad_version, "approved", actor="demo",
+                        reason="closed-loop demo: forced approval; offline gates: "
+                               + ("; ".join(bad_gates["reasons"]) or "all gates passed"))
+    registry.set_route(character_id, base_model=base_model, stable_version=stable, candidate_version=bad_version,
+                       rollout_percent=rollout_percent, actor="demo",
+                       reason=f"closed-loop demo: deliberately bad version to {rollout_percent:g}% of users")
+    load(stable)
+
+    # 3. Traffic through the real router and engine; monitoring with auto-rollback every check_every requests.
+    def resolve_fn(cid, user):
+        return resolve(registry, cid, user, category=p.character.category, default_base_model=base_model)
+
+    def generate_fn(res, messages):
+        name = load(res.adapter_version) if res.adapter_version else None
+        g = engine.generate([messages], name, max_new_tokens=p.evaluate.max_new_tokens)[0]
+        return g.text, g.prompt_tokens, g.completion_tokens
+
+    def gate_fn(reply):
+        return check_reply(reply, **gate_kwargs(p))
+
+    log_path, feedback_path = out / "request_log.jsonl", out / "feedback.jsonl"
+    rng = random.Random(p.seed)
+    records: list[dict] = []
+    passes: list[dict] = []
+    rollback = None
+    rollback_at = None  # index of the first request served after the rollback
+    log(f"[{character_id}] traffic: up to {max_requests} requests, monitor every {check_every}")
+    for i in range(max_requests):
+        req = {"character_id": character_id, "user": f"sim-user-{rng.randrange(p.monitor.n_users)}",
+               "messages": traffic_prompts[rng.randrange(len(traffic_prompts))]}
+        r = serve_one(req, resolve_fn, generate_fn, gate_fn)
+        append_request_log(log_path, r)
+        records.append(r)
+        bad_reply = not all(r["gates"].values())
+        rating = ("down" if rng.random() < 0.5 else None) if bad_reply else \
+            ("up" if rng.random() < 0.3 else ("down" if rng.random() < 0.03 else None))
+        if rating:  # the server's feedback schema (request_log_schema.md)
+            append_request_log(feedback_path, {"ts": r["ts"], "request_id": r["request_id"], "rating": rating,
+                                               "score": 1 if rating == "up" else -1, "comment": None,
+                                               **{k: r[k] for k in ("character_id", "adapter_version", "group",
+                                                                    "user_ref")}})
+        if (i + 1) % check_every == 0:
+            res = monitor_once(p.monitor, log_path, out, registry=registry, feedback_path=feedback_path,
+                               only_character=character_id)
+            passes.append({k: res[k] for k in ("ts", "requests", "alerts", "rollbacks")})
+            done = [rb for rb in res["rollbacks"] if rb["status"] == "rolled back"]
+            if done and rollback is None:
+                rollback, rollback_at = done[0], i + 1
+                log(f"[{character_id}] rollback after request {i + 1}: {rollback['reason']}")
+        if rollback_at is not None and i + 1 >= rollback_at + after_rollback:
+            break
+
+    # 4. What it took, and what the users saw before and after.
+    from_bad = [k for k, r in enumerate(records) if r["adapter_version"] == bad_version and not all(r["gates"].values())]
+    first_bad = from_bad[0] if from_bad else None
+    before = records[:rollback_at] if rollback_at is not None else records
+    after = records[rollback_at:] if rollback_at is not None else []
+    detection = None
+    if first_bad is not None and rollback is not None:
+        t_bad = datetime.fromisoformat(records[first_bad]["ts"])
+        detection = {"first_bad_request": first_bad + 1, "rollback_after_request": rollback_at,
+                     "requests": rollback_at - first_bad, "seconds": round(
+                         (datetime.fromisoformat(rollback["ts"]) - t_bad).total_seconds(), 2),
+                     "bad_replies_served": len(from_bad),
+                     "candidate_requests_before_rollback": sum(r["group"] == "candidate" for r in before)}
+    alerts = read_jsonl(out / "alerts.jsonl") if (out / "alerts.jsonl").exists() else []
+
+    # 5. Negatives -> the next dataset version (exclusions re-check the gates that fired) -> train -> gates.
+    negatives = read_negatives(out / "negatives.jsonl")
+    log(f"[{character_id}] {len(negatives)} negatives -> next dataset version")
+    nxt = dataset_with_negatives(bad_convs, negatives, p, parent=bad_dataset, gate_fn=gate_fn)
+    new_rec = train_adapter(p, nxt["manifest"]["version"], progress=False)
+    new_version = new_rec["adapter_version"]
+    new_path = paths.adapter_root() / new_version
+    known = registry.get_adapter(character_id, new_version) is not None
+    registry.register_adapter(character_id=character_id, version=new_version, path=str(new_path),
+                              base_model=base_model, dataset_version=nxt["manifest"]["version"], status="candidate",
+                              actor="demo", reason="closed-loop demo: trained with production negatives")
+    engine.load_adapter(f"{character_id}@{new_version}", new_path)
+    new_gates = gate_adapter(p, engine, f"{character_id}@{new_version}", eval_set)
+    if not known:  # the same data gives the same, already registered (maybe live) adapter: leave its status be
+        registry.set_status(character_id, new_version, "approved" if new_gates["passed"] else "rejected",
+                            actor="demo", reason="; ".join(new_gates["reasons"]) or "all gates passed")
+
+    result = {
+        "character_id": character_id, "run_id": run_id, "bad_kind": bad,
+        "stable": {"adapter_version": stable, "dataset_version": good_dataset, "forced_past_gates": stable_forced},
+        "bad": {"adapter_version": bad_version, "dataset_version": bad_dataset, "gates": bad_gates,
+                "rollout_percent": rollout_percent},
+        "requests": len(records), "check_every": check_every,
+        "alerts": [{k: a.get(k) for k in ("alert_id", "kind", "adapter_version", "group", "metric", "value",
+                                          "baseline", "p_value", "n", "n_baseline", "first_seen")} for a in alerts],
+        "rollback": rollback, "detection": detection,
+        "violation_rates": {"before_rollback": _violation_rates(before), "after_rollback": _violation_rates(after),
+                            "bad_version": _violation_rates([r for r in records if r["adapter_version"] == bad_version]),
+                            "stable_version": _violation_rates([r for r in records if r["adapter_version"] == stable])},
+        "after_rollback_served_by": sorted({str(r["adapter_version"]) for r in after}),
+        "negatives": nxt["negatives"], "excluded_conversations": len(nxt["rejected"]),
+        "exclusion_reasons": dict(Counter(r["reason"] for r in nxt["rejected"])),
+        "new_version": {"dataset_version": nxt["manifest"]["version"], "parent_dataset_version": bad_dataset,
+                        "adapter_version": new_version, "gates": new_gates,
+                        # No conversation excluded means the same data, hence the same adapter as before.
+                        "same_as_stable": new_version == stable},
+        "route_now": registry.get_route(character_id), "monitor_passes": passes,
+        "wall_seconds": round(time.time() - t_start, 1),
+    }
+    write_json(out / "result.json", result)
+    summary_path = paths.run_dir / "summary.json"
+    summary = read_json(summary_path) if summary_path.exists() else {"character_id": character_id, "run_id": run_id}
+    summary["closed_loop"] = {k: result[k] for k in ("bad", "alerts", "rollback", "detection", "violation_rates",
+                                                     "new_version", "negatives")}
+    write_json(summary_path, summary)
+    return result
+
+
+def report(store: str | Path, character_id: str) -> dict:
+    """The newest closed-loop run of a character, for notebook 07: {"headline", "rates" (violation rates
+    before/after the rollback, bad vs stable), "figure" (time series with the rollback), "flagged"
+    (negatives), "result"}. Without a run: the headline says how to make one and the rest is empty."""
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from .monitor import monitor_outputs, plot_timeseries
+
+    runs = sorted(Path(store).glob(f"{character_id}/*/closed_loop/result.json"), key=lambda q: q.stat().st_mtime)
+    if not runs:
+        fig = Figure(figsize=(6, 1.5))
+        fig.text(0.5, 0.5, "no closed-loop demo run", ha="center", va="center")
+        return {"headline": f"no closed-loop demo run for {character_id} yet: "
+                            f"`lora demo closed-loop --character {character_id} --store {store}`",
+                "rates": pd.DataFrame(), "figure": fig, "flagged": pd.DataFrame(), "result": None}
+    res = read_json(runs[-1])
+    out = monitor_outputs(runs[-1].parent, runs[-1].parent / "request_log.jsonl")
+    d, nv = res["detection"], res["new_version"]
+    if d:
+        headline = (f"bad version {res['bad']['adapter_version']} ({res['bad_kind']}) at "
+                    f"{res['bad']['rollout_percent']:g}%: rolled back automatically {d['requests']} requests / "
+                    f"{d['seconds']} s after its first bad reply ({d['bad_replies_served']} bad replies served); "
+                    f"next version {nv['adapter_version']} from dataset {nv['dataset_version']} "
+                    f"(parent {nv['parent_dataset_version']}): gates passed {nv['gates']['passed']}")
+    else:
+        headline = f"no rollback within {res['requests']} requests"
+    rates = pd.DataFrame(res["violation_rates"]).T
+    return {"headline": f"{runs[-1].parent.parent.name}: {headline}", "rates": rates,
+            "figure": plot_timeseries(out["windows"], out["rollbacks"].to_dict(orient="records")),
+            "flagged": out["negatives"], "result": res}
