@@ -329,6 +329,24 @@ def _add_serving_commands(sub) -> None:
     vl.set_defaults(func=cmd_export_vllm)
 
 
+def cmd_train(args) -> int:
+    """One character's train stage outside papermill: `--resume` continues a killed run from its checkpoint."""
+    from .config import load_params
+    from .stages import run_train
+    from .store import run_paths
+    from .tracking import start
+
+    p = load_params(args.character, params_dir=args.params, overrides={**parse_sets(args.set), "store": args.store})
+    paths = run_paths(args.store, args.character, args.run_id)
+    tracker = start(p, "train", args.run_id)
+    try:
+        result = run_train(p, paths, tracker, resume=args.resume)
+    finally:
+        tracker.finish()
+    print(json.dumps({k: v for k, v in result.items() if k != "losses"}, ensure_ascii=False, indent=2))
+    return 0
+
+
 def cmd_forget(args) -> int:
     """Record a deletion request and flag every dataset version and adapter built with that user's data."""
     from .collect import forget_user
@@ -465,6 +483,15 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--params", default="params")
     pr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     pr.set_defaults(func=cmd_params)
+
+    t = sub.add_parser("train", help="run the train stage of an existing run (after its dataset stage)")
+    t.add_argument("--character", required=True)
+    t.add_argument("--run-id", required=True, help="the run whose dataset stage names the version")
+    t.add_argument("--resume", action="store_true", help="continue from the last checkpoint of a killed run")
+    t.add_argument("--store", default="runs")
+    t.add_argument("--params", default="params")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    t.set_defaults(func=cmd_train)
 
     be = sub.add_parser("bench", help="run benchmarks into <store>/bench/*.json")
     be.add_argument("--store", default="runs")

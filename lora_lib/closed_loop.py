@@ -86,7 +86,9 @@ def gate_adapter(p: Params, engine, name: str, prompts: list[list[dict]]) -> dic
     base, adapter = score_replies(replies["base"], p), score_replies(replies["adapter"], p)
     return {"style_marker_rate": {"base": base["style_marker_rate"], "adapter": adapter["style_marker_rate"]},
             "gate_pass_rate": {"base": base["gate_pass_rate"], "adapter": adapter["gate_pass_rate"]},
-            "n_prompts": len(prompts), **decide(base, adapter, p)}
+            "n_prompts": len(prompts),
+            # no character classifier here: its persona gates report "not measured" and do not block
+            **decide({"adapter": adapter, "base": base, "previous": None}, p)}
 
 
 def _violation_rates(records: list[dict]) -> dict:

@@ -124,6 +124,12 @@ class DatasetParams(_Strict):
     eval_fraction: float = Field(0.15, gt=0, lt=1)
     gold_weight: int = Field(1, ge=1, le=10)  # gold dialogues repeated this often in train
     min_train_records: int = Field(10, ge=1)
+    # One adapter per character (default) or per category: a category dataset is the union of its
+    # characters' data, each record keeping its own character's system prompt.
+    scope: Literal["character", "category"] = "character"
+    # Negative examples from monitoring (JSONL; "{store}" and "{character}" expand); when present they
+    # become preference pairs in the version (used by train.method: dpo).
+    negatives: str | None = None
 
 
 class LoraParams(_Strict):
@@ -136,8 +142,17 @@ class LoraParams(_Strict):
     rslora: bool = True
 
 
+class DpoParams(_Strict):
+    beta: float = Field(0.1, gt=0)  # strength of the pull towards the SFT adapter
+    learning_rate: float = Field(5e-5, gt=0)
+    epochs: float = Field(1, gt=0)
+    batch_size: int = Field(4, ge=1)
+    max_steps: int = -1
+
+
 class TrainParams(_Strict):
-    method: Literal["lora", "qlora"] = "lora"
+    # dpo = SFT LoRA first, then TRL DPOTrainer on the version's preference pairs from that adapter.
+    method: Literal["lora", "qlora", "dpo"] = "lora"
     lora: LoraParams = LoraParams()
     learning_rate: float = Field(2e-4, gt=0)  # guide: 1e-4..2e-4
     epochs: float = Field(3, gt=0)  # guide: 1-3
@@ -146,6 +161,12 @@ class TrainParams(_Strict):
     max_steps: int = -1  # >0 caps the run (tests, smoke runs)
     # fp32 on CPU: bf16 without bf16 units was ~20x slower here (DESIGN.md section 9).
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    # Batches of similar length: far less padding than random batches (DESIGN.md section 9).
+    group_by_length: bool = True
+    # CPU: run the LM head only where a label is (assistant tokens), not on every position.
+    selective_lm_head: bool = True
+    save_steps: int = Field(0, ge=0)  # checkpoint every N steps for --resume; 0 = once per epoch
+    dpo: DpoParams = DpoParams()
 
 
 class GateParams(_Strict):

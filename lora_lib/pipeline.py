@@ -74,7 +74,7 @@ def check_inputs(p, stages: list[str]) -> None:
             hint = " (run `lora demo build` for the demo world)" if "demo" in str(path) else ""
             raise PipelineError(f"inputs.{field_name}: file not found: {path}{hint}")
     base = p.path(p.base_model)
-    needs_model = {"train", "evaluate", "monitor"} & set(stages)
+    needs_model = {"dataset", "train", "evaluate", "monitor"} & set(stages)  # dataset: its tokenizer
     if needs_model and base.is_absolute() and not base.exists():
         raise PipelineError(f"base_model: not found: {base} (run `lora demo build` for the demo model)")
 

@@ -78,16 +78,17 @@ def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Pa
     return _finish(paths, "clean", res.stats, tracker)
 
 
-def run_dataset(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
-    from .dataset import build_version
+def run_dataset(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Path = "params") -> dict:
+    from .dataset import build_for_run, find_version
 
-    conversations = read_jsonl(paths.stage_dir("clean") / "conversations.jsonl")
-    manifest = build_version(conversations, p)
-    version_dir = paths.dataset_root() / manifest["version"]
+    manifest = build_for_run(p, paths, params_dir)
+    version_dir = find_version(p.store, p.character_id, manifest["version"])
     tracker.artifact(f"dataset-{p.character_id}", "dataset", version_dir, metadata=manifest,
                      aliases=[manifest["version"]])
     result = {"dataset_version": manifest["version"], "train": manifest["counts"]["train"],
               "eval": manifest["counts"]["eval"], "sources": manifest["counts"]["sources"],
+              "preference_pairs": manifest["counts"]["preference_pairs"],
+              "rejected": manifest["counts"]["rejected"], "parent_version": manifest["parent_version"],
               "contributing_users": len(manifest["user_refs"]), "path": str(version_dir)}
     return _finish(paths, "dataset", result, tracker)
 
@@ -99,12 +100,18 @@ def run_train(p: Params, paths: RunPaths, tracker: Tracker, *, resume: bool = Fa
     record = train_adapter(p, version, resume=resume)
     for row in record["losses"]:
         tracker.log({"train/loss": row["loss"]}, step=row["step"])
+    for row in (record.get("dpo") or {}).get("losses", []):  # DPO steps continue after the SFT steps
+        tracker.log({"dpo/loss": row["loss"], **({"dpo/reward_margin": row["reward_margin"]}
+                                                 if "reward_margin" in row else {})}, step=record["steps"] + row["step"])
     adapter_dir = paths.adapter_root() / record["adapter_version"]
     tracker.artifact(f"adapter-{p.character_id}", "lora-adapter", adapter_dir,
                      metadata={k: record[k] for k in ("adapter_version", "dataset_version", "sha256", "seed")},
                      aliases=[record["adapter_version"]], uses=[f"dataset-{p.character_id}:{version}"])
-    result = {k: record[k] for k in ("adapter_version", "dataset_version", "final_loss", "train_loss", "steps",
-                                     "wall_seconds", "train_tokens", "guide_warnings", "adapter_sha256")}
+    result = {k: record.get(k) for k in ("adapter_version", "dataset_version", "method", "final_loss", "train_loss",
+                                         "steps", "wall_seconds", "train_tokens", "tokens_per_second", "peak_rss_mb",
+                                         "guide_warnings", "adapter_sha256", "resumed_from")}
+    if record.get("dpo"):
+        result["dpo"] = {k: record["dpo"][k] for k in ("pairs", "steps", "train_loss", "losses")}
     result["path"] = str(adapter_dir)
     result["losses"] = record["losses"]
     return _finish(paths, "train", result, tracker)

@@ -16,8 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from .config import Params, guide_warnings
-from .dataset import load_version
+from .config import Params, TrainParams, guide_warnings
+from .dataset import load_preferences, load_version, tokenizer_fingerprint
 from .store import read_json, sha256_file, sha256_json, write_json
 
 
@@ -48,8 +48,25 @@ def model_fingerprint(base_model: str) -> dict:
             "tokenizer_sha256": sha256_file(tok) if tok.exists() else None}
 
 
-def check_inputs(p: Params, train: list[dict], tokenizer) -> None:
-    """Fail before training on an empty dataset, records without a reply, a template without markers."""
+def check_params(p: Params) -> None:
+    """Re-validate the train params (a Params built without validation, or mutated after loading)."""
+    from pydantic import ValidationError
+
+    try:
+        TrainParams.model_validate(p.train.model_dump())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise TrainError(f"train.{'.'.join(str(x) for x in err['loc'])}: {err['msg']} "
+                         f"(got {err.get('input')!r})") from None
+
+
+def check_inputs(p: Params, train: list[dict], tokenizer, preferences: list[dict] | None = None) -> None:
+    """Fail before training on an empty dataset, records without a reply, a template without markers,
+    and (for dpo) a version without preference pairs."""
+    check_params(p)
+    if p.train.method == "dpo" and not preferences:
+        raise TrainError(f"train.method=dpo but the dataset version for {p.character_id!r} has no preference "
+                         "pairs (negatives with a chosen reply); use lora, or add dataset.negatives")
     if not train:
         raise TrainError(f"dataset for {p.character_id!r} has no train records")
     for i, rec in enumerate(train):
@@ -60,9 +77,31 @@ def check_inputs(p: Params, train: list[dict], tokenizer) -> None:
     template = getattr(tokenizer, "chat_template", None)
     if not template:
         raise TrainError("the base model's tokenizer has no chat template; set one (ChatML) before training")
-    if "{% generation %}" not in template and "{%- generation %}" not in template:
+    if "{% generation %}" not in template and "{%- generation %}" not in template and not _trl_can_patch(tokenizer):
         raise TrainError("the chat template has no {% generation %} markers, so the loss cannot be limited "
-                         "to assistant turns; add them around the assistant content")
+                         "to assistant turns, and TRL has no training template for it; add them around the "
+                         "assistant content")
+
+
+def check_tokenizer(manifest: dict, tokenizer) -> str:
+    """The dataset's token counts and splits were made with one tokenizer: training must use the same."""
+    fp = tokenizer_fingerprint(tokenizer)
+    built_with = (manifest.get("format_config") or {}).get("tokenizer_sha256")
+    if built_with and built_with != fp:
+        raise TrainError(f"dataset version {manifest.get('version')} was built with another tokenizer "
+                         f"(sha256 {built_with[:12]}, base model's is {fp[:12]}): rebuild the dataset stage "
+                         "with this base_model")
+    return fp
+
+
+def _trl_can_patch(tokenizer) -> bool:
+    """TRL swaps in a training template with generation markers for the templates it knows (Qwen, Llama, ...)."""
+    try:
+        from trl.chat_template_utils import get_training_chat_template
+
+        return get_training_chat_template(tokenizer) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def git_state(cwd: str | Path = ".") -> dict:
@@ -120,7 +159,7 @@ def setup_model(p: Params, base: str):
 
 
 def setup_trainer(p: Params, model, tokenizer, train: list[dict], output_dir: str | Path, *, bf16: bool = False,
-                  progress: bool = True):
+                  progress: bool = True, callbacks: list | None = None):
     """TRL SFTTrainer with a PEFT LoRA config and loss on assistant tokens only."""
     from datasets import Dataset
     from peft import LoraConfig
@@ -136,25 +175,112 @@ def setup_trainer(p: Params, model, tokenizer, train: list[dict], output_dir: st
         max_length=p.train.max_length, assistant_only_loss=True, packing=False,
         # On CPU these defaults cost time and buy nothing on a small model (DESIGN.md section 9).
         gradient_checkpointing=False, bf16=bf16, fp16=False,
-        logging_steps=1, save_strategy="epoch", save_total_limit=1,
+        # Batches of similar length: the padded batch is as long as its longest chat, so random
+        # batches of short and long chats waste most of their compute on padding. Attention never
+        # crosses examples (each row is one chat), unlike packing without flash attention.
+        train_sampling_strategy="group_by_length" if p.train.group_by_length else "random",
+        use_liger_kernel=_liger_available(),
+        logging_steps=1, save_strategy="steps" if p.train.save_steps else "epoch",
+        save_steps=p.train.save_steps or 500, save_total_limit=1,
         report_to=["wandb"] if p.tracking != "none" and _wandb_active() else "none",
-        disable_tqdm=not progress, dataloader_num_workers=0,
+        disable_tqdm=not progress, dataloader_num_workers=0, dataloader_pin_memory=_cuda(),
     )
-    return SFTTrainer(model=model, args=args, processing_class=tokenizer, peft_config=lora,
-                      train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in train]))
+    cls = _selective_head_trainer() if p.train.selective_lm_head and not _cuda() else SFTTrainer
+    return cls(model=model, args=args, processing_class=tokenizer, peft_config=lora, callbacks=callbacks,
+               train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in train]))
+
+
+# Above this many (label tokens x vocabulary) logits, TRL's chunked log-prob head saves memory that
+# the selective head would spend; our small batches stay far below it.
+SELECTIVE_HEAD_MAX_LOGITS = 64 * 1024 * 1024
+
+
+def _selective_head_trainer():
+    """SFTTrainer whose training loss runs the LM head only on the positions that have a label.
+
+    With assistant-only loss most positions (system prompt, user turns, padding) carry no label, yet
+    on CPU TRL's fused head scores every position over the whole vocabulary and computes entropy and
+    accuracy on top (on Triton GPUs it already skips unlabelled positions, so this class is CPU-only).
+    The loss is the same mean cross-entropy over assistant tokens (normalised by num_items_in_batch
+    like TRL's); only the unneeded logits are never computed. The model is called through its own
+    forward (no labels), so DDP/FSDP wrappers and PEFT see a normal call; the head's forward is
+    swapped only for the duration of that call.
+    """
+    import torch
+    import torch.nn.functional as F
+    from trl import SFTTrainer
+
+    class SelectiveHeadSFTTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs.get("labels")
+            head = self.accelerator.unwrap_model(model).get_output_embeddings()
+            plain = (return_outputs or not model.training or labels is None or head is None or self.aux_loss_enabled
+                     or self.compute_loss_func is not None or self.label_smoother is not None
+                     or self.args.loss_type != "nll")
+            target_mask = labels[:, 1:] != -100 if labels is not None else None
+            if plain or int(target_mask.sum()) * head.weight.shape[0] > SELECTIVE_HEAD_MAX_LOGITS:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            select = torch.zeros_like(labels, dtype=torch.bool)
+            select[:, :-1] = target_mask  # hidden state at t predicts the label at t+1
+            original = head.forward
+            head.forward = lambda hidden: original(hidden[select])
+            try:
+                outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, use_cache=False)
+            finally:
+                del head.forward  # back to the class's forward
+            logits, targets = outputs.logits.float(), labels[:, 1:][target_mask]
+            denominator = num_items_in_batch if num_items_in_batch is not None else targets.numel()
+            loss = F.cross_entropy(logits, targets, reduction="sum") / torch.as_tensor(denominator).clamp(min=1)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * self.accelerator.num_processes
+            with torch.no_grad():
+                correct = (logits.argmax(-1) == targets).sum()
+            self._metrics["train"]["mean_token_accuracy"].append((correct / max(targets.numel(), 1)).item())
+            self._total_train_tokens += self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum().item()
+            self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
+            return loss
+
+    return SelectiveHeadSFTTrainer
+
+
+def setup_dpo_trainer(p: Params, model, tokenizer, pairs: list[dict], output_dir: str | Path, *,
+                      bf16: bool = False, progress: bool = True):
+    """TRL DPOTrainer continuing from the SFT adapter; the reference is a frozen copy of that adapter."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    d = p.train.dpo
+    args = DPOConfig(
+        output_dir=str(output_dir), seed=p.seed, data_seed=p.seed, beta=d.beta, learning_rate=d.learning_rate,
+        num_train_epochs=d.epochs, max_steps=d.max_steps, per_device_train_batch_size=d.batch_size,
+        max_length=p.train.max_length, gradient_checkpointing=False, bf16=bf16, fp16=False, logging_steps=1,
+        save_strategy="no", report_to="none", disable_tqdm=not progress, dataloader_num_workers=0,
+        dataloader_pin_memory=_cuda(),
+    )
+    data = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in pairs])
+    return DPOTrainer(model=model, args=args, processing_class=tokenizer, train_dataset=data)
 
 
 def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, force: bool = False,
-                  progress: bool = True) -> dict:
-    """Train (or find) the adapter for this dataset version; return its record."""
-    import torch
+                  progress: bool = True, callbacks: list | None = None) -> dict:
+    """Train (or find) the adapter for this dataset version; return its record.
+
+    Everything is checked before the model is loaded. Checkpoints go to
+    adapters/<character>/.checkpoints-<version>/; `resume=True` continues from the last one (a run
+    killed mid-training), and they are removed once the adapter is written. The adapter directory
+    appears atomically (temp dir + rename) with weights, tokenizer, record.json and README.md.
+    """
     from transformers import AutoTokenizer, set_seed
 
+    check_params(p)
     base = str(p.path(p.base_model))
     fingerprint = model_fingerprint(base)
     train, _, manifest = load_version(p.store, p.character_id, dataset_version)
+    pairs = load_preferences(p.store, p.character_id, dataset_version) if p.train.method == "dpo" else None
     tokenizer = AutoTokenizer.from_pretrained(base)
-    check_inputs(p, train, tokenizer)
+    check_inputs(p, train, tokenizer, pairs)
+    fingerprint["tokenizer_fingerprint"] = check_tokenizer(manifest, tokenizer)
+    fingerprint["tokenizer_sha256"] = fingerprint["tokenizer_sha256"] or fingerprint["tokenizer_fingerprint"]
     version = adapter_version(dataset_version, p, fingerprint)
     root = Path(p.store) / "adapters" / p.character_id
     final = root / version
@@ -163,31 +289,60 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
 
     set_seed(p.seed)
     model, bf16 = setup_model(p, base)
+    hub_revision = getattr(model.config, "_commit_hash", None)  # the commit a hub id resolved to
     ckpt_dir = root / f".checkpoints-{version}"
-    trainer = setup_trainer(p, model, tokenizer, train, ckpt_dir, bf16=bf16, progress=progress)
+    trainer = setup_trainer(p, model, tokenizer, train, ckpt_dir, bf16=bf16, progress=progress, callbacks=callbacks)
     last = _last_checkpoint(ckpt_dir) if resume else None
+    if resume and last is None and progress:
+        print(f"--resume: no checkpoint in {ckpt_dir}, starting from step 0")
     start = time.time()
     out = trainer.train(resume_from_checkpoint=str(last) if last else None)
     wall = time.time() - start
+    losses = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
+    train_tokens = int(max((float(h.get("num_tokens", 0)) for h in trainer.state.log_history), default=0))
+    steps, train_args = trainer.state.global_step, json.loads(trainer.args.to_json_string())
+    peft_model = trainer.model
+
+    dpo, saver = None, trainer
+    if p.train.method == "dpo":
+        set_seed(p.seed)
+        dpo_trainer = setup_dpo_trainer(p, peft_model, tokenizer, pairs, ckpt_dir / "dpo", bf16=bf16,
+                                        progress=progress)
+        dpo_out = dpo_trainer.train()
+        peft_model, saver = dpo_trainer.model, dpo_trainer
+        if "ref" in peft_model.peft_config:  # the frozen reference copy is not part of the adapter
+            peft_model.delete_adapter("ref")
+        dpo = {"pairs": len(pairs), "steps": dpo_trainer.state.global_step, "train_loss": dpo_out.training_loss,
+               "args": json.loads(dpo_trainer.args.to_json_string()),
+               "losses": [{"step": h["step"], "loss": h["loss"],
+                           **({"reward_margin": h["rewards/margins"]} if "rewards/margins" in h else {})}
+                          for h in dpo_trainer.state.log_history if "loss" in h]}
 
     tmp = root / f".{version}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    trainer.model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    losses = [{"step": h["step"], "loss": h["loss"]} for h in trainer.state.log_history if "loss" in h]
+    # Under `accelerate launch` every rank takes part in saving (FSDP/ZeRO-3 gather the weights);
+    # only the main process writes files, the record and the final rename.
+    is_main = saver.accelerator.is_main_process
+    if is_main:
+        shutil.rmtree(tmp, ignore_errors=True)
+    saver.accelerator.wait_for_everyone()
+    saver.save_model(str(tmp))  # PEFT: adapter safetensors + config, and the tokenizer
+    if not is_main:
+        return {"adapter_version": version, "rank": saver.accelerator.process_index}
+    (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle; the args are in record.json
     record = {
         "adapter_version": version, "character_id": p.character_id, "method": p.train.method,
         "dataset_version": dataset_version, "dataset_manifest_sha256": sha256_json(manifest),
-        "git": git_state(), **fingerprint, "seed": p.seed, "train_params": p.train.model_dump(),
-        "train_args": json.loads(trainer.args.to_json_string()), "guide_warnings": guide_warnings(p),
-        "libraries": library_versions(),
-        "hardware": {"platform": platform.platform(), "processor": platform.processor(),
-                     "cpus": os.cpu_count(), "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
-        "wall_seconds": round(wall, 2), "steps": trainer.state.global_step,
-        "train_tokens": int(max((float(h.get("num_tokens", 0)) for h in trainer.state.log_history), default=0)),
+        "git": git_state(Path(__file__).parent), **fingerprint,
+        "resolved_revision": hub_revision, "seed": p.seed, "train_params": p.train.model_dump(),
+        "train_args": train_args, "guide_warnings": guide_warnings(p),
+        "libraries": library_versions(), "hardware": hardware(),
+        "wall_seconds": round(wall, 2), "steps": steps, "train_tokens": train_tokens,
+        "tokens_per_second": round(train_tokens / wall, 1) if wall > 0 and not last else None,
+        "peak_rss_mb": peak_rss_mb(),
         "final_loss": losses[-1]["loss"] if losses else None, "train_loss": out.training_loss, "losses": losses,
+        "dpo": dpo,
         "adapter_sha256": sha256_file(tmp / "adapter_model.safetensors"),
-        "resumed_from": str(last) if last else None,
+        "resumed_from": str(last.relative_to(root)) if last else None,
     }
     write_json(tmp / "record.json", record)
     (tmp / "README.md").write_text(_model_card(record), encoding="utf-8")
@@ -195,6 +350,41 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
     os.rename(tmp, final)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     return record
+
+
+def hardware() -> dict:
+    import torch
+
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"platform": platform.platform(), "cpu": cpu, "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux/macOS), in MB."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _liger_available() -> bool:
+    """Liger kernels (fused RMSNorm/SwiGLU/RoPE) on GPU when the package is installed; they need Triton."""
+    import importlib.util
+
+    return _cuda() and importlib.util.find_spec("liger_kernel") is not None
 
 
 def _wandb_active() -> bool:
@@ -232,6 +422,13 @@ loss on assistant turns only.
 | lr / epochs | {r['train_params']['learning_rate']} / {r['train_params']['epochs']} |
 | steps / wall time | {r['steps']} / {r['wall_seconds']} s |
 | final loss | {r['final_loss']} |
+| DPO | {f"{r['dpo']['pairs']} preference pairs, {r['dpo']['steps']} steps, loss {r['dpo']['train_loss']:.4f}"
+         if r.get('dpo') else 'no'} |
+
+Outside the hyperparameter guide: {'; '.join(r['guide_warnings']) or 'nothing'}.
+
+Load: `PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), this_dir)`; serve with the
+short system prompt of the dataset version (`format_config.system_prompts` in its manifest).
 
 The full record (all train args, library versions, hardware) is in `record.json`.
 """
