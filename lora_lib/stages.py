@@ -124,14 +124,14 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
     from .config import known_characters
     from .dataset import eval_prompts, load_version
     from .evaluate import human_ab as ab
-    from .evaluate.persona import CharacterClassifier, classifier_corpus, previous_approved
+    from .evaluate.persona import NEUTRAL, CharacterClassifier, classifier_corpus, previous_approved
     from .evaluate.report import decide, gates_table, replies_table, score_replies, worst_replies
     from .serve.engine import Engine
     from .serve.registry import Registry
 
     dataset_version = _require(paths, "dataset", "dataset_version")
     adapter_version = _require(paths, "train", "adapter_version")
-    _, evals, _ = load_version(p.store, p.character_id, dataset_version)
+    train, evals, _ = load_version(p.store, p.character_id, dataset_version)
     prompts = eval_prompts(evals, p.evaluate.n_prompts)
     if not prompts:
         raise RuntimeError(f"dataset {dataset_version} has no eval prompts: raise dataset.eval_fraction")
@@ -168,6 +168,15 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
                                                                    / "conversations.jsonl"),
                                         fallback=clean_in_memory,
                                         dataset_sources=p.evaluate.persona.classifier_sources)
+    # The base model's own voice is neutral too: without it, a polite base reply can look more like one
+    # character than like user turns, and "agreement above the base" would measure nothing. Its replies to
+    # *train* prompts (never the eval prompts scored below) join the neutral class.
+    neutral_prompts = eval_prompts(train, p.evaluate.n_prompts)
+    corpus[NEUTRAL] = corpus.get(NEUTRAL, []) + [
+        g.text for i in range(0, len(neutral_prompts), p.evaluate.batch_size)
+        for g in engine.generate(neutral_prompts[i:i + p.evaluate.batch_size], None,
+                                 max_new_tokens=p.evaluate.max_new_tokens)]
+    sources[NEUTRAL] = f"{sources.get(NEUTRAL, 'no user turns')} + base model replies to {len(neutral_prompts)} train prompts"
     classifier, classifier_info = None, {"sources": sources}
     try:
         classifier = CharacterClassifier(corpus, ngram_max=p.evaluate.persona.ngram_max, seed=p.seed,
