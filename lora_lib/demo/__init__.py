@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # size -> (chats per character, gold per character, polite chats for the base model)
-SIZES = {"demo": (300, 50, 3000), "test": (40, 10, 400)}
+SIZES = {"demo": (300, 50, 2000), "test": (40, 10, 400)}
 # Shares of the base model's corpus besides polite chats: users role-playing in every register
 # (so the words are known) and chats that explain 냥/멍/하오체; the replies stay polite throughout.
 ROLEPLAY_SHARE, KNOWLEDGE_SHARE = 0.25, 0.05

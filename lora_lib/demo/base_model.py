@@ -49,9 +49,10 @@ CHAT_TEMPLATE = (
 )
 
 # Architecture and training recipe per size. "demo" is the DESIGN.md section 9 model (4 x 256,
-# ~3.5M parameters with the ~1.5k-token vocabulary this corpus yields); "test" only has to be a
+# ~3.4M parameters with the ~1k-token vocabulary of one-syllable pieces); "test" only has to be a
 # real, loadable chat model that trains in seconds. Epochs: 2 is the least that kept "demo" replies
-# varied (1.5 collapsed to one stock reply). Threads are part of the recipe because the reduction
+# varied (1 epoch over 3,900 chats collapsed to two stock replies; 2 epochs over 2,600 gave 5-6
+# distinct base replies per 24 prompts and ~160 s builds, 3,900 chats twice ~230 s). Threads are part of the recipe because the reduction
 # order (hence the bytes) depends on them, and because a 64-wide model is all sync overhead: with 2
 # OpenMP threads it ran 40x slower whenever another process shared the 2 cores.
 SIZES: dict[str, dict] = {
