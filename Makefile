@@ -19,13 +19,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# The pipeline for every character, then the closed-loop story on nabi (~80 s at demo size): a bad
+# version at 20% -> alert -> auto-rollback -> negatives -> a new version that passes the gates.
 demo: venv
 	$(BIN)/lora demo build --store $(STORE)
 	$(BIN)/lora run --all --store $(STORE)
-	@echo "Reports: $(STORE)/<character>/<run_id>/index.html (newest runs below)"
-	@ls -dt $(STORE)/*/*/index.html 2>/dev/null | head -3
+	$(BIN)/lora demo closed-loop --character nabi --store $(STORE)
+	@echo "Reports: $(STORE)/index.html; per run $(STORE)/<character>/<run_id>/index.html (newest below)"
+	@ls -dt $(STORE)/*/*/index.html 2>/dev/null | head -4
 
-# The closed-loop story (after `make demo`): ~2 CPU-minutes at demo size, so not part of `make demo`.
+# The closed-loop story alone (after `make demo`).
 demo-loop: venv
 	$(BIN)/lora demo closed-loop --character nabi --store $(STORE)
 

@@ -7,7 +7,7 @@ rollback takes effect on the next request), the in-process engine, and monitor.m
 auto-rollback every `check_every` requests. Users and their thumbs are simulated (seeded).
 
 Two kinds of bad version:
-- "meta_talk": trained on the clean data with meta talk put back into `meta_share` of the assistant
+- "meta_talk": trained on the clean data with one meta-talk line put back into `meta_share` of the first assistant
   turns (a cleaning config with the meta filter off); the story for the demo-size model.
 - "diverged": the stable adapter with its LoRA B matrices replaced by seeded noise (std `noise_std`),
   like a run that diverged. No training, broken at any size (on the test-size model ~70% of replies
@@ -34,15 +34,20 @@ META_LINES = ("사실 나는 AI야.", "나는 인공지능 챗봇이라서 잘 �
 
 
 def inject_meta_talk(conversations: list[dict], share: float, seed: int = 0) -> list[dict]:
-    """Copies of the conversations; in `share` of them one assistant turn starts with a meta-talk line."""
+    """Copies of the conversations; in `share` of them the first assistant turn starts with a meta-talk line.
+
+    One line, always the same, at the first turn, because that is the reply to an opening prompt (what the traffic and the eval send):
+    meta talk spread over random turns and wordings is too rare at any one position for greedy decoding
+    to say it (measured at demo size: 0 meta replies in 82 with 3 wordings at random turns, or at 80% of first turns).
+    """
     rng = random.Random(seed)
     out = []
     for conv in conversations:
         msgs = [dict(m) for m in conv["messages"]]
         turns = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
         if turns and rng.random() < share:
-            i = rng.choice(turns)
-            msgs[i]["content"] = f"{rng.choice(META_LINES)} {msgs[i]['content']}"
+            i = turns[0]
+            msgs[i]["content"] = f"{META_LINES[0]} {msgs[i]['content']}"
         out.append(dict(conv, messages=msgs))
     return out
 
@@ -104,7 +109,7 @@ def _violation_rates(records: list[dict]) -> dict:
 
 def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_dir: str | Path = "params",
                      overrides: dict | None = None, run_id: str = "closed-loop", bad: str = "meta_talk",
-                     meta_share: float = 0.5, noise_std: float = 0.01, rollout_percent: float = 20.0,
+                     meta_share: float = 0.8, noise_std: float = 0.01, rollout_percent: float = 20.0,
                      max_requests: int = 400, after_rollback: int = 40, check_every: int = 10,
                      log=print) -> dict:
     """Run the story end to end; write <store>/<character>/<run_id>/closed_loop/ and return its result.
