@@ -737,7 +737,8 @@ def dataset_with_negatives(conversations: list[dict], negatives: list[dict], p, 
     Returns {"manifest", "rejected", "negatives": the manifest block, "lineage", "lineage_path",
     "preference_pairs"}.
 
-    Until dataset.py records negatives in its manifest and version id itself, this record is the lineage.
+    The preference pairs are part of the version (its id, manifest counts and preferences.jsonl); this
+    record adds what the manifest cannot say: which negatives, the excluded conversations and why.
     If nothing was excluded the "new" version is the parent itself (same content, same id): the record
     says so (changed: false) instead of pretending a change.
     """
@@ -749,7 +750,9 @@ def dataset_with_negatives(conversations: list[dict], negatives: list[dict], p, 
     # Chosen replies only from what the new version keeps: a reference that was itself excluded is no answer.
     refs = reference_replies(to_chatml(c, p.character.system_prompt) for c in kept)
     neg = negatives_to_training(negatives, references=refs, regenerate_fn=regenerate_fn, gate_fn=gate_fn)
-    manifest = build_version(kept, p, parent=parent)
+    # The pairs go into the version itself (its id and manifest count them; `train.method: dpo` trains on
+    # them); the exclusions are the kept/rejected split above, listed in the lineage record below.
+    manifest = build_version(kept, p, parent=parent, negatives=neg["preference_pairs"])
     root = Path(p.store) / "datasets" / p.character_id / "negatives"
     key = neg["manifest"]["sha256"][:12]
     lineage = {"dataset_version": manifest["version"], "parent_version": parent,

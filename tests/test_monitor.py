@@ -455,10 +455,10 @@ def test_negatives_flow_into_a_new_dataset_version_with_lineage(tmp_path):
     assert lineage["negatives"]["negative_ids"] == ["req-1"] and lineage["negatives"]["by_adapter_version"] == {"bad1": 1}
     pairs = _jsonl(Path(res["lineage_path"]).with_name(lineage["preference_pairs_file"]))
     assert pairs[0]["chosen"] == "반갑다냥 5" and pairs[0]["rejected"] == "사실 나는  AI야."
-    # Negatives that exclude nothing give back the same version, and the lineage says so.
-    kept = [c for c in convs if c["conversation_id"] not in ("c0", "c1")]
-    same = dataset_with_negatives(kept, [dict(negs[0], rejected="다른 답", reasons=["feedback:thumbs_down"])], p,
-                                  parent=manifest["version"])
+    # The pair is part of the version: its manifest counts it.
+    assert manifest["counts"]["preference_pairs"] == 1
+    # The same negatives again give back the same version (content-addressed), and the lineage says so.
+    same = dataset_with_negatives(convs, negs, p, parent=manifest["version"])
     assert same["manifest"]["version"] == manifest["version"] and same["lineage"]["changed"] is False
 
 
