@@ -793,11 +793,13 @@ def serve_one(req: dict, resolve_fn: Callable, generate_fn: Callable, gate_fn: C
 
 
 def replay(requests: Iterable[dict], resolve_fn: Callable, generate_fn: Callable, gate_fn: Callable,
-           log_path: str | Path) -> list[dict]:
+           log_path: str | Path, *, progress: bool = False) -> list[dict]:
     """Serve each request and log it; returns the records. Each record is appended as soon as it
     exists, so a crash keeps what was served."""
+    from tqdm.auto import tqdm
+
     records = []
-    for req in requests:
+    for req in tqdm(requests, desc="replay", unit="req", disable=not progress):
         record = serve_one(req, resolve_fn, generate_fn, gate_fn)
         append_request_log(log_path, record)
         records.append(record)

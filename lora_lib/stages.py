@@ -121,6 +121,8 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
     """Adapter vs base vs the previously approved adapter on the same held-out prompts, greedy decoding:
     automatic gates, persona metrics, leakage, the blinded A/B set (and its result once rated), and one
     pass/fail decision with reasons in gate_report.json (next to the adapter too)."""
+    from tqdm.auto import tqdm
+
     from .config import known_characters
     from .dataset import eval_prompts, load_version
     from .evaluate import human_ab as ab
@@ -146,11 +148,14 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
         engine.load_adapter(f"{p.character_id}@{prev['version']}", prev["path"])
         models["previous"] = f"{p.character_id}@{prev['version']}"
     replies: dict[str, list[str]] = {}
+    bar = tqdm(total=len(models) * len(prompts), desc="generate", unit="reply")
     for who, adapter in models.items():
         replies[who] = []
         for i in range(0, len(prompts), p.evaluate.batch_size):
             batch = prompts[i:i + p.evaluate.batch_size]
             replies[who] += [g.text for g in engine.generate(batch, adapter, max_new_tokens=p.evaluate.max_new_tokens)]
+            bar.update(len(batch))
+    bar.close()
 
     # The character classifier: clean assistant turns of every configured character.
     def clean_in_memory(cid: str) -> list[dict]:
@@ -321,7 +326,7 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     log_path.unlink(missing_ok=True)  # one replay per run: a re-run starts its log afresh
     for name in ("alerts.jsonl", "rollbacks.jsonl"):  # both belong to this run's log
         (paths.stage_dir("monitor") / name).unlink(missing_ok=True)
-    records = replay(requests, resolve_fn, generate_fn, gate_fn, log_path)
+    records = replay(requests, resolve_fn, generate_fn, gate_fn, log_path, progress=True)
     res = monitor_once(p.monitor, log_path, paths.stage_dir("monitor"), registry=registry,
                        only_character=p.character_id)
     alerts = read_jsonl(paths.stage_dir("monitor") / "alerts.jsonl")
