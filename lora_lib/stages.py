@@ -71,7 +71,8 @@ def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Pa
                               own_markers=p.character.style_markers, other_markers=others,
                               other_names={cid: v["name"] for cid, v in profiles.items() if cid != p.character_id},
                               keep_values=[v["name"] for v in profiles.values() if v["name"]],
-                              num_proc=p.clean.num_proc, classifier=classifier, own_id=p.character_id)
+                              num_proc=p.clean.num_proc, classifier=classifier, own_id=p.character_id,
+                              progress=True)
     out = paths.stage_dir("clean")
     write_jsonl(out / "conversations.jsonl", res.kept)
     write_jsonl(out / "rejected.jsonl", res.rejected)

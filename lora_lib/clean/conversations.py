@@ -13,6 +13,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from ..config import CleanParams
@@ -103,18 +104,31 @@ def _clean_chunk(args: tuple[list[tuple[str, str]], TurnContext]) -> list[tuple[
     return [clean_turn(role, text, ctx) for role, text in turns]
 
 
-def clean_turns(turns: Sequence[tuple[str, str]], ctx: TurnContext, num_proc: int = 1, chunk: int = 2000
-                ) -> list[tuple[str, list[str], str | None]]:
+def clean_turns(turns: Sequence[tuple[str, str]], ctx: TurnContext, num_proc: int = 1, chunk: int = 2000,
+                progress: bool = False) -> list[tuple[str, list[str], str | None]]:
     """clean_turn over (role, text) pairs, in order; num_proc > 1 spreads chunks over worker processes
-    (the per-turn work is pure, so the result is the same as with one process)."""
-    if num_proc <= 1 or len(turns) <= chunk:
-        return _clean_chunk((list(turns), ctx))
-    import multiprocessing as mp
+    (the per-turn work is pure, so the result is the same as with one process). `progress` shows a bar
+    (per chunk of turns) when there is more than one chunk."""
+    from tqdm.auto import tqdm
 
-    chunk = max(chunk, -(-len(turns) // (num_proc * 4)))  # a few big chunks per worker: less pickling
+    if num_proc > 1 and len(turns) > chunk:
+        chunk = max(chunk, -(-len(turns) // (num_proc * 4)))  # a few big chunks per worker: less pickling
     chunks = [(list(turns[i:i + chunk]), ctx) for i in range(0, len(turns), chunk)]
-    with mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn").Pool(num_proc) as pool:
-        return [r for part in pool.imap(_clean_chunk, chunks) for r in part]
+    out: list[tuple[str, list[str], str | None]] = []
+    with ExitStack() as stack:
+        bar = stack.enter_context(tqdm(total=len(turns), desc="clean", unit="turn",
+                                       disable=not progress or len(chunks) < 2))
+        if num_proc <= 1 or len(chunks) < 2:
+            parts = map(_clean_chunk, chunks)
+        else:
+            import multiprocessing as mp
+
+            ctx_mp = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+            parts = stack.enter_context(ctx_mp.Pool(num_proc)).imap(_clean_chunk, chunks)
+        for part in parts:
+            out += part
+            bar.update(len(part))
+    return out
 
 
 def clean_conversation(conv: dict, p: CleanParams, *, system_prompt: str, own_markers: Sequence[str],
@@ -180,7 +194,7 @@ def clean_conversation(conv: dict, p: CleanParams, *, system_prompt: str, own_ma
 def clean_conversations(conversations: Sequence[dict], p: CleanParams, *, system_prompt: str,
                         own_markers: Sequence[str], other_markers: Mapping[str, Sequence[str]],
                         other_names: Mapping[str, str] | None = None, keep_values: Sequence[str] = (),
-                        num_proc: int = 1, classifier=None, own_id: str = "") -> CleanResult:
+                        num_proc: int = 1, classifier=None, own_id: str = "", progress: bool = False) -> CleanResult:
     """Clean every conversation; reject exact duplicate conversations; check the counts add up.
 
     `other_names` (character id -> name) and `keep_values` (names from the card that are not PII)
@@ -191,7 +205,8 @@ def clean_conversations(conversations: Sequence[dict], p: CleanParams, *, system
     """
     ctx = TurnContext.make(p, system_prompt=system_prompt, own_markers=own_markers, other_markers=other_markers,
                            other_names=other_names, keep_values=keep_values, classifier=classifier, own_id=own_id)
-    flat = clean_turns([(m["role"], m["content"]) for c in conversations for m in c["messages"]], ctx, num_proc)
+    flat = clean_turns([(m["role"], m["content"]) for c in conversations for m in c["messages"]], ctx, num_proc,
+                       progress=progress)
     result, seen, replies, pos = CleanResult([], []), set(), Counter(), 0
     for conv in conversations:
         n = len(conv["messages"])
