@@ -59,11 +59,16 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 
 def iter_jsonl(path: str | Path) -> Iterator[dict]:
+    return (row for _, row in iter_jsonl_lines(path))
+
+
+def iter_jsonl_lines(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) for every non-blank line, so a caller's own checks can name file:line."""
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    yield lineno, json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
 

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..store import iter_jsonl_lines
 from .pii import KO_PII_LABELS, LABELS, redact
 
 Span = tuple[str, int, int]
@@ -26,15 +27,11 @@ PRESIDIO_MAP = {"PHONE_NUMBER": "PHONE", "EMAIL_ADDRESS": "EMAIL", "CREDIT_CARD"
 
 def load_set(path: str | Path = DEFAULT_SET) -> list[dict]:
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            for s in row["spans"]:
-                if s["label"] not in LABELS or not 0 <= s["start"] < s["end"] <= len(row["text"]):
-                    raise ValueError(f"{path}:{lineno}: bad span {s}")
-            rows.append(row)
+    for lineno, row in iter_jsonl_lines(path):
+        for s in row["spans"]:
+            if s["label"] not in LABELS or not 0 <= s["start"] < s["end"] <= len(row["text"]):
+                raise ValueError(f"{path}:{lineno}: bad span {s}")
+        rows.append(row)
     return rows
 
 

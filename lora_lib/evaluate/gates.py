@@ -10,7 +10,6 @@ Every check is about linear in the reply's length: a 100,000-character reply tak
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections import Counter
@@ -19,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..config import CleanParams, GateParams
+from ..store import iter_jsonl_lines
 
 GATES = ("language", "meta_leak", "repetition", "policy")
 LABELS_PATH = Path(__file__).parent / "data" / "gate_labels.jsonl"
@@ -202,21 +202,14 @@ def gate_kwargs(p) -> dict:
 def load_labels(path: str | Path = LABELS_PATH) -> list[dict]:
     """The hand-labelled replies: {id, character_id, reply, fails: [gates a reviewer says it fails], ...}."""
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            for key in ("reply", "fails", "character_id"):
-                if key not in row:
-                    raise ValueError(f"{path}:{lineno}: missing field {key!r}")
-            unknown = set(row["fails"]) - set(GATES)
-            if unknown:
-                raise ValueError(f"{path}:{lineno}: field 'fails': unknown gates {sorted(unknown)}")
-            rows.append(row)
+    for lineno, row in iter_jsonl_lines(path):
+        for key in ("reply", "fails", "character_id"):
+            if key not in row:
+                raise ValueError(f"{path}:{lineno}: missing field {key!r}")
+        unknown = set(row["fails"]) - set(GATES)
+        if unknown:
+            raise ValueError(f"{path}:{lineno}: field 'fails': unknown gates {sorted(unknown)}")
+        rows.append(row)
     return rows
 
 
