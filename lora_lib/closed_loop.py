@@ -80,15 +80,10 @@ def diverged_adapter(src: Path, dst_root: Path, noise_std: float, seed: int = 0)
 
 def gate_adapter(p: Params, engine, name: str, prompts: list[list[dict]]) -> dict:
     """The evaluate stage's decision for an already loaded adapter: base vs adapter on the same prompts."""
-    from .evaluate.report import decide, score_replies
+    from .evaluate.report import decide, generate_replies, score_replies
 
-    replies = {}
-    for who, adapter in (("base", None), ("adapter", name)):
-        replies[who] = []
-        for i in range(0, len(prompts), p.evaluate.batch_size):
-            batch = prompts[i:i + p.evaluate.batch_size]
-            replies[who] += [g.text for g in engine.generate(batch, adapter, max_new_tokens=p.evaluate.max_new_tokens)]
-    base, adapter = score_replies(replies["base"], p), score_replies(replies["adapter"], p)
+    base = score_replies(generate_replies(engine, prompts, None, p), p)
+    adapter = score_replies(generate_replies(engine, prompts, name, p), p)
     return {"style_marker_rate": {"base": base["style_marker_rate"], "adapter": adapter["style_marker_rate"]},
             "gate_pass_rate": {"base": base["gate_pass_rate"], "adapter": adapter["gate_pass_rate"]},
             "n_prompts": len(prompts),
@@ -121,11 +116,16 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     """
     from . import stages
     from .dataset import build_version, eval_prompts, load_version
-    from .evaluate.gates import check_reply, gate_kwargs
-    from .monitor import append_request_log, dataset_with_negatives, monitor_once, read_negatives, serve_one
+    from .monitor import (
+        append_request_log,
+        dataset_with_negatives,
+        monitor_once,
+        read_negatives,
+        serve_one,
+        traffic_fns,
+    )
     from .serve.engine import Engine
     from .serve.registry import Registry
-    from .serve.router import resolve
     from .train import train_adapter
 
     if bad not in ("meta_talk", "diverged"):
@@ -196,17 +196,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     load(stable)
 
     # 3. Traffic through the real router and engine; monitoring with auto-rollback every check_every requests.
-    def resolve_fn(cid, user):
-        return resolve(registry, cid, user, category=p.character.category, default_base_model=base_model)
-
-    def generate_fn(res, messages):
-        name = load(res.adapter_version) if res.adapter_version else None
-        g = engine.generate([messages], name, max_new_tokens=p.evaluate.max_new_tokens)[0]
-        return g.text, g.prompt_tokens, g.completion_tokens
-
-    def gate_fn(reply):
-        return check_reply(reply, **gate_kwargs(p))
-
+    resolve_fn, generate_fn, gate_fn = traffic_fns(p, registry, engine)
     log_path, feedback_path = out / "request_log.jsonl", out / "feedback.jsonl"
     rng = random.Random(p.seed)
     records: list[dict] = []

@@ -772,6 +772,33 @@ def user_ref(user: str) -> str:
     return hashlib.sha256(str(user).encode()).hexdigest()[:16]
 
 
+def traffic_fns(p, registry, engine) -> tuple[Callable, Callable, Callable]:
+    """(resolve_fn, generate_fn, gate_fn) for serve_one/replay of one character's traffic: the real router
+    (category fallback), the engine with the routed adapter loaded from the registry by its route owner,
+    and the character's own gate settings."""
+    from .evaluate.gates import check_reply, gate_kwargs
+    from .serve.router import resolve
+
+    base_model = str(p.path(p.base_model))
+
+    def resolve_fn(character_id, user):
+        return resolve(registry, character_id, user, category=p.character.category, default_base_model=base_model)
+
+    def generate_fn(resolution, messages):
+        name = None
+        if resolution.adapter_version:
+            name = f"{resolution.character_id}@{resolution.adapter_version}"
+            adapter = registry.get_adapter(resolution.route_owner, resolution.adapter_version)
+            engine.load_adapter(name, adapter["path"])
+        g = engine.generate([messages], name, max_new_tokens=p.evaluate.max_new_tokens)[0]
+        return g.text, g.prompt_tokens, g.completion_tokens
+
+    def gate_fn(reply):
+        return check_reply(reply, **gate_kwargs(p))
+
+    return resolve_fn, generate_fn, gate_fn
+
+
 def serve_one(req: dict, resolve_fn: Callable, generate_fn: Callable, gate_fn: Callable) -> dict:
     """Serve one request {"character_id", "user", "messages"[, "request_id"]} -> its log record.
 

@@ -30,9 +30,8 @@ def _require(paths: RunPaths, stage: str, key: str):
     return value
 
 
-def run_collect(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
-    """Exports -> opt-in conversations (chat logs + gold + card examples), rejections, quarantine."""
-    out = paths.stage_dir("collect")
+def collect_all(p: Params):
+    """(chat-log collection result, gold conversations, card-example conversations) of one character."""
     if p.collect.mongo is not None:  # a live MongoDB instead of export files
         res = col.collect_from_mongo(p.character_id, p.collect, p.path(p.inputs.deletion_requests))
     else:
@@ -40,6 +39,13 @@ def run_collect(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
                                     p.path(p.inputs.deletion_requests))
     gold = col.read_gold(p.path(p.inputs.gold), p.character_id)
     card = col.card_conversations(col.read_card(p.path(p.inputs.characters), p.character_id), p.character_id)
+    return res, gold, card
+
+
+def run_collect(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
+    """Exports -> opt-in conversations (chat logs + gold + card examples), rejections, quarantine."""
+    out = paths.stage_dir("collect")
+    res, gold, card = collect_all(p)
     conversations = res.conversations + gold + card
     write_jsonl(out / "conversations.jsonl", conversations)
     write_jsonl(out / "rejected.jsonl", res.rejected)
@@ -48,8 +54,8 @@ def run_collect(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     return _finish(paths, "collect", result, tracker)
 
 
-def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Path = "params") -> dict:
-    conversations = read_jsonl(paths.stage_dir("collect") / "conversations.jsonl")
+def clean_all(p: Params, conversations: list[dict], params_dir: str | Path = "params", *, progress: bool = False):
+    """The clean stage's CleanResult for one character's collected conversations."""
     from .clean.leakage import character_profiles
 
     markers = character_markers(params_dir)
@@ -67,12 +73,17 @@ def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Pa
     prompts = [p.character.system_prompt]
     if card and isinstance(card.get("systemPrompt"), str):
         prompts.append(card["systemPrompt"])
-    res = clean_conversations(conversations, p.clean, system_prompt="\n".join(prompts),
-                              own_markers=p.character.style_markers, other_markers=others,
-                              other_names={cid: v["name"] for cid, v in profiles.items() if cid != p.character_id},
-                              keep_values=[v["name"] for v in profiles.values() if v["name"]],
-                              num_proc=p.clean.num_proc, classifier=classifier, own_id=p.character_id,
-                              progress=True)
+    return clean_conversations(conversations, p.clean, system_prompt="\n".join(prompts),
+                               own_markers=p.character.style_markers, other_markers=others,
+                               other_names={cid: v["name"] for cid, v in profiles.items() if cid != p.character_id},
+                               keep_values=[v["name"] for v in profiles.values() if v["name"]],
+                               num_proc=p.clean.num_proc, classifier=classifier, own_id=p.character_id,
+                               progress=progress)
+
+
+def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Path = "params") -> dict:
+    conversations = read_jsonl(paths.stage_dir("collect") / "conversations.jsonl")
+    res = clean_all(p, conversations, params_dir, progress=True)
     out = paths.stage_dir("clean")
     write_jsonl(out / "conversations.jsonl", res.kept)
     write_jsonl(out / "rejected.jsonl", res.rejected)
@@ -128,7 +139,14 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
     from .dataset import eval_prompts, load_version
     from .evaluate import human_ab as ab
     from .evaluate.persona import NEUTRAL, CharacterClassifier, classifier_corpus, previous_approved
-    from .evaluate.report import decide, gates_table, replies_table, score_replies, worst_replies
+    from .evaluate.report import (
+        decide,
+        gates_table,
+        generate_replies,
+        replies_table,
+        score_replies,
+        worst_replies,
+    )
     from .serve.engine import Engine
     from .serve.registry import Registry
 
@@ -148,26 +166,16 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
     if prev is not None:
         engine.load_adapter(f"{p.character_id}@{prev['version']}", prev["path"])
         models["previous"] = f"{p.character_id}@{prev['version']}"
-    replies: dict[str, list[str]] = {}
-    bar = tqdm(total=len(models) * len(prompts), desc="generate", unit="reply")
-    for who, adapter in models.items():
-        replies[who] = []
-        for i in range(0, len(prompts), p.evaluate.batch_size):
-            batch = prompts[i:i + p.evaluate.batch_size]
-            replies[who] += [g.text for g in engine.generate(batch, adapter, max_new_tokens=p.evaluate.max_new_tokens)]
-            bar.update(len(batch))
-    bar.close()
+    with tqdm(total=len(models) * len(prompts), desc="generate", unit="reply") as bar:
+        replies = {who: generate_replies(engine, prompts, adapter, p, on_batch=bar.update)
+                   for who, adapter in models.items()}
 
-    # The character classifier: clean assistant turns of every configured character.
+    # The character classifier: clean assistant turns of every configured character; a character whose
+    # clean stage has not run yet is collected and cleaned here, in memory, exactly as its stages would.
     def clean_in_memory(cid: str) -> list[dict]:
         q = load_params(cid, params_dir=params_dir, overrides={"store": p.store})
-        res = col.collect_chat_logs(q.path(q.inputs.messages), q.path(q.inputs.users), cid, q.collect,
-                                    q.path(q.inputs.deletion_requests))
-        convs = res.conversations + col.read_gold(q.path(q.inputs.gold), cid) + col.card_conversations(
-            col.read_card(q.path(q.inputs.characters), cid), cid)
-        others = {c: m for c, m in character_markers(params_dir).items() if c != cid}
-        return clean_conversations(convs, q.clean, system_prompt=q.character.system_prompt,
-                                   own_markers=q.character.style_markers, other_markers=others).kept
+        res, gold, card = collect_all(q)
+        return clean_all(q, res.conversations + gold + card, params_dir).kept
 
     characters = sorted(set(known_characters(params_dir)) | {p.character_id})
     corpus, sources = classifier_corpus(p.store, characters, own=(p.character_id, paths.stage_dir("clean")
@@ -178,10 +186,7 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
     # character than like user turns, and "agreement above the base" would measure nothing. Its replies to
     # *train* prompts (never the eval prompts scored below) join the neutral class.
     neutral_prompts = eval_prompts(train, p.evaluate.n_prompts)
-    corpus[NEUTRAL] = corpus.get(NEUTRAL, []) + [
-        g.text for i in range(0, len(neutral_prompts), p.evaluate.batch_size)
-        for g in engine.generate(neutral_prompts[i:i + p.evaluate.batch_size], None,
-                                 max_new_tokens=p.evaluate.max_new_tokens)]
+    corpus[NEUTRAL] = corpus.get(NEUTRAL, []) + generate_replies(engine, neutral_prompts, None, p)
     sources[NEUTRAL] = f"{sources.get(NEUTRAL, 'no user turns')} + base model replies to {len(neutral_prompts)} train prompts"
     classifier, classifier_info = None, {"sources": sources}
     try:
@@ -293,11 +298,9 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     """Replay synthetic traffic through the real router and engine, then one monitoring pass over its log:
     per-version metrics, alerts (thresholds and candidate vs stable), auto-rollback if configured, negatives."""
     from .dataset import eval_prompts, load_version
-    from .evaluate.gates import check_reply, gate_kwargs
-    from .monitor import monitor_once, replay
+    from .monitor import monitor_once, replay, traffic_fns
     from .serve.engine import Engine
     from .serve.registry import Registry
-    from .serve.router import resolve
 
     registry = Registry(p.registry_url())
     engine = Engine(p.path(p.base_model))
@@ -307,22 +310,7 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     requests = [{"character_id": p.character_id, "user": f"sim-user-{rng.randrange(p.monitor.n_users)}",
                  "messages": prompts[i % len(prompts)]} for i in range(p.monitor.n_requests)]
 
-    def resolve_fn(character_id, user):
-        return resolve(registry, character_id, user, category=p.character.category,
-                       default_base_model=str(p.path(p.base_model)))
-
-    def generate_fn(resolution, messages):
-        name = None
-        if resolution.adapter_version:
-            name = f"{resolution.character_id}@{resolution.adapter_version}"
-            adapter = registry.get_adapter(resolution.route_owner, resolution.adapter_version)
-            engine.load_adapter(name, adapter["path"])
-        g = engine.generate([messages], name, max_new_tokens=p.evaluate.max_new_tokens)[0]
-        return g.text, g.prompt_tokens, g.completion_tokens
-
-    def gate_fn(reply):
-        return check_reply(reply, **gate_kwargs(p))
-
+    resolve_fn, generate_fn, gate_fn = traffic_fns(p, registry, engine)
     log_path = paths.stage_dir("monitor") / "request_log.jsonl"
     log_path.unlink(missing_ok=True)  # one replay per run: a re-run starts its log afresh
     for name in ("alerts.jsonl", "rollbacks.jsonl"):  # both belong to this run's log

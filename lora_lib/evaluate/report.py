@@ -3,13 +3,26 @@ on the same held-out prompts with greedy decoding; one pass/fail with reasons pe
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from matplotlib.figure import Figure
 
 from ..config import Params
 from .gates import GATES, explain_reply, gate_kwargs
 from .persona import CharacterClassifier, has_style_marker, persona_metrics
+
+
+def generate_replies(engine, prompts: list[list[dict]], adapter: str | None, p: Params,
+                     on_batch: Callable[[int], object] | None = None) -> list[str]:
+    """Greedy replies of `adapter` (None = the base) to every prompt, in batches of evaluate.batch_size;
+    `on_batch(n)` after each batch (a progress bar's update)."""
+    out: list[str] = []
+    for i in range(0, len(prompts), p.evaluate.batch_size):
+        batch = prompts[i:i + p.evaluate.batch_size]
+        out += [g.text for g in engine.generate(batch, adapter, max_new_tokens=p.evaluate.max_new_tokens)]
+        if on_batch is not None:
+            on_batch(len(batch))
+    return out
 
 
 def score_replies(replies: list[str], p: Params, classifier: CharacterClassifier | None = None) -> dict:
