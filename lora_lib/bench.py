@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,14 +16,10 @@ from .store import write_json
 
 
 def machine() -> dict:
-    from .train import library_versions
+    from .train import hardware, library_versions
 
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "libraries": library_versions()}
+    hw = hardware()
+    return {"cpu": hw["cpu"], "cores": hw["cpus"], "platform": hw["platform"], "libraries": library_versions()}
 
 
 def _rate(fn: Callable[[], int], repeat: int = 3) -> float:
