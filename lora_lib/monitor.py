@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .store import atomic_write_text, sha256_json
+from .store import atomic_write_text, sha256_json, write_jsonl
 
 REQUIRED_FIELDS: tuple[str, ...] = ("ts", "character_id", "adapter_version", "group", "user_ref", "latency_ms",
                                     "prompt_tokens", "completion_tokens", "reply", "reply_chars", "gates")
@@ -604,10 +604,6 @@ def negatives_from_log(df: pd.DataFrame) -> list[dict]:
     return out
 
 
-def write_jsonl_atomic(path: str | Path, rows: list[dict]) -> None:
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=_plain) + "\n" for r in rows))
-
-
 def _norm(text: str | None) -> str:
     return " ".join((text or "").split())
 
@@ -759,7 +755,7 @@ def dataset_with_negatives(conversations: list[dict], negatives: list[dict], p, 
                "changed": manifest["version"] != parent, "negatives": neg["manifest"],
                "preference_pairs_file": f"{key}.preference.jsonl", "excluded_conversations": rejected,
                "unpaired": neg["unpaired"]}
-    write_jsonl_atomic(root / f"{key}.preference.jsonl", neg["preference_pairs"])
+    write_jsonl(root / f"{key}.preference.jsonl", neg["preference_pairs"], default=_plain)
     write_json(root / f"{key}.json", lineage)
     return {"manifest": manifest, "rejected": rejected, "negatives": neg["manifest"], "lineage": lineage,
             "lineage_path": str(root / f"{key}.json"), "preference_pairs": neg["preference_pairs"]}
@@ -895,7 +891,7 @@ def monitor_once(mp, log_path: str | Path, out_dir: str | Path, *, registry=None
     alerts_path = out_dir / "alerts.jsonl"
     firing = threshold_alerts + vs_alerts
     table, fresh = merge_alerts(_read_table(alerts_path), firing, now_s)
-    write_jsonl_atomic(alerts_path, table)
+    write_jsonl(alerts_path, table, default=_plain)
     decisions, rollbacks = [], []
     if registry is not None:
         cids = sorted({a["character_id"] for a in firing})
@@ -908,10 +904,10 @@ def monitor_once(mp, log_path: str | Path, out_dir: str | Path, *, registry=None
             for r in rollbacks:
                 append_request_log(out_dir / "rollbacks.jsonl", r)
     negatives = negatives_from_log(df)
-    write_jsonl_atomic(out_dir / "negatives.jsonl", negatives)
+    write_jsonl(out_dir / "negatives.jsonl", negatives, default=_plain)
     quarantine = [{"file": str(log_path), **p} for p in problems] + \
         [{"file": str(feedback_path), **p} for p in fb_problems + orphans]
-    write_jsonl_atomic(out_dir / "quarantine.jsonl", quarantine)
+    write_jsonl(out_dir / "quarantine.jsonl", quarantine, default=_plain)
     atomic_write_text(out_dir / "metrics.csv", metrics.to_csv(index=False))
     atomic_write_text(out_dir / "metrics_windows.csv", windows.to_csv(index=False))
     atomic_write_text(out_dir / "comparisons.csv", pd.DataFrame(comparisons).to_csv(index=False))

@@ -44,8 +44,9 @@ def write_json(path: str | Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def write_jsonl(path: str | Path, records: Iterable[dict]) -> int:
-    lines = [json.dumps(r, ensure_ascii=False, default=str) for r in records]
+def write_jsonl(path: str | Path, records: Iterable[dict], default=str) -> int:
+    """Atomic JSONL; `default` turns values json cannot write into ones it can (str by default)."""
+    lines = [json.dumps(r, ensure_ascii=False, default=default) for r in records]
     atomic_write_text(path, "".join(line + "\n" for line in lines))
     return len(lines)
 
