@@ -126,19 +126,6 @@ def previous_summary(paths: RunPaths) -> dict:
     return summary
 
 
-def render_html(notebook: Path, *, hide_code: bool = False) -> Path:
-    """The executed notebook as HTML next to it (kept for callers; reports.render_notebook adds a header)."""
-    from .reports import render_notebook
-
-    return render_notebook(notebook, hide_code=hide_code)
-
-
-def write_index(paths: RunPaths, summary: dict) -> Path:
-    from .reports import write_run_index
-
-    return write_run_index(paths, summary)
-
-
 def run_character(character_id: str, *, run_id: str | None = None, stages: list[str] | None = None,
                   from_stage: str | None = None, store: str | Path = "runs", params_dir: str | Path = "params",
                   overrides: dict | None = None, resume: bool = False, force: bool = False,
