@@ -290,30 +290,44 @@ def _load(srv_url: str, clients: int, per_client: int, max_tokens: int, ignore_e
     """`clients` threads, each sending `per_client` chat requests one after another; client k talks to
     character k % 3 (a user stays with a character), so concurrent requests want different adapters.
     (Cycling characters per client would let clients served together drift into same-character
-    cohorts, an artifact of closed-loop clients that flatters grouping.) req/s, tokens/s, latencies."""
+    cohorts, an artifact of closed-loop clients that flatters grouping.) req/s, tokens/s, latencies.
+
+    Clients use the standard library's http.client over one keep-alive connection each: httpx spent
+    ~5 ms of CPU per request here, more than the server's own HTTP handling, and on two cores a heavy
+    client takes CPU from the server it measures."""
+    import http.client
+    import json
     import threading
+    from urllib.parse import urlsplit
 
-    import httpx
-
+    u = urlsplit(srv_url)
     lat, tokens, errors, models = [], [], [], []
     lock = threading.Lock()
 
     def client(k: int) -> None:
-        with httpx.Client(base_url=srv_url, timeout=120) as http:
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+        try:
             for i in range(per_client):
                 cid = SERVE_CHARACTERS[k % len(SERVE_CHARACTERS)]
-                body = {"model": cid, "user": f"user-{k}", "max_tokens": max_tokens, "ignore_eos": ignore_eos,
-                        "messages": [{"role": "user", "content": f"안녕? {i}번째 질문이야. 오늘 뭐 했어?"}]}
+                body = json.dumps({"model": cid, "user": f"user-{k}", "max_tokens": max_tokens,
+                                   "ignore_eos": ignore_eos,
+                                   "messages": [{"role": "user", "content": f"안녕? {i}번째 질문이야. 오늘 뭐 했어?"}]})
                 t = time.perf_counter()
-                r = http.post("/v1/chat/completions", json=body)
+                conn.request("POST", "/v1/chat/completions", body=body.encode(),
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                data = r.read()
                 dt = (time.perf_counter() - t) * 1000
                 with lock:
-                    if r.status_code != 200:
-                        errors.append(r.status_code)
+                    if r.status != 200:
+                        errors.append(r.status)
                     else:
+                        reply = json.loads(data)
                         lat.append(dt)
-                        tokens.append(r.json()["usage"]["completion_tokens"])
-                        models.append(r.json()["model"])
+                        tokens.append(reply["usage"]["completion_tokens"])
+                        models.append(reply["model"])
+        finally:
+            conn.close()
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
     t0 = time.perf_counter()
@@ -428,6 +442,11 @@ def bench_serve_throughput(store: str | Path = "runs", clients: int = 8, per_cli
             "baseline": {"name": "one adapter per batch (grouped), same batcher", "value": base["requests_per_s"],
                          "detail": base},
             "ratio": ratio(fixed, "mixed"),
+            # Round by round (the two modes ran back to back in each round): the spread the best-round
+            # ratio hides when the shared machine is busy.
+            "ratio_per_round": [m / b for m, b in zip(rounds_rps["fixed_length"]["mixed"],
+                                                      rounds_rps["fixed_length"]["one_adapter_at_a_time"],
+                                                      strict=True)],
             "other": {"mixed_with_peft_per_adapter_loop": fixed["mixed_peft_loop"],
                       "ratio_peft_loop_vs_baseline": ratio(fixed, "mixed_peft_loop"),
                       "natural_length": natural, "ratio_natural_length": ratio(natural, "mixed"),

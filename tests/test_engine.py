@@ -88,6 +88,21 @@ def test_batcher_groups_requests_and_fails_only_the_bad_job(adapters, tmp_path):
         batcher.close()
 
 
+def test_batcher_does_not_wait_once_a_full_batch_is_queued(adapters):
+    """batch_wait_ms is for gathering company; a full batch (or work held over) goes at once."""
+    base, paths = adapters
+    engine = Engine(base)
+    engine.load_adapter("w@0", paths["a0"])
+    batcher = Batcher(engine, max_batch=3, wait_ms=600_000)  # waiting would take ten minutes
+    try:
+        spec = AdapterSpec("w@0", str(paths["a0"]))
+        futures = [batcher.submit(Job(PROMPTS[i], spec, 2)) for i in range(3)]
+        results = [f.result(timeout=60) for f in futures]
+        assert [r.batch_size for r in results] == [3, 3, 3] and batcher.batches == 1
+    finally:
+        batcher.close()
+
+
 def test_merged_model_agrees_with_adapter_on_top(adapters, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM
@@ -135,14 +150,23 @@ def test_batched_lora_equals_peft_loop_with_mixed_ranks(adapters, tmp_path):
     base, paths = adapters
     small = make_adapter(base, tmp_path / "r4", seed=7, r=4)
     engines = [Engine(base, batched_lora=flag) for flag in (True, False)]
-    logits = []
-    for engine in engines:
+    # Several batches in a row on one engine, and one after a new load: the per-batch gather cache must
+    # follow each batch's adapter_names and the loaded set, never reuse a previous batch's rows.
+    batches = [["m@r4", "__base__", "m@1"], ["m@1", "m@r4", "m@1"], ["m@r4", "__base__", "m@1"],
+               ["m@2", "m@1", "__base__"]]
+    logits = {}
+    for flag, engine in zip((True, False), engines, strict=True):
         engine.load_adapter("m@1", paths["a1"])
         engine.load_adapter("m@r4", small)
         enc = engine.tokenizer([engine.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
                                 for p in PROMPTS], return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.inference_mode():
-            logits.append(engine.model(**enc, adapter_names=["m@r4", "__base__", "m@1"]).logits)
+            for i, names in enumerate(batches):
+                if i == 3:
+                    engine.load_adapter("m@2", paths["a2"])
+                logits[flag, i] = engine.model(**enc, adapter_names=names).logits
             base_only = engine.model(**enc, adapter_names=["__base__"] * 3).logits
-    assert torch.allclose(logits[0], logits[1], atol=1e-5)
-    assert torch.equal(logits[0][1], base_only[1]) and not torch.allclose(logits[0][0], base_only[0], atol=1e-3)
+    for i in range(len(batches)):
+        assert torch.allclose(logits[True, i], logits[False, i], atol=1e-5), f"batch {i}"
+    assert torch.equal(logits[True, 0][1], base_only[1]) and not torch.allclose(logits[True, 0][0], base_only[0],
+                                                                                  atol=1e-3)

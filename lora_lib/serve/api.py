@@ -313,6 +313,8 @@ class ServerState:
 
     async def _try_load(self, spec: AdapterSpec) -> str | None:
         """None if loaded, else the error (a recent failure is not retried before load_retry_s)."""
+        if spec.name in self.engine.adapters:  # loaded: no thread hop, and no wait on the engine lock,
+            return None                        # which a running batch holds (the batcher re-checks)
         failed = self.failed.get(spec.name)
         if failed and time.monotonic() - failed[0] < self.config.serve.load_retry_s:
             return failed[1]
@@ -614,7 +616,8 @@ def create_app(config: ServeConfig, engine: Engine | None = None):
     @app.get("/healthz")
     async def healthz():
         return {"status": "ok", "base_model": state.engine.base_model, "loaded_adapters": state.engine.loaded,
-                "batches": state.batcher.batches}
+                "batches": state.batcher.batches, "batched_rows": state.batcher.rows,
+                "engine_busy_s": round(state.batcher.busy_s, 3)}
 
     @app.get("/metrics")
     async def metrics():

@@ -142,13 +142,22 @@ def _batched_lora_forward(self, x, *args, adapter_names: list[str], **kwargs):
             {n: i for i, n in enumerate(every)}, stack_a.transpose(1, 2).contiguous(),
             stack_b.transpose(1, 2).contiguous())
     index, stack_a, stack_b = cache
-    rows = [i for i, a in enumerate(adapter_names) if a in index]
-    which = torch.tensor([index[adapter_names[i]] for i in rows])
-    xs = x[rows].to(stack_a.dtype)
+    # The rows' gathered A and B, kept for the batch: generate() passes the same adapter_names at every
+    # step, so the gather (and the Python that builds its index) runs once per batch, not per token.
+    key = tuple(adapter_names)
+    gathered = self.__dict__.get("_lora_batch_cache")
+    if gathered is None or gathered[0] != key:
+        rows = [i for i, a in enumerate(adapter_names) if a in index]
+        which = torch.tensor([index[adapter_names[i]] for i in rows])
+        every_row = len(rows) == len(adapter_names)
+        gathered = self.__dict__["_lora_batch_cache"] = (
+            key, None if every_row else torch.tensor(rows), stack_a[which], stack_b[which])
+    _, rows, batch_a, batch_b = gathered
+    xs = (x if rows is None else x[rows]).to(batch_a.dtype)
     if xs.dim() == 2:  # (rows, in): one token per row
         xs = xs.unsqueeze(1)
-    delta = torch.bmm(torch.bmm(xs, stack_a[which]), stack_b[which]).reshape(len(rows), *result.shape[1:])
-    if len(rows) == len(adapter_names):
+    delta = torch.bmm(torch.bmm(xs, batch_a), batch_b).reshape(xs.shape[0], *result.shape[1:])
+    if rows is None:
         return result + delta.to(result.dtype)
     result[rows] += delta.to(result.dtype)
     return result
@@ -163,6 +172,7 @@ def _install_batched_lora(model) -> None:
     for module in model.modules():
         if isinstance(module, LoraLinear):
             module.__dict__.pop("_lora_stack_cache", None)  # adapters changed: rebuild stacks lazily
+            module.__dict__.pop("_lora_batch_cache", None)
             if "_mixed_batch_forward" not in module.__dict__:
                 module._mixed_batch_forward = types.MethodType(_batched_lora_forward, module)
 
@@ -310,6 +320,7 @@ class Batcher:
         self.engine, self.max_batch, self.wait_s, self.mixed = engine, max_batch, wait_ms / 1000, mixed
         self.batches = 0
         self.rows = 0
+        self.busy_s = 0.0  # time spent in generate(): busy_s / wall time is the engine's utilisation
         self._q: queue.Queue[Job | None] = queue.Queue()
         self._held: list[Job] = []
         self._thread = threading.Thread(target=self._run, name="lora-batcher", daemon=True)
@@ -326,6 +337,9 @@ class Batcher:
     def _take(self) -> list[Job] | None:
         pending = self._held
         self._held = []
+        # Wait up to wait_s for company only when the worker would otherwise run a partial batch with
+        # nothing else queued: jobs held over from the last round, or a full batch, go at once.
+        wait = not pending
         if not pending:
             job = self._q.get()
             if job is None:
@@ -334,7 +348,10 @@ class Batcher:
         deadline = time.perf_counter() + self.wait_s
         while len(pending) < self.max_batch * 4:
             try:
-                job = self._q.get(timeout=max(0.0, deadline - time.perf_counter()))
+                if wait and len(pending) < self.max_batch:
+                    job = self._q.get(timeout=max(0.0, deadline - time.perf_counter()))
+                else:
+                    job = self._q.get_nowait()
             except queue.Empty:
                 break
             if job is None:
@@ -377,6 +394,7 @@ class Batcher:
             for job in ready:
                 job.queue_ms = (now - job.enqueued) * 1000
             try:
+                t0 = time.perf_counter()
                 out = self.engine.generate([j.messages for j in ready],
                                            [j.adapter.name if j.adapter else None for j in ready],
                                            max_new_tokens=[j.max_new_tokens for j in ready],
@@ -386,6 +404,7 @@ class Batcher:
                 for job in ready:
                     job.future.set_exception(exc)
                 continue
+            self.busy_s += time.perf_counter() - t0
             self.batches += 1
             self.rows += len(ready)
             for job, g in zip(ready, out, strict=True):
