@@ -31,3 +31,33 @@ def world_store(tmp_path_factory) -> Path:
     store = tmp_path_factory.mktemp("world")
     build_world(store / "demo" / "world", seed=0)
     return store
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session (tests/pg.py; about 1 s), stopped at the end.
+
+    Skipped with the reason when the server binaries or psycopg are missing, unless
+    LORA_REQUIRE_POSTGRES=1 (set it where PostgreSQL must be tested, e.g. CI): then that fails."""
+    from .pg import PostgresServer, find_bindir
+
+    bindir, why = find_bindir()
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        why = why or "psycopg is not installed (pip install 'psycopg[binary]')"
+    if bindir is None or why:
+        if os.environ.get("LORA_REQUIRE_POSTGRES") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
+    server = PostgresServer(bindir)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def postgres_url(postgres_server) -> str:
+    """A fresh, empty database on the session's PostgreSQL server (SQLAlchemy psycopg URL)."""
+    return postgres_server.create_database()

@@ -217,3 +217,31 @@ def test_user_placeholder_split_across_stream_deltas_is_filled():
     parts = [f.feed(d) for d in ["안녕 {", "{us", "er}}야, {{user", "}} {x} 끝{"]] + [f.flush()]
     assert "".join(parts) == "안녕 민지야, 민지 {x} 끝{"
     assert parts[1] == ""  # "{{us" held back: it may still become {{user}}
+
+
+def test_server_on_a_postgres_registry_sees_a_cli_rollback_on_the_next_request(demo_store, tmp_path, postgres_url):
+    """A team setup: the server and an admin's `lora route rollback` share one PostgreSQL registry
+    (serve.registry_url), each through its own connection; the next request is served by the old version."""
+    from lora_lib.cli import main
+
+    store = tmp_path / "serve"
+    shutil.copytree(demo_store / "demo" / "base_model", store / "demo" / "base_model")
+    cfg = load_serve_config(store, "params", {"serve.registry_url": postgres_url}, api_key=KEY)
+    assert cfg.registry_url == postgres_url
+    reg = Registry(postgres_url)
+    for i, v in enumerate(("v1", "v2")):
+        d = make_adapter(cfg.base_model, store / "adapters" / "nabi" / v, seed=i)
+        reg.register_adapter(character_id="nabi", version=v, path=str(d), base_model=cfg.base_model,
+                             dataset_version="ds", status="approved", actor="test")
+    reg.set_route("nabi", base_model=cfg.base_model, stable_version="v1", actor="test")
+    reg.rollout("nabi", "v2", 100, actor="test")
+    with ServerThread(create_app(cfg)) as srv:
+        client = openai.OpenAI(base_url=f"{srv.url}/v1", api_key="unused", max_retries=0, timeout=60)
+        assert client.chat.completions.create(model="nabi", messages=HI, user="u1", max_tokens=1).model == "nabi@v2"
+        assert main(["route", "rollback", "nabi", "--store", str(store), "--actor", "oncall",
+                     "--set", f"serve.registry_url={postgres_url}"]) == 0
+        assert client.chat.completions.create(model="nabi", messages=HI, user="u1", max_tokens=1).model == "nabi@v1"
+    last = reg.audit_log("nabi")[-1]
+    assert (last["action"], last["actor"], last["detail"]["kind"]) == ("rollback", "oncall", "drop_candidate")
+    assert not (store / "registry.sqlite").exists()  # nothing fell back to the default SQLite file
+    reg.close()

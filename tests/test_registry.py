@@ -1,12 +1,15 @@
-"""Registry on real SQLite files: registration, routing rules, rollback, audit, weight checks."""
+"""Registry on real SQLite files and a real PostgreSQL server: registration, routing rules, rollback,
+audit, weight checks, concurrent writers. Every `reg` test runs on both backends."""
 
 from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 import lora_lib.serve.registry as registry_module
 from lora_lib.serve.registry import Registry
@@ -21,9 +24,25 @@ def make_adapter(root: Path, name: str, payload: bytes) -> Path:
     return d
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def reg(request, tmp_path):
+    """A fresh registry: a SQLite file in a new nested dir, or a new database on the PostgreSQL server."""
+    url = (f"sqlite:///{tmp_path}/nested/dir/registry.sqlite" if request.param == "sqlite"
+           else request.getfixturevalue("postgres_url"))
+    r = Registry(url)
+    yield r
+    r.close()
+
+
 @pytest.fixture()
-def reg(tmp_path) -> Registry:
-    return Registry(f"sqlite:///{tmp_path}/nested/dir/registry.sqlite")
+def sqlite_reg(tmp_path):
+    r = Registry(f"sqlite:///{tmp_path}/nested/dir/registry.sqlite")
+    yield r
+    r.close()
+
+
+def is_sqlite(reg: Registry) -> bool:
+    return reg.url.startswith("sqlite")
 
 
 def register(reg: Registry, root: Path, version: str, status: str = "approved", owner: str = "yuna") -> dict:
@@ -34,7 +53,8 @@ def register(reg: Registry, root: Path, version: str, status: str = "approved", 
 
 
 def test_register_is_idempotent_and_hashes_the_weights(reg, tmp_path):
-    assert (tmp_path / "nested" / "dir" / "registry.sqlite").is_file()
+    if is_sqlite(reg):
+        assert (tmp_path / "nested" / "dir" / "registry.sqlite").is_file()
     row = register(reg, tmp_path, "v1", status="candidate")
     expected = hashlib.sha256(b"weights yuna v1").hexdigest()
     assert row["sha256"] == expected and row["status"] == "candidate"
@@ -43,8 +63,10 @@ def test_register_is_idempotent_and_hashes_the_weights(reg, tmp_path):
     assert again == row
     assert len(reg.list_adapters("yuna")) == 1
     assert [a["action"] for a in reg.audit_log("yuna")] == ["register_adapter"]  # no-op not logged
-    # A reopened registry sees the same rows: it is the file, not process memory.
-    assert Registry(reg.url).get_adapter("yuna", "v1") == row
+    # A reopened registry sees the same rows: it is the database, not process memory.
+    reopened = Registry(reg.url)
+    assert reopened.get_adapter("yuna", "v1") == row
+    reopened.close()
 
 
 def test_same_version_with_other_weights_is_refused(reg, tmp_path):
@@ -139,19 +161,27 @@ def test_audit_is_complete_and_append_only(reg, tmp_path):
 
 
 def test_audit_rows_cannot_be_edited_even_with_raw_sql(reg, tmp_path):
+    """The database itself refuses, whoever connects (here: a plain engine, on PostgreSQL a superuser)."""
     register(reg, tmp_path, "v1")
-    db = sqlite3.connect(tmp_path / "nested" / "dir" / "registry.sqlite")
+    statements = ["UPDATE audit SET reason = 'rewritten'", "DELETE FROM audit", "DELETE FROM audit WHERE id = 1"]
+    if not is_sqlite(reg):
+        statements.append("TRUNCATE audit")  # SQLite has no TRUNCATE
+    raw = sa.create_engine(reg.url)
     try:
-        for sql in ("UPDATE audit SET reason = 'rewritten'", "DELETE FROM audit"):
-            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-                db.execute(sql)
+        for sql in statements:
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"), raw.begin() as conn:
+                conn.exec_driver_sql(sql)
+        with raw.begin() as conn:  # appending stays allowed: it is what the registry does
+            conn.exec_driver_sql("INSERT INTO audit (ts, actor, action, detail, reason) "
+                                 "VALUES ('t', 'raw', 'note', '{}', 'appended')")
     finally:
-        db.close()
-    assert [a["reason"] for a in reg.audit_log()] == [""]
+        raw.dispose()
+    assert [a["reason"] for a in reg.audit_log()] == ["", "appended"]
 
 
-def test_rollback_reads_and_writes_in_one_transaction(reg, tmp_path, monkeypatch):
-    """Between rollback's read of the route and its write, no other process can commit a change."""
+def test_rollback_reads_and_writes_in_one_transaction(sqlite_reg, tmp_path, monkeypatch):
+    """SQLite: between rollback's read of the route and its write, no other process can take the lock."""
+    reg = sqlite_reg
     for v in ("v0", "v1"):
         register(reg, tmp_path, v)
     reg.set_route("yuna", base_model=BASE, stable_version="v0")
@@ -241,17 +271,24 @@ def test_names_are_checked(reg, tmp_path):
         parse_adapter_name("yuna")
 
 
-def test_route_cli(tmp_path, capsys):
-    """`lora route ...` on a store: set, rollout, status, promote, rollback, mark; errors exit 2."""
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_route_cli(tmp_path, capsys, request, backend):
+    """`lora route ...` on a store: set, rollout, status, promote, rollback, mark; errors exit 2.
+    On PostgreSQL the registry URL comes from `--set serve.registry_url=postgresql+psycopg://...`."""
     from lora_lib.cli import main
 
     store = tmp_path / "store"
-    reg = Registry(f"sqlite:///{store.resolve()}/registry.sqlite")
+    if backend == "sqlite":
+        url, sets = f"sqlite:///{store.resolve()}/registry.sqlite", []
+    else:
+        url = request.getfixturevalue("postgres_url")
+        sets = ["--set", f"serve.registry_url={url}"]
+    reg = Registry(url)
     for v in ("v1", "v2"):
         register(reg, tmp_path, v, owner="nabi")
 
     def lora(*argv) -> int:
-        return main([*argv, "--store", str(store)])
+        return main([*argv, "--store", str(store), *sets])
 
     assert lora("route", "set", "nabi", "--stable", "v1", "--base-model", BASE, "--actor", "ann") == 0
     assert reg.get_route("nabi")["category"] == "animal"  # from params/characters/nabi.yaml
@@ -270,6 +307,8 @@ def test_route_cli(tmp_path, capsys):
     assert [a["action"] for a in audit[3:]] == ["set_route", "set_route", "rollback", "set_status"]
     assert audit[4]["detail"]["promoted_from"] == "v1"
     assert audit[3]["reason"] == "canary" and audit[5]["reason"] == "bad"
+    assert (store / "registry.sqlite").is_file() == (backend == "sqlite")  # the URL really was used
+    reg.close()
 
 
 def test_a_modified_weights_file_is_not_routed_even_with_override(reg, tmp_path):
@@ -280,7 +319,8 @@ def test_a_modified_weights_file_is_not_routed_even_with_override(reg, tmp_path)
     assert reg.get_route("yuna") is None
 
 
-def test_stage_serve_routes_first_version_stable_then_rolls_out_the_next(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_stage_serve_routes_first_version_stable_then_rolls_out_the_next(tmp_path, request, backend):
     """stages.run_serve: approved v1 -> stable; approved v2 -> candidate at serve.rollout_percent;
     rejected v3 -> registered, not routed; a re-run changes nothing."""
     from lora_lib import stages
@@ -290,7 +330,10 @@ def test_stage_serve_routes_first_version_stable_then_rolls_out_the_next(tmp_pat
 
     from .conftest import ROOT
 
-    p = load_params("nabi", params_dir=ROOT / "params", overrides={"store": str(tmp_path), "tracking": "none"})
+    overrides = {"store": str(tmp_path), "tracking": "none"}
+    if backend == "postgresql":
+        overrides["serve.registry_url"] = request.getfixturevalue("postgres_url")
+    p = load_params("nabi", params_dir=ROOT / "params", overrides=overrides)
     results = []
     for version, passed in (("v1", True), ("v2", True), ("v3", False), ("v2", True)):
         paths = run_paths(tmp_path, "nabi", f"run-{version}")
@@ -305,3 +348,181 @@ def test_stage_serve_routes_first_version_stable_then_rolls_out_the_next(tmp_pat
     assert (route["stable_version"], route["candidate_version"], route["rollout_percent"]) == ("v1", "v2", 10.0)
     assert route["category"] == "animal"
     assert Registry(p.registry_url()).get_adapter("nabi", "v3")["status"] == "rejected"
+
+
+# ---- concurrent writers, on both backends -----------------------------------------------------------
+
+ROUTE_KEYS = ("stable_version", "candidate_version", "rollout_percent")
+
+
+def assert_history_explains_route(reg: Registry, character_id: str) -> None:
+    """Replaying the audit log gives the route, and no writer acted on a stale read: every rollback
+    started from the state the previous change left, and a rollout never changed the stable version."""
+    state = None
+    for row in reg.audit_log(character_id):
+        d = row["detail"]
+        if row["action"] == "rollback":
+            assert d["before"] == state, f"rollback #{row['id']} acted on a stale route: {d['before']} != {state}"
+        elif row["action"] in ("set_route", "set_route_override"):
+            if row["reason"] == "rollout" and state is not None:
+                assert d["stable_version"] == state["stable_version"], f"rollout #{row['id']} undid a change"
+        else:
+            continue
+        state = {k: d[k] for k in ROUTE_KEYS}
+    assert state == {k: reg.get_route(character_id)[k] for k in ROUTE_KEYS}
+
+
+@pytest.mark.parametrize("first", ["rollback", "rollout"])
+def test_a_second_writer_waits_until_the_first_commits(reg, tmp_path, monkeypatch, first):
+    """Another writer (its own connection, as another process would have) cannot commit between a
+    writer's read of the route and its write; readers are not blocked meanwhile."""
+    for v in ("v0", "v1", "v2"):
+        register(reg, tmp_path, v)
+    reg.set_route("yuna", base_model=BASE, stable_version="v0")
+    reg.set_route("yuna", base_model=BASE, stable_version="v1")
+    other, reader = Registry(reg.url), Registry(reg.url)
+    main_thread = threading.current_thread()
+    read_done, other_done = threading.Event(), threading.Event()
+    during_pause: list = []
+    errors: list = []
+    real_route = registry_module._route
+
+    def pausing_route(conn, character_id):
+        row = real_route(conn, character_id)
+        if threading.current_thread() is main_thread and not read_done.is_set():
+            read_done.set()
+            during_pause.append(reader.get_route(character_id)["stable_version"])  # readers never wait
+            during_pause.append(other_done.wait(0.3))  # False: the other writer is still queued
+        return row
+
+    def second_writer():
+        try:
+            read_done.wait(10)
+            if first == "rollback":
+                other.set_route("yuna", base_model=BASE, stable_version="v2", reason="second")
+            else:
+                other.rollback("yuna", reason="second")
+        except Exception as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+        finally:
+            other_done.set()
+
+    monkeypatch.setattr(registry_module, "_route", pausing_route)
+    t = threading.Thread(target=second_writer)
+    t.start()
+    if first == "rollback":
+        assert reg.rollback("yuna")["stable_version"] == "v0"
+    else:
+        reg.rollout("yuna", "v2", 20, reason="rollout")
+    t.join(30)
+    monkeypatch.undo()
+    assert not errors and during_pause == ["v1", False]
+    final = reg.get_route("yuna")
+    # The second writer ran after the first and saw its result.
+    assert (final["stable_version"], final["candidate_version"]) == (("v2", None) if first == "rollback"
+                                                                     else ("v1", None))
+    assert_history_explains_route(reg, "yuna")
+    other.close()
+    reader.close()
+
+
+def test_concurrent_rollouts_and_rollbacks_lose_no_update(reg, tmp_path):
+    """Two registries (two connections) in two threads, racing: the audit log still explains the route."""
+    for v in ("v0", "v1", "v2"):
+        register(reg, tmp_path, v)
+    reg.set_route("yuna", base_model=BASE, stable_version="v0")
+    reg.set_route("yuna", base_model=BASE, stable_version="v1")
+    a, b = Registry(reg.url), Registry(reg.url)
+    start = threading.Barrier(2)
+    errors: list = []
+
+    def loop(fn):
+        start.wait()
+        for i in range(12):
+            try:
+                fn(i)
+            except ValueError:  # e.g. nothing left to roll back: refused, nothing written
+                pass
+            except Exception as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=loop, args=(lambda i: a.rollout("yuna", "v2", 5 + i, reason="rollout"),)),
+               threading.Thread(target=loop, args=(lambda i: b.rollback("yuna", reason="race"),))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    log = reg.audit_log("yuna")
+    assert sum(r["reason"] == "rollout" for r in log) == 12  # a rollout is never refused here
+    assert_history_explains_route(reg, "yuna")
+    a.close()
+    b.close()
+
+
+def test_names_sort_byte_wise_on_both_backends(reg):
+    """Listings do not depend on the server's collation (the test server's is ICU en-US)."""
+    for cid in ("abe", "Zed", "a-b", "a.c", "A"):
+        reg.set_route(cid, base_model=BASE, stable_version=None)
+    assert [r["character_id"] for r in reg.list_routes()] == ["A", "Zed", "a-b", "a.c", "abe"]
+
+
+def test_over_long_free_form_names_are_refused_on_both_backends(reg, tmp_path):
+    """A 200-character column: PostgreSQL would refuse more with a driver error, SQLite store it."""
+    with pytest.raises(ValueError, match="actor is 201 characters long"):
+        reg.register_adapter(character_id="yuna", version="v1", path="/x", base_model=BASE,
+                             dataset_version="d", sha256="0" * 64, actor="a" * 201)
+    with pytest.raises(ValueError, match="dataset_version"):
+        reg.register_adapter(character_id="yuna", version="v1", path="/x", base_model=BASE,
+                             dataset_version="d" * 300, sha256="0" * 64)
+    register(reg, tmp_path, "v1")
+    with pytest.raises(ValueError, match="category"):
+        reg.set_route("yuna", base_model=BASE, stable_version="v1", category="c" * 201)
+    route = reg.set_route("yuna", base_model=BASE, stable_version="v1", rollout_percent=0, actor="a" * 200)
+    assert route["rollout_percent"] == 0.0 and isinstance(route["rollout_percent"], float)
+    assert [a["action"] for a in reg.audit_log()] == ["register_adapter", "set_route"]
+
+
+# ---- PostgreSQL only ---------------------------------------------------------------------------------
+
+def test_postgres_fresh_database_opened_by_many_at_once_then_reopened(postgres_url, tmp_path):
+    """Four registries open one empty database at the same moment (tables and trigger are created
+    under the writer lock, exactly once); reopening later is a no-op that keeps data and protection."""
+    start = threading.Barrier(4)
+    opened: list = []
+    errors: list = []
+
+    def open_registry():
+        start.wait()
+        try:
+            opened.append(Registry(postgres_url))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_registry) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and len(opened) == 4
+    register(opened[0], tmp_path, "v1")
+    opened[1].set_route("yuna", base_model=BASE, stable_version="v1")
+    for r in opened:
+        r.close()
+    again = Registry(postgres_url)
+    assert again.get_route("yuna")["stable_version"] == "v1"
+    assert [a["action"] for a in again.audit_log()] == ["register_adapter", "set_route"]
+    raw = sa.create_engine(postgres_url)
+    try:
+        with raw.connect() as conn:
+            triggers = conn.exec_driver_sql("SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit'::regclass "
+                                            "AND NOT tgisinternal").scalars().all()
+            kinds = dict(conn.exec_driver_sql(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'routes'").all())
+        assert triggers == ["audit_append_only"]
+        assert kinds["rollout_percent"] == "double precision" and kinds["character_id"] == "character varying"
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), raw.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM audit")
+    finally:
+        raw.dispose()
+        again.close()

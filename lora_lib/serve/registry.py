@@ -1,8 +1,10 @@
-"""Adapter registry, routing table and append-only audit log (SQLAlchemy 2.x; SQLite by default).
+"""Adapter registry, routing table and append-only audit log (SQLAlchemy 2.x; SQLite by default,
+PostgreSQL for a team through a `postgresql+psycopg://` URL).
 
-Every public method is one transaction. Rows come back as plain dicts; timestamps are ISO 8601 UTC.
-The audit log is the route history: `rollback` replays it to find the previous stable version, so
-there is no second source of truth to drift out of sync.
+Every public method is one transaction, and writers run one at a time on both backends. Rows come
+back as plain dicts; timestamps are ISO 8601 UTC. The audit log is the route history: `rollback`
+replays it to find the previous stable version, so there is no second source of truth to drift out
+of sync.
 """
 
 from __future__ import annotations
@@ -59,11 +61,31 @@ _SQLITE_AUDIT_TRIGGERS = [
     for op in ("UPDATE", "DELETE")
 ]
 
+# The same guarantee on PostgreSQL: one statement-level trigger refuses UPDATE, DELETE and TRUNCATE
+# (SQLite has no TRUNCATE; its DELETE FROM fires the row triggers). Created only when missing, so
+# opening an existing registry needs no ownership of the table or function.
+_PG_AUDIT_FUNCTION = """
+CREATE OR REPLACE FUNCTION registry_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION USING MESSAGE = 'audit log is append-only (' || TG_OP || ' refused)';
+END
+$$"""
+_PG_AUDIT_TRIGGER = ("CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit "
+                     "FOR EACH STATEMENT EXECUTE FUNCTION registry_audit_append_only()")
+# Any constant shared by every process that opens a registry (registries in other schemas of the same
+# database share it too, which only serializes their rare writes with ours).
+_PG_WRITER_LOCK = 0x6C6F7261_72656701  # "lora" "reg" 1
+
+# Names (ids, versions) sort byte-wise like SQLite, whatever the PostgreSQL server's default collation
+# (en_US/ICU would put "Zed" after "abe"): listings come back in the same order on both backends.
+_Name = String(200).with_variant(String(200, collation="C"), "postgresql")
+_NAME_MAX = 200
+
 _meta = MetaData()
 adapters = Table(
     "adapters", _meta,
-    Column("character_id", String(200), primary_key=True),  # a character or a category name
-    Column("version", String(200), primary_key=True),
+    Column("character_id", _Name, primary_key=True),  # a character or a category name
+    Column("version", _Name, primary_key=True),
     Column("path", Text, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("base_model", Text, nullable=False),
@@ -74,11 +96,11 @@ adapters = Table(
 )
 routes = Table(
     "routes", _meta,
-    Column("character_id", String(200), primary_key=True),
-    Column("category", String(200), nullable=True),
+    Column("character_id", _Name, primary_key=True),
+    Column("category", _Name, nullable=True),
     Column("base_model", Text, nullable=False),
-    Column("stable_version", String(200), nullable=True),
-    Column("candidate_version", String(200), nullable=True),
+    Column("stable_version", _Name, nullable=True),
+    Column("candidate_version", _Name, nullable=True),
     Column("rollout_percent", Float, nullable=False, default=0.0),
     Column("updated_at", String(40), nullable=False),
 )
@@ -88,7 +110,7 @@ audit = Table(
     Column("ts", String(40), nullable=False),
     Column("actor", String(200), nullable=False),
     Column("action", String(64), nullable=False),
-    Column("character_id", String(200), nullable=True),
+    Column("character_id", _Name, nullable=True),
     Column("detail", Text, nullable=False),
     Column("reason", Text, nullable=False),
 )
@@ -109,25 +131,47 @@ class Registry:
         """Open (creating parent dir and tables if needed) the database at `url`."""
         self.url = url
         u = make_url(url)
+        backend = u.get_backend_name()
         kwargs: dict[str, Any] = {}
-        if u.get_backend_name() == "sqlite":
+        writer_options: dict[str, Any] = {}
+        if backend == "sqlite":
             if u.database and u.database != ":memory:":
                 Path(u.database).parent.mkdir(parents=True, exist_ok=True)
             else:  # one shared connection, or every call would see a fresh empty DB
                 kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+        elif backend == "postgresql":
+            # Readers see one snapshot for the whole call (route_status reads routes, then adapters), as
+            # SQLite's deferred BEGIN gives them; read-only REPEATABLE READ never fails to serialize.
+            # Writers stay READ COMMITTED: their snapshot must be taken after the lock (see below).
+            # pre_ping: a long-running server survives the team database restarting.
+            kwargs = {"isolation_level": "REPEATABLE READ", "pool_pre_ping": True}
+            writer_options = {"isolation_level": "READ COMMITTED"}
         self._engine = create_engine(url, **kwargs)
-        if u.get_backend_name() == "sqlite":
+        if backend == "sqlite":
             _real_sqlite_transactions(self._engine)
-        # Writers get their own option so SQLite can take the write lock at BEGIN (see below).
-        self._writer = self._engine.execution_options(registry_write=True)
+        elif backend == "postgresql":
+            _serialized_postgres_writers(self._engine)
+        # Writers get their own option so the backend can take the write lock at BEGIN (see below).
+        self._writer = self._engine.execution_options(registry_write=True, **writer_options)
+        if backend == "postgresql":
+            # Under the writer lock: two processes opening a fresh database at once do not race on
+            # CREATE TABLE, and the trigger is created exactly once.
+            with self._writer.begin() as conn:
+                _meta.create_all(conn)
+                _postgres_audit_trigger(conn)
+            return
         _meta.create_all(self._engine)
-        if u.get_backend_name() == "sqlite":
+        if backend == "sqlite":
             with self._writer.begin() as conn:
                 for ddl in _SQLITE_AUDIT_TRIGGERS:
                     conn.exec_driver_sql(ddl)
 
     def __repr__(self) -> str:
         return f"Registry({self.url!r})"
+
+    def close(self) -> None:
+        """Close pooled connections (a PostgreSQL server counts them); the registry reopens on next use."""
+        self._engine.dispose()
 
     # ---- adapters -------------------------------------------------------------------------------
 
@@ -145,6 +189,7 @@ class Registry:
             if not _NAME_PART.match(str(value)):
                 raise ValueError(f"invalid {label} {value!r}: letters, digits, '.', '_' and '-' only "
                                  "(names are <character>@<version>)")
+        _check_lengths(dataset_version=dataset_version, actor=actor)
         digest = sha256 or sha256_file(Path(path) / WEIGHTS_FILE)
         with self._writer.begin() as conn:
             existing = _adapter(conn, character_id, version)
@@ -167,6 +212,7 @@ class Registry:
                    reason: str = "") -> None:
         """Change an adapter's status (one of STATUSES); unknown status or adapter -> ValueError."""
         _check_status(status)
+        _check_lengths(actor=actor)
         with self._writer.begin() as conn:
             row = _require_adapter(conn, character_id, version)
             conn.execute(update(adapters)
@@ -209,41 +255,10 @@ class Registry:
         is refused even with override.
         category=None keeps the route's existing category.
         """
-        rollout_percent = float(rollout_percent)
-        if not 0.0 <= rollout_percent <= 100.0:
-            raise ValueError(f"rollout_percent must be in 0..100, got {rollout_percent}")
-        if candidate_version is None and rollout_percent > 0:
-            raise ValueError("rollout_percent > 0 needs a candidate_version")
         with self._writer.begin() as conn:
-            not_approved = []
-            for v in (stable_version, candidate_version):
-                if v is None:
-                    continue
-                row = _require_adapter(conn, character_id, v)
-                if row["base_model"] != base_model:
-                    raise ValueError(f"adapter {character_id}@{v} was trained on {row['base_model']!r}, "
-                                     f"not {base_model!r}")
-                if row["status"] != "approved":
-                    not_approved.append({"version": v, "status": row["status"]})
-                weights = Path(row["path"]) / WEIGHTS_FILE
-                # Checked where the file is visible (a team registry may sit apart from the adapters);
-                # the engine checks again at every load, so a later change is refused there too.
-                if weights.is_file() and sha256_file(weights) != row["sha256"]:
-                    raise ValueError(f"adapter {character_id}@{v}: {weights} no longer matches the registered "
-                                     f"sha256 {row['sha256'][:12]}…: refusing to route it")
-            if not_approved and not override:
-                raise ValueError(f"only approved adapters may be routed; not approved: {not_approved} "
-                                 "(override=True to force, audited)")
-            current = _route(conn, character_id)
-            if category is None and current is not None:
-                category = current["category"]  # a rollout change need not restate the category
-            route = {"category": category, "base_model": base_model, "stable_version": stable_version,
-                     "candidate_version": candidate_version, "rollout_percent": rollout_percent}
-            _write_route(conn, character_id, route)
-            detail = dict(route, override=override, not_approved=not_approved)
-            _audit(conn, actor, "set_route_override" if not_approved else "set_route", character_id,
-                   reason, detail)
-            return _route(conn, character_id)
+            return _set_route(conn, character_id, base_model=base_model, stable_version=stable_version,
+                              candidate_version=candidate_version, rollout_percent=rollout_percent,
+                              category=category, override=override, actor=actor, reason=reason)
 
     def get_route(self, character_id: str) -> dict | None:
         with self._engine.connect() as conn:
@@ -260,14 +275,18 @@ class Registry:
         Raising percent for the same candidate only moves users stable -> candidate (router buckets).
         Needs an existing route (set a stable first); same approval rules as set_route.
         """
-        route = self.get_route(character_id)
-        if route is None:
-            raise ValueError(f"no route for {character_id!r}: `lora route set` a stable version first")
-        if candidate_version == route["stable_version"]:
-            raise ValueError(f"{character_id}@{candidate_version} is already the stable version")
-        return self.set_route(character_id, base_model=route["base_model"],
+        # Read and write in one writer transaction: a rollback committed between them would otherwise
+        # be silently undone by writing back the stable version read before it.
+        with self._writer.begin() as conn:
+            route = _route(conn, character_id)
+            if route is None:
+                raise ValueError(f"no route for {character_id!r}: `lora route set` a stable version first")
+            if candidate_version == route["stable_version"]:
+                raise ValueError(f"{character_id}@{candidate_version} is already the stable version")
+            return _set_route(conn, character_id, base_model=route["base_model"],
                               stable_version=route["stable_version"], candidate_version=candidate_version,
-                              rollout_percent=percent, override=override, actor=actor, reason=reason)
+                              rollout_percent=percent, category=None, override=override, actor=actor,
+                              reason=reason)
 
     def promote(self, character_id: str, *, actor: str = "system", reason: str = "") -> dict:
         """Make the candidate the stable version for everyone (rollout 0, no candidate), one transaction.
@@ -275,6 +294,7 @@ class Registry:
         The candidate must be approved (promotion never uses the override). The old stable stays in
         the history, so a later rollback returns to it.
         """
+        _check_lengths(actor=actor)
         with self._writer.begin() as conn:
             route = _route(conn, character_id)
             if route is None or route["candidate_version"] is None:
@@ -330,6 +350,7 @@ class Registry:
         previous stable version in the route history that is still approved. No route, or no such
         version -> ValueError and nothing changes.
         """
+        _check_lengths(actor=actor)
         with self._writer.begin() as conn:
             route = _route(conn, character_id)
             if route is None:
@@ -379,6 +400,83 @@ def _real_sqlite_transactions(engine: Engine) -> None:
     def _begin(conn) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("registry_write")
                              else "BEGIN")
+
+
+def _set_route(conn: Connection, character_id: str, *, base_model: str, stable_version: str | None,
+               candidate_version: str | None, rollout_percent: float, category: str | None, override: bool,
+               actor: str, reason: str) -> dict:
+    """Registry.set_route inside the caller's (writer) transaction."""
+    rollout_percent = float(rollout_percent)
+    if not 0.0 <= rollout_percent <= 100.0:
+        raise ValueError(f"rollout_percent must be in 0..100, got {rollout_percent}")
+    if candidate_version is None and rollout_percent > 0:
+        raise ValueError("rollout_percent > 0 needs a candidate_version")
+    _check_lengths(character_id=character_id, category=category, actor=actor)
+    not_approved = []
+    for v in (stable_version, candidate_version):
+        if v is None:
+            continue
+        row = _require_adapter(conn, character_id, v)
+        if row["base_model"] != base_model:
+            raise ValueError(f"adapter {character_id}@{v} was trained on {row['base_model']!r}, "
+                             f"not {base_model!r}")
+        if row["status"] != "approved":
+            not_approved.append({"version": v, "status": row["status"]})
+        weights = Path(row["path"]) / WEIGHTS_FILE
+        # Checked where the file is visible (a team registry may sit apart from the adapters);
+        # the engine checks again at every load, so a later change is refused there too.
+        if weights.is_file() and sha256_file(weights) != row["sha256"]:
+            raise ValueError(f"adapter {character_id}@{v}: {weights} no longer matches the registered "
+                             f"sha256 {row['sha256'][:12]}…: refusing to route it")
+    if not_approved and not override:
+        raise ValueError(f"only approved adapters may be routed; not approved: {not_approved} "
+                         "(override=True to force, audited)")
+    current = _route(conn, character_id)
+    if category is None and current is not None:
+        category = current["category"]  # a rollout change need not restate the category
+    route = {"category": category, "base_model": base_model, "stable_version": stable_version,
+             "candidate_version": candidate_version, "rollout_percent": rollout_percent}
+    _write_route(conn, character_id, route)
+    detail = dict(route, override=override, not_approved=not_approved)
+    _audit(conn, actor, "set_route_override" if not_approved else "set_route", character_id,
+           reason, detail)
+    return _route(conn, character_id)
+
+
+def _serialized_postgres_writers(engine: Engine) -> None:
+    """Make "one transaction per call" true on PostgreSQL: writers run one at a time, like SQLite's
+    BEGIN IMMEDIATE.
+
+    Every writer transaction starts with a transaction-level advisory lock on one constant key, so
+    it queues behind any other writer and, being READ COMMITTED, then reads everything committed
+    before it. Why not the alternatives: SELECT ... FOR UPDATE on the route row cannot lock a route
+    that does not exist yet, and writers also read adapter statuses (a concurrent set_status could
+    reject an adapter set_route just checked) and the audit history rollback replays, whose ids must
+    follow commit order; SERIALIZABLE would need every method wrapped in a retry loop. Registry
+    writes are rare admin actions, so one lock costs nothing; readers take no lock and never wait.
+    The lock is released at COMMIT or ROLLBACK, also when the client dies.
+    """
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        if conn.get_execution_options().get("registry_write"):
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITER_LOCK})")
+
+
+def _postgres_audit_trigger(conn: Connection) -> None:
+    """Create the append-only trigger on `audit` unless it exists (in the caller's locked transaction)."""
+    exists = conn.exec_driver_sql("SELECT 1 FROM pg_trigger WHERE tgrelid = 'audit'::regclass "
+                                  "AND tgname = 'audit_append_only'").first()
+    if exists is None:
+        conn.exec_driver_sql(_PG_AUDIT_FUNCTION)
+        conn.exec_driver_sql(_PG_AUDIT_TRIGGER)
+
+
+def _check_lengths(**fields: str | None) -> None:
+    """Free-form names stored in 200-character columns: too long is a ValueError on every backend
+    (PostgreSQL would refuse it with a driver error, SQLite would store it)."""
+    for label, value in fields.items():
+        if value is not None and len(str(value)) > _NAME_MAX:
+            raise ValueError(f"{label} is {len(str(value))} characters long; at most {_NAME_MAX}")
 
 
 def _check_status(status: str) -> None:
