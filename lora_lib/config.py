@@ -250,6 +250,10 @@ class ServeParams(_Strict):
     mixed_batches: bool = True                   # different adapters in one batch (PEFT adapter_names)
     batched_lora: bool = True                    # mixed batches in one bmm pair per layer, not PEFT's loop
     max_tokens_default: int = Field(48, ge=1)
+    # Decoding when a request names none. 0 = greedy, what the gates measured offline; OpenAI's own
+    # default is 1.0. A request's temperature / top_p / seed override these for that request.
+    temperature: float = Field(0.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
     max_tokens_limit: int = Field(256, ge=1)
     max_request_bytes: int = Field(262144, ge=1024)  # larger bodies: 413
     max_message_chars: int = Field(4000, ge=1)   # longer messages: 400

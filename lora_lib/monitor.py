@@ -1,7 +1,7 @@
 """Monitoring and the closed loop: request-log metrics, alerts, auto-rollback, negative examples.
 
 The request log is JSON lines, one record per answered request (schema: the serving side's
-/work/notes/request_log_schema.md, v1). Fields used here:
+lora_lib/serve/request_log.md). Fields used here:
 
   required  ts, character_id, adapter_version (null = base), group, user_ref, latency_ms,
             prompt_tokens, completion_tokens, reply, reply_chars, gates {gate: passed}

@@ -85,6 +85,25 @@ def test_chat_stream_models_and_request_log(served):
     assert httpx.get(f"{srv.url}/healthz").json()["status"] == "ok"
 
 
+def test_sampling_is_per_request_seeded_and_logged(served):
+    srv, client, reg, cfg = served
+    ask = {"model": "bori", "messages": HI, "max_tokens": 6, "extra_body": {"ignore_eos": True}}
+    greedy = client.chat.completions.create(**ask)
+    seeded = [client.chat.completions.create(**ask, temperature=2.0, seed=k) for k in (1, 1, 2, 3, 4, 5)]
+    texts = [r.choices[0].message.content for r in seeded]
+    assert texts[0] == texts[1]  # same seed, same reply
+    assert set(texts) != {greedy.choices[0].message.content}  # and it really samples
+    unseeded = client.chat.completions.create(**ask, temperature=1.0, top_p=0.9)
+    df, _ = read_request_log(cfg.store / "serve" / "request_log.jsonl")
+    logged = df.set_index("request_id")["sampling"]
+    assert logged[greedy.id] == {"temperature": 0.0, "top_p": 1.0, "seed": None}
+    assert logged[seeded[0].id] == {"temperature": 2.0, "top_p": 1.0, "seed": 1}
+    drawn = logged[unseeded.id]  # the server drew a seed and logged it: the reply can be reproduced
+    assert drawn["top_p"] == 0.9 and isinstance(drawn["seed"], int)
+    again = client.chat.completions.create(**ask, temperature=1.0, top_p=0.9, seed=drawn["seed"])
+    assert again.choices[0].message.content == unseeded.choices[0].message.content
+
+
 def test_rollout_is_sticky_and_rollback_is_seen_on_the_next_request(served):
     srv, client, reg, cfg = served
     assert admin(srv, "/admin/routes/nabi/rollout", {"candidate_version": "v2", "percent": 30}).status_code == 200
@@ -139,7 +158,10 @@ def test_bad_requests_get_openai_errors_and_the_server_keeps_serving(served):
              ({"model": 3, "messages": HI}, "model"),
              ({"model": "nabi", "messages": HI, "max_tokens": "many"}, "max_tokens"),
              ({"model": "nabi", "messages": [{"role": "user", "content": "   "}]}, "messages"),
-             ({"model": "nabi", "messages": [{"role": "user", "content": "x" * 5000}]}, "messages.0.content")]
+             ({"model": "nabi", "messages": [{"role": "user", "content": "x" * 5000}]}, "messages.0.content"),
+             ({"model": "nabi", "messages": HI, "temperature": 3}, "temperature"),
+             ({"model": "nabi", "messages": HI, "top_p": 0}, "top_p"),
+             ({"model": "nabi", "messages": HI, "seed": "x"}, "seed")]
     for body, param in cases:
         r = httpx.post(f"{srv.url}/v1/chat/completions", json=body)
         assert r.status_code == 400, body

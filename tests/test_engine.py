@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from lora_lib.serve.engine import AdapterLoadError, AdapterSpec, Batcher, Engine, Job
+from lora_lib.serve.engine import AdapterLoadError, AdapterSpec, Batcher, Engine, Job, Sampling
 from lora_lib.serve.export import export_vllm, merge_adapter
 from lora_lib.serve.registry import Registry
 from lora_lib.serve.synthetic import make_adapter
@@ -101,6 +101,28 @@ def test_batcher_does_not_wait_once_a_full_batch_is_queued(adapters):
         assert [r.batch_size for r in results] == [3, 3, 3] and batcher.batches == 1
     finally:
         batcher.close()
+
+
+def test_sampling_is_per_row_seeded_and_leaves_greedy_rows_alone(adapters):
+    base, paths = adapters
+    engine = Engine(base)
+    engine.load_adapter("s@0", paths["a0"])
+    engine.load_adapter("s@1", paths["a1"])
+
+    def run(prompts, names, sampling):
+        return [g.text for g in engine.generate(prompts, names, max_new_tokens=8, ignore_eos=True,
+                                                sampling=sampling)]
+
+    greedy = run(PROMPTS, ["s@0", "s@1", None], None)
+    hot = Sampling(2.0, 1.0, seed=11)
+    mixed = run(PROMPTS, ["s@0", "s@1", None], [None, hot, Sampling(2.0, top_p=1e-9, seed=3)])
+    assert mixed[0] == greedy[0]  # a greedy row is untouched by sampled rows beside it
+    assert mixed[2] == greedy[2]  # top_p that keeps one token is greedy, whatever the temperature
+    assert run(PROMPTS[1:2], ["s@1"], [hot]) == [mixed[1]]  # same seed, other batch: same draws
+    draws = {run(PROMPTS[1:2], ["s@1"], [Sampling(2.0, seed=k)])[0] for k in range(6)}
+    assert len(draws) > 1 and draws != {greedy[1]}  # it really samples
+    with pytest.raises(ValueError, match="top_p"):
+        Sampling(1.0, top_p=0)
 
 
 def test_merged_model_agrees_with_adapter_on_top(adapters, tmp_path):

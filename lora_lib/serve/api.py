@@ -3,14 +3,14 @@
 - `POST /v1/chat/completions`: `model` = character id, `user` = sticky-rollout key, optional
   `user_name` (extension) or the last user message's `name` fills `{{user}}`. The response's `model`
   names what answered: `<owner>@<version>` (owner = the character, or its category on fallback) or
-  `<character>@base`. `stream: true` sends SSE chunks as tokens are generated. Decoding is greedy:
-  `temperature`/`top_p` are accepted and ignored; `n` must be 1.
+  `<character>@base`. `stream: true` sends SSE chunks as tokens are generated. `temperature`, `top_p` and
+  `seed` are per request (defaults `serve.temperature` / `serve.top_p`; 0 = greedy); `n` must be 1.
 - `GET /v1/models`, `POST /v1/feedback`, `GET /healthz`, `GET /metrics` (Prometheus).
 - Admin (`Authorization: Bearer $LORA_API_KEY`, refused when the variable is unset):
   `GET /admin/routes`, `POST /admin/routes/{character}/{set|rollout|promote|rollback}`,
   `POST /admin/adapters/{owner}/{version}/status`.
 - The route is read from the registry on every request: a rollback is seen by the next request.
-- Logs (schema: /work/notes/request_log_schema.md, kept in sync with LOG_FIELDS below): one line
+- Logs (schema: lora_lib/serve/request_log.md, kept in sync with LOG_FIELDS below): one line
   per answered request in `serve.request_log`, per refused/failed request in `serve.error_log`,
   per feedback in `serve.feedback_log`.
 """
@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from ..config import ConfigError, ServeParams, known_characters, load_params
 from ..evaluate.gates import check_reply, gate_kwargs
 from ..monitor import append_request_log, user_ref
-from .engine import AdapterLoadError, AdapterSpec, Batcher, Engine, Job
+from .engine import AdapterLoadError, AdapterSpec, Batcher, Engine, Job, Sampling
 from .registry import Registry, adapter_name
 from .router import NEVER_SERVED, Resolution, resolve
 
@@ -50,7 +50,7 @@ API_KEY_ENV = "LORA_API_KEY"
 LOG_FIELDS = ("ts", "request_id", "character_id", "adapter_version", "adapter", "route_owner", "group",
               "base_model", "user_ref", "latency_ms", "queue_ms", "batch_size", "prompt_tokens",
               "completion_tokens", "reply", "reply_chars", "gates", "messages", "stream", "finish_reason",
-              "fallback")
+              "fallback", "sampling")
 
 
 # ---- configuration ----------------------------------------------------------------------------------
@@ -127,8 +127,9 @@ class ChatRequest(BaseModel):
     max_completion_tokens: StrictInt | None = Field(None, ge=1)
     n: StrictInt = 1
     ignore_eos: StrictBool = False  # vLLM's extension for benchmarks: generate exactly max_tokens
-    temperature: float | None = None  # accepted, ignored: decoding is greedy
-    top_p: float | None = None
+    temperature: float | None = Field(None, ge=0, le=2)  # None: serve.temperature; 0 = greedy
+    top_p: float | None = Field(None, gt=0, le=1)        # None: serve.top_p
+    seed: StrictInt | None = None  # same seed, prompt and version -> same reply (sampled rows only)
 
 
 class FeedbackRequest(BaseModel):
@@ -502,7 +503,12 @@ def create_app(config: ServeConfig, engine: Engine | None = None):
         def on_text(delta: str) -> None:
             loop.call_soon_threadsafe(deltas.put_nowait, delta)
 
-        job = Job(messages, served.spec, max_tokens, on_text if req.stream else None, ignore_eos=req.ignore_eos)
+        temperature = config.serve.temperature if req.temperature is None else req.temperature
+        # An unseeded sampled request gets a seed here, logged with it: every reply can be reproduced.
+        seed = req.seed if req.seed is not None or temperature == 0 else secrets.randbits(63)
+        sampling = Sampling(temperature, config.serve.top_p if req.top_p is None else req.top_p, seed)
+        job = Job(messages, served.spec, max_tokens, on_text if req.stream else None, ignore_eos=req.ignore_eos,
+                  sampling=sampling)
         future = asyncio.wrap_future(state.batcher.submit(job))
         model_name = served.model_name
         created = int(time.time())
@@ -519,7 +525,9 @@ def create_app(config: ServeConfig, engine: Engine | None = None):
                       "queue_ms": round(job.queue_ms, 3), "batch_size": g.batch_size,
                       "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens,
                       "reply": reply, "reply_chars": len(reply), "gates": gates, "messages": messages,
-                      "stream": req.stream, "finish_reason": g.finish_reason, "fallback": served.fallback}
+                      "stream": req.stream, "finish_reason": g.finish_reason, "fallback": served.fallback,
+                      "sampling": {"temperature": sampling.temperature, "top_p": sampling.top_p,
+                                   "seed": sampling.seed}}
             state.log_request(record)
             return record, reply
 

@@ -47,6 +47,55 @@ class Generation:
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """Decoding settings of one request. temperature 0 is greedy (top_p and seed unused)."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None  # None: a fresh random seed per request
+
+    def __post_init__(self):
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+
+
+class _RowSampler:
+    """A logits processor that samples the rows that asked for it, each with its own settings and
+    generator, and turns that row's scores into a one-hot on the drawn token; generate() itself stays
+    greedy. So one batch mixes greedy and sampled rows (and adapters), and a row's draws depend on
+    its own seed and logits only, not on what else shares the batch (HF's do_sample is one setting
+    and one global RNG for the whole batch)."""
+
+    def __init__(self, settings: list[Sampling | None]):
+        import secrets
+
+        import torch
+
+        self.rows = []
+        for i, s in enumerate(settings):
+            if s is not None and s.temperature > 0:
+                seed = s.seed if s.seed is not None else secrets.randbits(63)
+                self.rows.append((i, s, torch.Generator().manual_seed(seed)))
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        scores = scores.clone()
+        for i, s, gen in self.rows:
+            probs = torch.softmax(scores[i].float() / s.temperature, dim=-1)
+            if s.top_p < 1.0:  # nucleus: the smallest set of top tokens whose mass reaches top_p
+                p_sorted, order = probs.sort(descending=True)
+                outside = (p_sorted.cumsum(0) - p_sorted) >= s.top_p  # the top token always stays
+                probs[order[outside]] = 0.0
+            token = torch.multinomial(probs, 1, generator=gen)
+            scores[i] = float("-inf")
+            scores[i, token] = 0.0
+        return scores
+
+
+@dataclass(frozen=True)
 class AdapterSpec:
     """What the engine needs to (re)load an adapter: its immutable name, directory and expected hash."""
 
@@ -252,21 +301,27 @@ class Engine:
     def generate(self, prompts: list[list[dict]], adapters: list[str | None] | str | None = None, *,
                  max_new_tokens: int | list[int] = 48,
                  on_text: list[Callable[[str], None] | None] | None = None,
-                 ignore_eos: bool = False) -> list[Generation]:
-        """Greedy replies for a batch of chat prompts; `adapters` names one adapter per row (None = base).
+                 ignore_eos: bool = False,
+                 sampling: list[Sampling | None] | Sampling | None = None) -> list[Generation]:
+        """Replies for a batch of chat prompts; `adapters` names one adapter per row (None = base).
 
         ignore_eos (vLLM's benchmarking option): every row generates its max_new_tokens, EOS suppressed.
 
         max_new_tokens may be per row; on_text, per row, receives text deltas as they are generated.
+        sampling, per row (None = greedy): temperature / top_p / seed, independent of the other rows.
         """
         import torch
+        from transformers import LogitsProcessorList
 
         n = len(prompts)
         if not isinstance(adapters, list):
             adapters = [adapters] * n
         limits = max_new_tokens if isinstance(max_new_tokens, list) else [max_new_tokens] * n
-        if len(adapters) != n or len(limits) != n:
-            raise ValueError("one adapter and one max_new_tokens per prompt")
+        if not isinstance(sampling, list):
+            sampling = [sampling] * n
+        if len(adapters) != n or len(limits) != n or len(sampling) != n:
+            raise ValueError("one adapter, one max_new_tokens and one sampling per prompt")
+        sampler = _RowSampler(sampling)
         texts = [self.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         streamer = _RowStreamer(self.tokenizer, on_text or [None] * n, limits)
@@ -281,6 +336,8 @@ class Engine:
             kwargs = {"adapter_names": [a or BASE for a in adapters]} if self.adapters else {}
             if ignore_eos:
                 kwargs["min_new_tokens"] = max(limits)
+            if sampler.rows:  # after HF's own processors (min_new_tokens), so EOS stays suppressed
+                kwargs["logits_processor"] = LogitsProcessorList([sampler])
             self.model.generate(**enc, max_new_tokens=max(limits), do_sample=False,
                                 pad_token_id=self.tokenizer.pad_token_id,
                                 eos_token_id=self.tokenizer.eos_token_id, streamer=streamer, **kwargs)
@@ -302,6 +359,7 @@ class Job:
     max_new_tokens: int
     on_text: Callable[[str], None] | None = None
     ignore_eos: bool = False
+    sampling: Sampling | None = None
     future: Future = field(default_factory=Future)
     enqueued: float = field(default_factory=time.perf_counter)
     queue_ms: float = 0.0
@@ -398,7 +456,8 @@ class Batcher:
                 out = self.engine.generate([j.messages for j in ready],
                                            [j.adapter.name if j.adapter else None for j in ready],
                                            max_new_tokens=[j.max_new_tokens for j in ready],
-                                           on_text=[j.on_text for j in ready], ignore_eos=ready[0].ignore_eos)
+                                           on_text=[j.on_text for j in ready], ignore_eos=ready[0].ignore_eos,
+                                           sampling=[j.sampling for j in ready])
             except Exception as exc:  # noqa: BLE001 - the batch fails, the worker keeps serving
                 log.exception("generation failed")
                 for job in ready:
