@@ -232,6 +232,43 @@ def test_chat_key_when_configured_and_admin_disabled_without_one(served):
         assert r.status_code == 403 and r.json()["error"]["code"] == "admin_disabled"
 
 
+def test_a_version_retired_between_route_reads_is_skipped_and_keep_alive_survives(served, monkeypatch):
+    """The soak's race, made deterministic: the routed version is retired right after the router read
+    it. The request is re-resolved (here to the base model: no other version) instead of failing, and
+    an unexpected error answers 500 without closing the client's keep-alive connection."""
+    import http.client
+
+    from lora_lib.serve import api
+
+    srv, client, reg, cfg = served
+    d = make_adapter(cfg.base_model, cfg.store / "adapters" / "zed" / "v1", seed=9)
+    reg.register_adapter(character_id="zed", version="v1", path=str(d), base_model=cfg.base_model,
+                         dataset_version="ds", status="approved", actor="test")
+    reg.set_route("zed", base_model=cfg.base_model, stable_version="v1", actor="test")
+    real = api.resolve
+
+    def resolve_then_retire(registry, character_id, *a, **kw):
+        res = real(registry, character_id, *a, **kw)
+        if character_id == "zed" and res.adapter_version == "v1":
+            reg.set_status("zed", "v1", "retired", actor="test", reason="race")
+        return res
+
+    monkeypatch.setattr(api, "resolve", resolve_then_retire)
+    assert client.chat.completions.create(model="zed", messages=HI, max_tokens=2).model == "zed@base"
+
+    def boom(*a, **kw):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(api, "resolve", boom)
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+    body = json.dumps({"model": "zed", "messages": HI, "max_tokens": 1})
+    for _ in range(2):  # the same connection answers both: not closed after the first 500
+        conn.request("POST", "/v1/chat/completions", body=body, headers={"Content-Type": "application/json"})
+        r = conn.getresponse()
+        assert r.status == 500 and json.loads(r.read())["error"]["code"] == "internal_error"
+    conn.close()
+
+
 def test_user_placeholder_split_across_stream_deltas_is_filled():
     from lora_lib.serve.api import UserFiller
 

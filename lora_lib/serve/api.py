@@ -33,9 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from ..config import ConfigError, ServeParams, known_characters, load_params
@@ -332,14 +333,20 @@ class ServerState:
 
     async def route(self, character_id: str, user_key: str) -> _Served:
         info = self.config.characters.get(character_id)
-        res = resolve(self.registry, character_id, user_key, category=info.category if info else None,
-                      default_base_model=self.engine.base_model)
-        if not self._same_base(res.base_model):
-            raise APIError(503, f"route of {character_id!r} needs base model {res.base_model!r}; this server "
-                                f"runs {self.engine.base_model!r}", type="server_error", code="wrong_base_model")
-        if res.adapter_version is None:
-            return _Served(res, None, None, None, "base")
-        spec = self._spec(res.route_owner, res.adapter_version)
+        for _ in range(3):
+            res = resolve(self.registry, character_id, user_key, category=info.category if info else None,
+                          default_base_model=self.engine.base_model)
+            if not self._same_base(res.base_model):
+                raise APIError(503, f"route of {character_id!r} needs base model {res.base_model!r}; this "
+                                    f"server runs {self.engine.base_model!r}", type="server_error",
+                               code="wrong_base_model")
+            if res.adapter_version is None:
+                return _Served(res, None, None, None, "base")
+            spec = self._spec(res.route_owner, res.adapter_version)
+            if spec is not None:
+                break
+            # The version was rejected or retired between resolve()'s read and ours: resolve again,
+            # which now skips it (to the stable version, the category, or the base model).
         error = await self._try_load(spec) if spec else "not servable"
         if error is None:
             self.last_good[character_id] = (res.route_owner, res.adapter_version)
@@ -354,7 +361,8 @@ class ServerState:
             fallbacks.append((*self.last_good[character_id], "stable"))
         for owner, version, group in fallbacks:
             fb = self._spec(owner, version)
-            if fb and fb.name != spec.name and await self._try_load(fb) is None:
+            # spec is None when the routed version turned unservable (rejected/retired) after resolve()
+            if fb and (spec is None or fb.name != spec.name) and await self._try_load(fb) is None:
                 return _Served(res, fb, owner, version, group, fallback=f"load_failed:{spec.name}")
         raise APIError(503, f"adapter {spec.name if spec else res.adapter_version} cannot be loaded and no "
                             f"previous version is available: {error}", type="server_error",
@@ -398,6 +406,30 @@ class ServerState:
 
 # ---- the app ----------------------------------------------------------------------------------------
 
+class _Route(APIRoute):
+    """Routes whose unexpected exceptions become an OpenAI-style 500 (APIError) inside the route.
+
+    Starlette hands a catch-all `Exception` handler's exception back to the server after answering, and
+    uvicorn then closes the keep-alive connection: the client's *next* request on it fails too (seen
+    in the soak). An APIError is handled without that.
+    """
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def run(request: Request):
+            try:
+                return await handler(request)
+            except (APIError, HTTPException, RequestValidationError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported to the caller and logged
+                log.exception("unhandled error on %s", request.url.path)
+                raise APIError(500, f"internal error: {type(exc).__name__}: {exc}", type="server_error",
+                               code="internal_error") from exc
+
+        return run
+
+
 def create_app(config: ServeConfig, engine: Engine | None = None):
     """The FastAPI app; `engine` may be shared (tests, benchmarks) or is built from config.base_model."""
     state = ServerState(config, engine)
@@ -408,6 +440,7 @@ def create_app(config: ServeConfig, engine: Engine | None = None):
         await asyncio.to_thread(state.batcher.close)
 
     app = FastAPI(title="lora-lib character chat", lifespan=lifespan)
+    app.router.route_class = _Route  # before the routes below are declared
     app.state.serve = state
 
     @app.exception_handler(APIError)
