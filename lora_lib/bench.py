@@ -455,15 +455,30 @@ def bench_serve_throughput(store: str | Path = "runs", clients: int = 8, per_cli
             "goal": ">= 2x", "met": ratio(fixed, "mixed") >= 2}
 
 
-def _status_timeline(audit: list[dict]) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """(owner, version) -> [(ts, status from then on)], from the registry's audit log."""
+def _status_timeline(audit: list[dict], committed: list[str] | None = None
+                     ) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(owner, version) -> [(ts, status from then on)], from the registry's audit log.
+
+    An audit row's ts is taken inside its transaction, before COMMIT: a request arriving a few ms
+    later may still, correctly, read the old status. `committed` (times at which the writer's calls
+    had returned, so had committed) moves each change to the first such time at or after its ts:
+    from then on the new status is certain."""
+    def effective(ts: str) -> str:
+        if not committed:
+            return ts
+        from datetime import datetime
+
+        t = datetime.fromisoformat(ts)
+        later = [c for c in committed if datetime.fromisoformat(c) >= t]
+        return min(later, key=datetime.fromisoformat) if later else ts
+
     out: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for row in audit:
         d = row["detail"]
         if row["action"] == "register_adapter":
-            out.setdefault((row["character_id"], d["version"]), []).append((row["ts"], d["status"]))
+            out.setdefault((row["character_id"], d["version"]), []).append((effective(row["ts"]), d["status"]))
         elif row["action"] == "set_status":
-            out.setdefault((row["character_id"], d["version"]), []).append((row["ts"], d["to"]))
+            out.setdefault((row["character_id"], d["version"]), []).append((effective(row["ts"]), d["to"]))
     return out
 
 
@@ -479,22 +494,24 @@ def _status_at(timeline: list[tuple[str, str]], ts: str) -> str | None:
 
 
 def soak_serve(store: str | Path = "runs", n_requests: int = 2000, clients: int = 4, max_tokens: int = 4,
-               action_every_s: float = 0.3, users: int = 200, seed: int = 0) -> dict:
+               action_every_s: float = 0.3, users: int = 200, seed: int = 0, **serve_overrides) -> dict:
     """A bounded soak against a real `lora serve` process: `n_requests` chat requests from `clients`
     threads (random users, three characters) while a controller rolls out, raises, promotes, rolls back,
     rejects a candidate mid-rollout and retires one, through the registry (like the CLI) and the admin
     API. Checked afterwards from the logs: every request answered (HTTP 200, one request-log line each),
     no 5xx in the error log, and no request answered by an adapter that was rejected or retired when the
-    request arrived (status timeline from the audit log)."""
+    request arrived (status timeline from the audit log, each change effective once the call that made
+    it had returned: see _status_timeline)."""
     import random
     import shutil
     import threading
+    from datetime import UTC, datetime
 
     import httpx
 
     from .monitor import read_request_log
 
-    w = _serve_world(store)
+    w = _serve_world(store, **serve_overrides)  # e.g. registry_url= a PostgreSQL database
     reg, root = w["registry"], w["root"]
     extra = 0
 
@@ -535,7 +552,7 @@ def soak_serve(store: str | Path = "runs", n_requests: int = 2000, clients: int 
     plan = [(SERVE_CHARACTERS[rng.randrange(3)], f"soak-user-{rng.randrange(users)}") for _ in range(n_requests)]
     results: list[tuple[int, str | None]] = []
     lock, done = threading.Lock(), threading.Event()
-    actions_done, action_errors = [], []
+    actions_done, action_errors, committed = [], [], []
     cursor = iter(range(n_requests))
 
     def client() -> None:
@@ -569,9 +586,10 @@ def soak_serve(store: str | Path = "runs", n_requests: int = 2000, clients: int 
                         actions_done.append(k)
                     except Exception as exc:  # noqa: BLE001 - recorded: a refused action is a finding
                         action_errors.append(f"step {k}: {exc}")
+                    committed.append(datetime.now(UTC).isoformat(timespec="microseconds"))
                     k += 1
 
-    with _ServerProcess(root) as srv:
+    with _ServerProcess(root, **serve_overrides) as srv:
         t0 = time.perf_counter()
         ctl = threading.Thread(target=controller)
         ctl.start()
@@ -588,7 +606,7 @@ def soak_serve(store: str | Path = "runs", n_requests: int = 2000, clients: int 
     failed = [(code, x) for code, x in results if code != 200]
     df, problems = read_request_log(root / "serve" / "request_log.jsonl")
     logged = df[df["request_id"].isin(ok_ids)]
-    timeline = _status_timeline(reg.audit_log())
+    timeline = _status_timeline(reg.audit_log(), committed)
     bad_served = []
     for rec in logged.itertuples():
         if rec.adapter_version is None or not isinstance(rec.adapter_version, str):

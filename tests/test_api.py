@@ -213,6 +213,10 @@ def test_soak_checker_finds_a_request_served_after_its_adapter_was_rejected():
     assert _status_at(timeline, "2026-01-01T00:00:09.999+00:00") == "approved"
     assert _status_at(timeline, "2026-01-01T00:00:10.001+00:00") == "rejected"
     assert _status_at(timeline, "2025-12-31T23:59:59+00:00") is None
+    # Audit ts is taken before COMMIT: the change counts once the writer's call had returned.
+    late = _status_timeline(audit, committed=["2026-01-01T00:00:05+00:00", "2026-01-01T00:00:10.004+00:00"])
+    assert _status_at(late[("nabi", "v2")], "2026-01-01T00:00:10.001+00:00") == "approved"
+    assert _status_at(late[("nabi", "v2")], "2026-01-01T00:00:10.005+00:00") == "rejected"
 
 
 def test_chat_key_when_configured_and_admin_disabled_without_one(served):
