@@ -236,10 +236,11 @@ def test_chat_key_when_configured_and_admin_disabled_without_one(served):
         assert r.status_code == 403 and r.json()["error"]["code"] == "admin_disabled"
 
 
-def test_a_version_retired_between_route_reads_is_skipped_and_keep_alive_survives(served, monkeypatch):
+def test_a_version_retired_right_after_routing_and_keep_alive_after_a_500(served, monkeypatch):
     """The soak's race, made deterministic: the routed version is retired right after the router read
-    it. The request is re-resolved (here to the base model: no other version) instead of failing, and
-    an unexpected error answers 500 without closing the client's keep-alive connection."""
+    it. The request is answered from that one consistent read (it read before the commit), the next
+    request no longer gets the retired version, and an unexpected error answers 500 without closing
+    the client's keep-alive connection."""
     import http.client
 
     from lora_lib.serve import api
@@ -258,6 +259,7 @@ def test_a_version_retired_between_route_reads_is_skipped_and_keep_alive_survive
         return res
 
     monkeypatch.setattr(api, "resolve", resolve_then_retire)
+    assert client.chat.completions.create(model="zed", messages=HI, max_tokens=2).model == "zed@v1"
     assert client.chat.completions.create(model="zed", messages=HI, max_tokens=2).model == "zed@base"
 
     def boom(*a, **kw):

@@ -248,6 +248,28 @@ class _Served:
         return adapter_name(self.owner, self.version) if self.version else adapter_name(self.res.character_id, None)
 
 
+class _Reads:
+    """The registry reads of one resolution, each made once: resolve() reads the adapter row that the
+    spec lookup needs next (one query fewer per request: a round trip each on PostgreSQL). Made fresh
+    for every resolution, so nothing is cached across requests."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        self._routes: dict[str, dict | None] = {}
+        self._adapters: dict[tuple[str, str], dict | None] = {}
+
+    def get_route(self, character_id: str) -> dict | None:
+        if character_id not in self._routes:
+            self._routes[character_id] = self.registry.get_route(character_id)
+        return self._routes[character_id]
+
+    def get_adapter(self, character_id: str, version: str) -> dict | None:
+        key = (character_id, version)
+        if key not in self._adapters:
+            self._adapters[key] = self.registry.get_adapter(character_id, version)
+        return self._adapters[key]
+
+
 class ServerState:
     def __init__(self, config: ServeConfig, engine: Engine | None = None):
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -307,8 +329,8 @@ class ServerState:
         ours = self.engine.base_model
         return base == ours or (Path(base).exists() and Path(base).resolve() == Path(ours).resolve())
 
-    def _spec(self, owner: str, version: str) -> AdapterSpec | None:
-        row = self.registry.get_adapter(owner, version)
+    def _spec(self, owner: str, version: str, reads: _Reads | None = None) -> AdapterSpec | None:
+        row = (reads or self.registry).get_adapter(owner, version)
         if row is None or row["status"] in NEVER_SERVED:
             return None
         return AdapterSpec(adapter_name(owner, version), row["path"], row["sha256"])
@@ -333,20 +355,18 @@ class ServerState:
 
     async def route(self, character_id: str, user_key: str) -> _Served:
         info = self.config.characters.get(character_id)
-        for _ in range(3):
-            res = resolve(self.registry, character_id, user_key, category=info.category if info else None,
-                          default_base_model=self.engine.base_model)
-            if not self._same_base(res.base_model):
-                raise APIError(503, f"route of {character_id!r} needs base model {res.base_model!r}; this "
-                                    f"server runs {self.engine.base_model!r}", type="server_error",
-                               code="wrong_base_model")
-            if res.adapter_version is None:
-                return _Served(res, None, None, None, "base")
-            spec = self._spec(res.route_owner, res.adapter_version)
-            if spec is not None:
-                break
-            # The version was rejected or retired between resolve()'s read and ours: resolve again,
-            # which now skips it (to the stable version, the category, or the base model).
+        # One read of each row: the spec is built from the very row resolve() found servable, so a
+        # status change committed in between cannot leave a routed version without a spec (seen in
+        # the soak when the two were separate reads).
+        reads = _Reads(self.registry)
+        res = resolve(reads, character_id, user_key, category=info.category if info else None,
+                      default_base_model=self.engine.base_model)
+        if not self._same_base(res.base_model):
+            raise APIError(503, f"route of {character_id!r} needs base model {res.base_model!r}; this server "
+                                f"runs {self.engine.base_model!r}", type="server_error", code="wrong_base_model")
+        if res.adapter_version is None:
+            return _Served(res, None, None, None, "base")
+        spec = self._spec(res.route_owner, res.adapter_version, reads)
         error = await self._try_load(spec) if spec else "not servable"
         if error is None:
             self.last_good[character_id] = (res.route_owner, res.adapter_version)
