@@ -374,8 +374,8 @@ class VllmBackend:
                 if name in self.adapters:  # loaded by another thread meanwhile
                     self.adapters.move_to_end(name)
                     return False
-            try:
-                r = self._post("/v1/load_lora_adapter", load_body(name, path))
+            try:  # an absolute path (as `lora export vllm` writes): vLLM's working directory is not ours
+                r = self._post("/v1/load_lora_adapter", load_body(name, Path(path).resolve()))
             except VllmUnavailable as exc:
                 raise AdapterLoadError(f"adapter {name}: {exc}") from exc
             fresh = load_outcome(r.status_code, self._body(r), name, self.url)
