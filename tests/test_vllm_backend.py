@@ -193,7 +193,7 @@ def test_unload_and_chat_errors():
     # OpenAIModelRegistry.check_model: a model (adapter) vLLM does not serve -> reload once and retry
     lost = chat_error(404, {"error": {"message": "The model `nabi@v2` does not exist.", "type": "NotFoundError",
                                       "param": "model", "code": 404}}, URL, "nabi@v2")
-    assert lost.unknown_model and lost.status == 404 and URL in str(lost)
+    assert lost.unknown_model and lost.status == 404 and URL in str(lost) and "serve.vllm_model" in str(lost)
     too_long = chat_error(400, ALREADY_OLD | {"message": "This model's maximum context length is 2048 tokens."},
                           URL, "nabi@v2")
     assert not too_long.unknown_model and "maximum context length" in str(too_long)

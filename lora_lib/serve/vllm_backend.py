@@ -263,8 +263,11 @@ def is_unknown_model(status: int, body) -> bool:
 
 def chat_error(status: int, body, url: str, model: str) -> VllmError:
     """A non-200 answer to a chat completion -> VllmError naming the URL, the model and vLLM's message."""
-    return VllmError(f"vLLM at {url} answered {status} for model {model}: {error_message(body)}", status,
-                     unknown_model=is_unknown_model(status, body))
+    unknown = is_unknown_model(status, body)
+    hint = f" (GET {url}/v1/models lists what it serves; serve.vllm_model names the base model there)" \
+        if unknown else ""
+    return VllmError(f"vLLM at {url} answered {status} for model {model}: {error_message(body)}{hint}", status,
+                     unknown_model=unknown)
 
 
 # ---- pure function: eviction -------------------------------------------------------------------------
