@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CHARACTER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -264,6 +264,21 @@ class ServeParams(_Strict):
     # as a candidate (sticky), unless auto_promote. The first version of a character becomes stable.
     rollout_percent: float = Field(10.0, ge=0, le=100)
     auto_promote: bool = False
+    # Generation backend: "engine" (in process) or "vllm" (a vLLM OpenAI-compatible server started with
+    # --enable-lora and VLLM_ALLOW_RUNTIME_LORA_UPDATING=True; untested here, see README). Routing,
+    # rollout, logs, gates and metrics stay in our server either way.
+    backend: Literal["engine", "vllm"] = "engine"
+    vllm_url: str | None = None                  # e.g. http://gpu-host:8000 (required for backend vllm)
+    vllm_model: str | None = None                # the base model's name in vLLM; None: base_model as given
+    vllm_timeout_s: float = Field(120.0, gt=0)   # per request to vLLM
+    vllm_max_concurrency: int = Field(64, ge=1)  # requests in flight to vLLM (it batches them itself)
+
+    @model_validator(mode="after")
+    def _vllm_needs_url(self):
+        if self.backend == "vllm" and not self.vllm_url:
+            raise ValueError("serve.vllm_url is required when serve.backend is 'vllm' "
+                             "(e.g. --set serve.vllm_url=http://gpu-host:8000)")
+        return self
 
 
 class MonitorParams(_Strict):

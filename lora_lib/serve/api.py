@@ -10,6 +10,8 @@
   `GET /admin/routes`, `POST /admin/routes/{character}/{set|rollout|promote|rollback}`,
   `POST /admin/adapters/{owner}/{version}/status`.
 - The route is read from the registry on every request: a rollback is seen by the next request.
+- Generation runs on the in-process Engine, or with `serve.backend: vllm` on a vLLM server
+  (lora_lib/serve/vllm_backend.py, untested: no GPU so far); everything else here is the same.
 - Logs (schema: lora_lib/serve/request_log.md, kept in sync with LOG_FIELDS below): one line
   per answered request in `serve.request_log`, per refused/failed request in `serve.error_log`,
   per feedback in `serve.feedback_log`.
@@ -277,8 +279,18 @@ class ServerState:
         self.config = config
         s = config.serve
         self.registry = Registry(config.registry_url)
-        self.engine = engine or Engine(config.base_model, capacity=s.adapter_cache, batched_lora=s.batched_lora)
-        self.batcher = Batcher(self.engine, max_batch=s.max_batch, wait_ms=s.batch_wait_ms, mixed=s.mixed_batches)
+        if engine is None and s.backend == "vllm":
+            # Generation on a vLLM server (untested: no GPU so far); it is both the engine and the batcher.
+            from .vllm_backend import VllmBackend
+
+            self.engine = VllmBackend(config.base_model, s.vllm_url, served_model=s.vllm_model,
+                                      capacity=s.adapter_cache, timeout_s=s.vllm_timeout_s,
+                                      max_concurrency=s.vllm_max_concurrency)
+            self.batcher = self.engine
+        else:
+            self.engine = engine or Engine(config.base_model, capacity=s.adapter_cache, batched_lora=s.batched_lora)
+            self.batcher = Batcher(self.engine, max_batch=s.max_batch, wait_ms=s.batch_wait_ms,
+                                   mixed=s.mixed_batches)
         self.request_log = config.log_path(s.request_log)
         self.error_log = config.log_path(s.error_log)
         self.feedback_log = config.log_path(s.feedback_log)
@@ -585,6 +597,8 @@ def create_app(config: ServeConfig, engine: Engine | None = None):
             return record, reply
 
         def failed(exc: Exception) -> APIError:
+            if getattr(exc, "backend_unavailable", False):  # the vLLM server could not be reached
+                return APIError(503, f"{type(exc).__name__}: {exc}", type="server_error", code="backend_unavailable")
             code = "adapter_unavailable" if isinstance(exc, AdapterLoadError) else "generation_failed"
             return APIError(503 if isinstance(exc, AdapterLoadError) else 500, f"{type(exc).__name__}: {exc}",
                             type="server_error", code=code)
@@ -676,9 +690,10 @@ def create_app(config: ServeConfig, engine: Engine | None = None):
 
     @app.get("/healthz")
     async def healthz():
+        backend = state.engine.health() if hasattr(state.engine, "health") else {"backend": "engine"}
         return {"status": "ok", "base_model": state.engine.base_model, "loaded_adapters": state.engine.loaded,
                 "batches": state.batcher.batches, "batched_rows": state.batcher.rows,
-                "engine_busy_s": round(state.batcher.busy_s, 3)}
+                "engine_busy_s": round(state.batcher.busy_s, 3), **backend}
 
     @app.get("/metrics")
     async def metrics():
