@@ -391,12 +391,12 @@ class ServerState:
                 fallbacks.append((res.route_owner, route["stable_version"], "stable"))
         if character_id in self.last_good:
             fallbacks.append((*self.last_good[character_id], "stable"))
+        routed = adapter_name(res.route_owner, res.adapter_version)
         for owner, version, group in fallbacks:
             fb = self._spec(owner, version)
-            # spec is None when the routed version turned unservable (rejected/retired) after resolve()
-            if fb and (spec is None or fb.name != spec.name) and await self._try_load(fb) is None:
-                return _Served(res, fb, owner, version, group, fallback=f"load_failed:{spec.name}")
-        raise APIError(503, f"adapter {spec.name if spec else res.adapter_version} cannot be loaded and no "
+            if fb and fb.name != routed and await self._try_load(fb) is None:
+                return _Served(res, fb, owner, version, group, fallback=f"load_failed:{routed}")
+        raise APIError(503, f"adapter {routed} cannot be loaded and no "
                             f"previous version is available: {error}", type="server_error",
                        code="adapter_unavailable")
 
