@@ -20,7 +20,6 @@ from lora_lib.serve.api import ServerState, ServerThread, create_app, free_port,
 from lora_lib.serve.engine import AdapterLoadError, AdapterSpec, Job, Sampling
 from lora_lib.serve.registry import Registry
 from lora_lib.serve.vllm_backend import (
-    DONE,
     StreamState,
     VllmBackend,
     VllmError,
@@ -114,17 +113,8 @@ data: [DONE]
 
 
 def test_stream_lines_become_deltas_and_a_generation():
-    state, deltas = StreamState(), []
-    for line in STREAM.splitlines():
-        event = parse_sse_line(line)
-        if event is DONE:
-            state.done = True
-            break
-        if event is not None:
-            d = state.feed(event)
-            if d:
-                deltas.append(d)
-    g = state.result(3.0)
+    deltas = []
+    g = StreamState().feed_lines(STREAM.splitlines(), deltas.append).result(3.0)
     # the deltas add up to the stripped reply (leading space dropped, trailing space held until text follows)
     assert deltas == ["안녕", "!", " 오늘 뭐 했어?"] and "".join(deltas) == g.text == "안녕! 오늘 뭐 했어?"
     assert (g.prompt_tokens, g.completion_tokens, g.finish_reason) == (31, 9, "stop")

@@ -184,6 +184,19 @@ class StreamState:
             return delta
         return ""
 
+    def feed_lines(self, lines: Iterable[str], on_text) -> StreamState:
+        """Read SSE lines up to `data: [DONE]`, passing each text delta to on_text; returns self."""
+        for line in lines:
+            event = parse_sse_line(line)
+            if event is DONE:
+                self.done = True
+                break
+            if event is not None:
+                delta = self.feed(event)
+                if delta:
+                    on_text(delta)
+        return self
+
     def result(self, latency_ms: float) -> Generation:
         if not self.done:
             raise VllmError("vLLM stream ended before 'data: [DONE]' (connection dropped?)")
@@ -484,15 +497,7 @@ class VllmBackend:
                 if r.status_code != 200:
                     r.read()
                     raise chat_error(r.status_code, self._body(r), self.url, model)
-                for line in r.iter_lines():
-                    event = parse_sse_line(line)
-                    if event is DONE:
-                        state.done = True
-                        break
-                    if event is not None:
-                        delta = state.feed(event)
-                        if delta:
-                            on_text(delta)
+                state.feed_lines(r.iter_lines(), on_text)
         except httpx.TimeoutException as exc:
             raise VllmUnavailable(f"vLLM at {self.url}: stream timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
