@@ -463,14 +463,14 @@ def _status_timeline(audit: list[dict], committed: list[str] | None = None
     later may still, correctly, read the old status. `committed` (times at which the writer's calls
     had returned, so had committed) moves each change to the first such time at or after its ts:
     from then on the new status is certain."""
-    def effective(ts: str) -> str:
-        if not committed:
-            return ts
-        from datetime import datetime
+    import bisect
+    from datetime import datetime
 
-        t = datetime.fromisoformat(ts)
-        later = [c for c in committed if datetime.fromisoformat(c) >= t]
-        return min(later, key=datetime.fromisoformat) if later else ts
+    done = sorted((datetime.fromisoformat(c), c) for c in committed or [])  # parsed once, not per row
+
+    def effective(ts: str) -> str:
+        i = bisect.bisect_left(done, (datetime.fromisoformat(ts), ""))
+        return done[i][1] if i < len(done) else ts
 
     out: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for row in audit:
