@@ -154,9 +154,9 @@ def _serve_world(store: str | Path, params_dir: str | Path = "params", fresh_reg
     import shutil
 
     from .demo import build_demo
+    from .engine.synthetic import make_adapter
+    from .registry import Registry
     from .serve.api import load_serve_config
-    from .serve.registry import Registry
-    from .serve.synthetic import make_adapter
 
     root = (Path(store) / "bench" / "serve_world").resolve()
     if not (root / "demo" / "base_model" / "config.json").is_file():
@@ -188,7 +188,7 @@ def bench_serve_switch(store: str | Path = "runs", n: int = 300) -> dict:
     row over using one adapter (1-token generations, same prompts), clipped at 0. Also reported:
     PEFT's global set_adapter, the other way to switch.
     """
-    from .serve.engine import Engine
+    from .engine import Engine
 
     w = _serve_world(store)
     engine = Engine(w["config"].base_model, capacity=4)
@@ -239,9 +239,9 @@ def bench_serve_rollback(store: str | Path = "runs", trials: int = 5) -> dict:
 
     import httpx
 
+    from .engine import Engine
+    from .registry import Registry
     from .serve.api import ServerThread, create_app
-    from .serve.engine import Engine
-    from .serve.registry import Registry
 
     w = _serve_world(store)
     cfg = w["config"]
@@ -509,7 +509,7 @@ def soak_serve(store: str | Path = "runs", n_requests: int = 2000, clients: int 
 
     import httpx
 
-    from .monitor import read_request_log
+    from .requestlog import read_request_log
 
     w = _serve_world(store, **serve_overrides)  # e.g. registry_url= a PostgreSQL database
     reg, root = w["registry"], w["root"]

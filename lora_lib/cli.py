@@ -173,7 +173,7 @@ def _print_rows(rows: list[dict], keys: list[str]) -> None:
 
 def cmd_route(args) -> int:
     """lora route status|set|rollout|promote|rollback|mark|adapters."""
-    from .serve.registry import Registry
+    from .registry import Registry
 
     cfg = _serve_config(args)
     reg = Registry(cfg.registry_url)
@@ -226,8 +226,8 @@ def cmd_serve(args) -> int:
 
 
 def cmd_merge(args) -> int:
+    from .registry import Registry, adapter_name
     from .serve.export import merge_adapter
-    from .serve.registry import Registry, adapter_name
 
     cfg = _serve_config(args)
     reg = Registry(cfg.registry_url)
@@ -250,8 +250,8 @@ def cmd_merge(args) -> int:
 
 
 def cmd_export_vllm(args) -> int:
+    from .registry import Registry
     from .serve.export import export_vllm
-    from .serve.registry import Registry
 
     cfg = _serve_config(args)
     out = Path(args.out) if args.out else cfg.store / "export" / "vllm"
@@ -369,8 +369,9 @@ def cmd_monitor(args) -> int:
     from functools import partial
 
     from .config import known_characters, load_params
-    from .monitor import LogTail, monitor_once, watch
-    from .serve.registry import Registry
+    from .monitor import monitor_once, watch
+    from .requestlog import LogTail
+    from .registry import Registry
 
     characters = args.character or known_characters(args.params)
     if not characters:

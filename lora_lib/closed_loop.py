@@ -116,6 +116,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     """
     from . import stages
     from .dataset import build_version, eval_prompts, load_version
+    from .engine import Engine
     from .monitor import (
         append_request_log,
         dataset_with_negatives,
@@ -124,8 +125,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
         serve_one,
         traffic_fns,
     )
-    from .serve.engine import Engine
-    from .serve.registry import Registry
+    from .registry import Registry
     from .train import train_adapter
 
     if bad not in ("meta_talk", "diverged"):
@@ -213,7 +213,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
         bad_reply = not all(r["gates"].values())
         rating = ("down" if rng.random() < 0.5 else None) if bad_reply else \
             ("up" if rng.random() < 0.3 else ("down" if rng.random() < 0.03 else None))
-        if rating:  # the server's feedback schema (lora_lib/serve/request_log.md)
+        if rating:  # the server's feedback schema (lora_lib/requestlog.md)
             append_request_log(feedback_path, {"ts": r["ts"], "request_id": r["request_id"], "rating": rating,
                                                "score": 1 if rating == "up" else -1, "comment": None,
                                                **{k: r[k] for k in ("character_id", "adapter_version", "group",

@@ -533,7 +533,7 @@ def forget_user(user_id: str, *, store: str | Path, salt: str, requests_path: st
         if (r.parent.parent.name, _read(r).get("dataset_version")) in affected)
     flagged = []
     if registry_url and _registry_exists(registry_url):
-        from .serve.registry import Registry
+        from .registry import Registry
 
         registry = Registry(registry_url)
         for row in registry.list_adapters():

@@ -1,7 +1,7 @@
 """Monitoring and the closed loop: request-log metrics, alerts, auto-rollback, negative examples.
 
 The request log is JSON lines, one record per answered request (schema: the serving side's
-lora_lib/serve/request_log.md). Fields used here:
+lora_lib/requestlog.md). Fields used here:
 
   required  ts, character_id, adapter_version (null = base), group, user_ref, latency_ms,
             prompt_tokens, completion_tokens, reply, reply_chars, gates {gate: passed}
@@ -14,7 +14,6 @@ are joined on request_id. Pure functions take and return plain data or frames; I
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -27,12 +26,20 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .requestlog import (
+    LogTail,
+    append_request_log,
+    attach_feedback,
+    is_number,
+    json_default,
+    rating_value,
+    read_feedback,
+    read_request_log,
+    user_ref,
+)
 from .store import atomic_write_text, sha256_json, write_jsonl
 
-REQUIRED_FIELDS: tuple[str, ...] = ("ts", "character_id", "adapter_version", "group", "user_ref", "latency_ms",
-                                    "prompt_tokens", "completion_tokens", "reply", "reply_chars", "gates")
 GATES: tuple[str, ...] = ("language", "meta_leak", "repetition", "policy")
-GROUPS: tuple[str, ...] = ("stable", "candidate", "base")
 KEYS: tuple[str, ...] = ("character_id", "adapter_version", "group")
 METRIC_COLUMNS: tuple[str, ...] = (
     "n", "reply_chars_mean", "latency_p50_ms", "latency_p95_ms", "prompt_tokens_mean", "completion_tokens_mean",
@@ -44,191 +51,6 @@ METRIC_COLUMNS: tuple[str, ...] = (
 COMPARED: tuple[str, ...] = (*GATES, "any")
 
 
-# ---- the log (I/O edge) -----------------------------------------------------------------------------
-
-def _plain(obj: Any) -> Any:
-    """json default: numpy scalars and the like -> Python values."""
-    return obj.item() if hasattr(obj, "item") else str(obj)
-
-
-def append_request_log(path: str | Path, record: dict) -> None:
-    """Append one record as a JSON line, creating parent dirs.
-
-    If the file ends mid-line (a writer died), a newline goes first so the new record is not glued
-    onto the broken one: the damage stays one bad line, which the reader reports.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, ensure_ascii=False, default=_plain) + "\n"
-    with open(path, "ab+") as f:
-        f.seek(0, 2)
-        if f.tell() > 0:
-            f.seek(-1, 2)
-            if f.read(1) != b"\n":
-                line = "\n" + line
-        f.write(line.encode("utf-8"))
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _problem(record: Any) -> str | None:
-    """Why a request-log record cannot be used, or None. Names the field."""
-    if not isinstance(record, dict):
-        return f"not a JSON object ({type(record).__name__})"
-    missing = [k for k in REQUIRED_FIELDS if k not in record]
-    if missing:
-        return f"missing fields: {', '.join(missing)}"
-    if not isinstance(record["gates"], dict):
-        return "field gates: not an object"
-    bad_gates = [g for g, v in record["gates"].items() if not isinstance(v, bool)]
-    if bad_gates:
-        return f"field gates: non-boolean value for {', '.join(map(str, bad_gates))}"
-    if not isinstance(record["character_id"], str) or not record["character_id"]:
-        return "field character_id: not a non-empty string"
-    if record["group"] not in GROUPS:
-        return f"field group: {record['group']!r} is not one of {', '.join(GROUPS)}"
-    if record["adapter_version"] is not None and not isinstance(record["adapter_version"], str):
-        return "field adapter_version: not a string or null"
-    for k in ("latency_ms", "prompt_tokens", "completion_tokens", "reply_chars"):
-        if not _is_number(record[k]) or record[k] < 0:
-            return f"field {k}: not a non-negative number ({record[k]!r})"
-    try:
-        ts = datetime.fromisoformat(str(record["ts"]))
-    except ValueError:
-        return f"field ts: not an ISO 8601 time ({record['ts']!r})"
-    if ts.tzinfo is None:
-        return f"field ts: no time zone ({record['ts']!r}); the log is in UTC"
-    return None
-
-
-def read_request_log(path: str | Path) -> tuple[pd.DataFrame, list[dict]]:
-    """(records as a frame with REQUIRED_FIELDS columns first, problems [{line, error}]).
-
-    Tolerant: a bad JSON line (e.g. truncated by a crash) or a record with a missing or malformed
-    field is quarantined with its 1-based line number and the reason, never silently dropped.
-    Missing/empty file -> empty frame.
-    """
-    path = Path(path)
-    rows: list[dict] = []
-    problems: list[dict] = []
-    if path.is_file():
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for no, line in enumerate(f, start=1):
-                _parse_line(no, line, rows, problems)
-    return _log_frame(rows), problems
-
-
-def _parse_line(no: int, line: str, rows: list[dict], problems: list[dict]) -> None:
-    if not line.strip():
-        return
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as e:
-        problems.append({"line": no, "error": f"bad JSON: {e.msg} (col {e.colno})", "text": line.rstrip("\r\n")[:200]})
-        return
-    error = _problem(record)
-    if error:
-        problems.append({"line": no, "error": error, "text": line.rstrip("\r\n")[:200]})
-    else:
-        rows.append(record)
-
-
-def _log_frame(rows: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=list(dict.fromkeys([*REQUIRED_FIELDS, *(k for r in rows for k in r)])))
-
-
-class LogTail:
-    """Incremental read_request_log for `--watch`: each read() parses only the lines appended since the
-    last one. An unfinished last line (a writer mid-append) waits for its newline; a file that shrank or
-    was replaced (rotation) is read again from the start. Same (frame, problems) as read_request_log."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._reset(None)
-
-    def _reset(self, inode: int | None) -> None:
-        self.inode, self.offset, self.line_no = inode, 0, 0
-        self.rows: list[dict] = []
-        self.problems: list[dict] = []
-
-    def read(self) -> tuple[pd.DataFrame, list[dict]]:
-        if not self.path.is_file():
-            self._reset(None)
-            return _log_frame([]), []
-        st = self.path.stat()
-        if st.st_ino != self.inode or st.st_size < self.offset:
-            self._reset(st.st_ino)
-        with open(self.path, "rb") as f:
-            f.seek(self.offset)
-            data = f.read()
-        complete = data[: data.rfind(b"\n") + 1]
-        self.offset += len(complete)
-        for raw in complete.splitlines():
-            self.line_no += 1
-            _parse_line(self.line_no, raw.decode("utf-8", errors="replace"), self.rows, self.problems)
-        return _log_frame(self.rows), list(self.problems)
-
-
-def read_feedback(path: str | Path) -> tuple[pd.DataFrame, list[dict]]:
-    """The feedback log ({request_id, rating "up"|"down", ...} per line) -> (frame, problems)."""
-    path = Path(path)
-    rows, problems = [], []
-    if path.is_file():
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for no, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    problems.append({"line": no, "error": f"bad JSON: {e.msg} (col {e.colno})"})
-                    continue
-                if not isinstance(rec, dict) or not rec.get("request_id"):
-                    problems.append({"line": no, "error": "missing fields: request_id"})
-                elif _rating(rec.get("rating", rec.get("score"))) is None:
-                    problems.append({"line": no, "error": f"field rating: {rec.get('rating')!r} is not up/down"})
-                else:
-                    rows.append(rec)
-    return pd.DataFrame(rows, columns=list(dict.fromkeys(["ts", "request_id", "rating",
-                                                          *(k for r in rows for k in r)]))), problems
-
-
-def _rating(v: Any) -> float | None:
-    """up / thumbs_up / True / 1 -> 1.0; down / thumbs_down / False / -1 / 0 -> 0.0; else None."""
-    if isinstance(v, bool):
-        return float(v)
-    if isinstance(v, int | float) and v in (1, -1, 0):
-        return 1.0 if v == 1 else 0.0
-    if isinstance(v, str):
-        return {"up": 1.0, "thumbs_up": 1.0, "down": 0.0, "thumbs_down": 0.0}.get(v.strip().lower())
-    return None
-
-
-def attach_feedback(df: pd.DataFrame, feedback: pd.DataFrame) -> tuple[pd.DataFrame, list[dict]]:
-    """Add a `feedback` column (1.0 up, 0.0 down, NaN none) joined on request_id; the last rating wins.
-
-    Returns (frame, problems): feedback naming a request_id absent from the log is reported, not dropped
-    silently (the request may predate the log's start).
-    """
-    out = df.copy()
-    inline = out["feedback"].map(_rating) if "feedback" in out.columns else pd.Series(None, index=out.index)
-    out["feedback"] = pd.to_numeric(inline, errors="coerce")
-    if feedback is None or feedback.empty:
-        return out, []
-    last = {str(r["request_id"]): _rating(r.get("rating", r.get("score")))
-            for r in feedback.to_dict(orient="records")}
-    ids = out["request_id"].astype(str) if "request_id" in out.columns else pd.Series("", index=out.index)
-    joined = ids.map(last)
-    out["feedback"] = pd.to_numeric(joined.where(joined.notna(), out["feedback"]), errors="coerce")
-    known = set(ids)
-    orphans = [{"request_id": rid, "error": "feedback for a request_id not in the request log"}
-               for rid in last if rid not in known]
-    return out, orphans
-
-
-# ---- metrics (pure) ---------------------------------------------------------------------------------
 
 def _violation(gates: Any, gate: str) -> float:
     """1.0 failed, 0.0 passed, NaN unknown (a gate absent from the record is not counted as a pass)."""
@@ -260,7 +82,7 @@ def flatten(df: pd.DataFrame, *, price_per_1k_prompt: float = 0.0, price_per_1k_
         flat[f"v_{g}"] = [_violation(x, g) for x in df["gates"]]
     flat["v_any"] = flat[[f"v_{g}" for g in GATES]].max(axis=1, skipna=True)
     fb = df["feedback"] if "feedback" in df.columns else pd.Series(math.nan, index=df.index)
-    flat["feedback"] = pd.to_numeric(fb.map(lambda v: v if _is_number(v) and v in (0.0, 1.0) else _rating(v)),
+    flat["feedback"] = pd.to_numeric(fb.map(lambda v: v if is_number(v) and v in (0.0, 1.0) else rating_value(v)),
                                      errors="coerce")
     if window:
         flat["window"] = flat["ts"].dt.floor(window)
@@ -576,7 +398,7 @@ def flag_reasons(record: dict) -> list[str]:
     reasons = [f"gate:{g}" for g in GATES if gates.get(g) is False]
     fb = record.get("feedback")
     if fb is not None and not (isinstance(fb, float) and math.isnan(fb)) and \
-            (fb == 0.0 if _is_number(fb) else _rating(fb) == 0.0):
+            (fb == 0.0 if is_number(fb) else rating_value(fb) == 0.0):
         reasons.append("feedback:thumbs_down")
     return reasons
 
@@ -755,17 +577,11 @@ def dataset_with_negatives(conversations: list[dict], negatives: list[dict], p, 
                "changed": manifest["version"] != parent, "negatives": neg["manifest"],
                "preference_pairs_file": f"{key}.preference.jsonl", "excluded_conversations": rejected,
                "unpaired": neg["unpaired"]}
-    write_jsonl(root / f"{key}.preference.jsonl", neg["preference_pairs"], default=_plain)
+    write_jsonl(root / f"{key}.preference.jsonl", neg["preference_pairs"], default=json_default)
     write_json(root / f"{key}.json", lineage)
     return {"manifest": manifest, "rejected": rejected, "negatives": neg["manifest"], "lineage": lineage,
             "lineage_path": str(root / f"{key}.json"), "preference_pairs": neg["preference_pairs"]}
 
-
-# ---- replay (drives the real router/engine through injected functions) ------------------------------
-
-def user_ref(user: str) -> str:
-    """Short stable pseudonym for a user id: logs never carry the raw id."""
-    return hashlib.sha256(str(user).encode()).hexdigest()[:16]
 
 
 def traffic_fns(p, registry, engine) -> tuple[Callable, Callable, Callable]:
@@ -891,7 +707,7 @@ def monitor_once(mp, log_path: str | Path, out_dir: str | Path, *, registry=None
     alerts_path = out_dir / "alerts.jsonl"
     firing = threshold_alerts + vs_alerts
     table, fresh = merge_alerts(_read_table(alerts_path), firing, now_s)
-    write_jsonl(alerts_path, table, default=_plain)
+    write_jsonl(alerts_path, table, default=json_default)
     decisions, rollbacks = [], []
     if registry is not None:
         cids = sorted({a["character_id"] for a in firing})
@@ -904,10 +720,10 @@ def monitor_once(mp, log_path: str | Path, out_dir: str | Path, *, registry=None
             for r in rollbacks:
                 append_request_log(out_dir / "rollbacks.jsonl", r)
     negatives = negatives_from_log(df)
-    write_jsonl(out_dir / "negatives.jsonl", negatives, default=_plain)
+    write_jsonl(out_dir / "negatives.jsonl", negatives, default=json_default)
     quarantine = [{"file": str(log_path), **p} for p in problems] + \
         [{"file": str(feedback_path), **p} for p in fb_problems + orphans]
-    write_jsonl(out_dir / "quarantine.jsonl", quarantine, default=_plain)
+    write_jsonl(out_dir / "quarantine.jsonl", quarantine, default=json_default)
     atomic_write_text(out_dir / "metrics.csv", metrics.to_csv(index=False))
     atomic_write_text(out_dir / "metrics_windows.csv", windows.to_csv(index=False))
     atomic_write_text(out_dir / "comparisons.csv", pd.DataFrame(comparisons).to_csv(index=False))

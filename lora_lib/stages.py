@@ -137,6 +137,7 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
 
     from .config import known_characters
     from .dataset import eval_prompts, load_version
+    from .engine import Engine
     from .evaluate import human_ab as ab
     from .evaluate.persona import NEUTRAL, CharacterClassifier, classifier_corpus, previous_approved
     from .evaluate.report import (
@@ -147,8 +148,7 @@ def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str |
         score_replies,
         worst_replies,
     )
-    from .serve.engine import Engine
-    from .serve.registry import Registry
+    from .registry import Registry
 
     dataset_version = _require(paths, "dataset", "dataset_version")
     adapter_version = _require(paths, "train", "adapter_version")
@@ -256,7 +256,7 @@ def run_serve(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     `serve.auto_promote`); promotion is left to a person (`lora route promote`) or to monitoring.
     Re-running with the same version changes nothing.
     """
-    from .serve.registry import Registry
+    from .registry import Registry
 
     report = paths.result("evaluate")
     version = _require(paths, "evaluate", "adapter_version")
@@ -298,9 +298,9 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     """Replay synthetic traffic through the real router and engine, then one monitoring pass over its log:
     per-version metrics, alerts (thresholds and candidate vs stable), auto-rollback if configured, negatives."""
     from .dataset import eval_prompts, load_version
+    from .engine import Engine
     from .monitor import monitor_once, replay, traffic_fns
-    from .serve.engine import Engine
-    from .serve.registry import Registry
+    from .registry import Registry
 
     registry = Registry(p.registry_url())
     engine = Engine(p.path(p.base_model))

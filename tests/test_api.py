@@ -13,11 +13,11 @@ import httpx
 import openai
 import pytest
 
-from lora_lib.monitor import read_request_log, user_ref
+from lora_lib.engine.synthetic import make_adapter
+from lora_lib.registry import Registry
+from lora_lib.requestlog import read_request_log, user_ref
 from lora_lib.serve.api import ChatRequest, ServerThread, create_app, load_serve_config, prompt_messages
-from lora_lib.serve.registry import Registry
 from lora_lib.serve.router import resolve
-from lora_lib.serve.synthetic import make_adapter
 
 KEY = "test-admin-key"
 HI = [{"role": "user", "content": "안녕? 오늘 뭐 했어?"}]

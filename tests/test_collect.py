@@ -151,7 +151,7 @@ def test_time_range_from_params(tmp_path):
 
 
 def test_forget_lists_builds_and_flags_registry_adapters(tmp_path, capsys):
-    from lora_lib.serve.registry import Registry
+    from lora_lib.registry import Registry
     from lora_lib.store import write_json
 
     store = tmp_path / "runs"

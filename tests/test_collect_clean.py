@@ -119,7 +119,7 @@ def test_deletion_request_removes_the_user_and_flags_what_was_built(world_store,
 
     from lora_lib.collect import forget_user, user_ref
     from lora_lib.dataset import build_version
-    from lora_lib.serve.registry import Registry
+    from lora_lib.registry import Registry
     from lora_lib.store import write_json
 
     store = tmp_path / "store"

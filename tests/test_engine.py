@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from lora_lib.serve.engine import AdapterLoadError, AdapterSpec, Batcher, Engine, Job, Sampling
+from lora_lib.engine import AdapterLoadError, AdapterSpec, Batcher, Engine, Job, Sampling
+from lora_lib.engine.synthetic import make_adapter
+from lora_lib.registry import Registry
 from lora_lib.serve.export import export_vllm, merge_adapter
-from lora_lib.serve.registry import Registry
-from lora_lib.serve.synthetic import make_adapter
 from lora_lib.store import sha256_file
 
 PROMPTS = [[{"role": "user", "content": "안녕하세요, 오늘 날씨 어때요?"}],

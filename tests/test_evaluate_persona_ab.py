@@ -12,7 +12,7 @@ from lora_lib.evaluate.persona import (
     style_marker_rate,
 )
 from lora_lib.evaluate.report import decide, score_replies
-from lora_lib.serve.registry import Registry
+from lora_lib.registry import Registry
 
 from .conftest import ROOT
 

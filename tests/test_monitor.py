@@ -10,15 +10,13 @@ from matplotlib.figure import Figure
 
 from lora_lib.monitor import (
     METRIC_COLUMNS,
-    REQUIRED_FIELDS,
-    append_request_log,
     check_alerts,
     insufficient_data,
     plot_rates,
-    read_request_log,
     replay,
     version_metrics,
 )
+from lora_lib.requestlog import REQUIRED_FIELDS, append_request_log, read_request_log
 from lora_lib.serve.router import Resolution
 
 OK = {"language": True, "meta_leak": True, "repetition": True, "policy": True}
@@ -145,20 +143,19 @@ import pytest  # noqa: E402
 
 from lora_lib.config import MonitorParams  # noqa: E402
 from lora_lib.monitor import (  # noqa: E402
-    attach_feedback,
     compare_to_stable,
     flatten,
     merge_alerts,
     monitor_once,
     negatives_from_log,
     negatives_to_training,
-    read_feedback,
     reference_replies,
     rollback_decisions,
     watch,
     worse_p_value,
 )
-from lora_lib.serve.registry import Registry  # noqa: E402
+from lora_lib.registry import Registry  # noqa: E402
+from lora_lib.requestlog import attach_feedback, read_feedback  # noqa: E402
 
 
 def leaky(version: str, group: str, n: int, n_leaks: int, *, start: int = 0, **kw) -> list[dict]:
@@ -499,7 +496,7 @@ def test_closed_loop_demo_on_the_test_model(demo_store):
     must come from the candidate-vs-stable comparison.
     """
     from lora_lib.closed_loop import closed_loop_demo
-    from lora_lib.serve.registry import Registry
+    from lora_lib.registry import Registry
 
     from .conftest import ROOT
 
@@ -557,7 +554,7 @@ def test_lora_monitor_cli_watch_bounded(tmp_path, capsys):
 
 
 def test_log_tail_reads_only_new_complete_lines(tmp_path):
-    from lora_lib.monitor import LogTail
+    from lora_lib.requestlog import LogTail
 
     path = tmp_path / "log.jsonl"
     tail = LogTail(path)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import lora_lib.serve.registry as registry_module
-from lora_lib.serve.registry import Registry
+import lora_lib.registry.registry as registry_module  # where Registry looks up _route
+from lora_lib.registry import Registry
 
 BASE = "/models/base"
 
@@ -260,7 +260,7 @@ def test_route_status_warns_about_needs_retrain(reg, tmp_path):
 
 
 def test_names_are_checked(reg, tmp_path):
-    from lora_lib.serve.registry import adapter_name, parse_adapter_name
+    from lora_lib.registry import adapter_name, parse_adapter_name
 
     with pytest.raises(ValueError, match="invalid version"):
         reg.register_adapter(character_id="yuna", version="v1@x", path="/x", base_model=BASE,

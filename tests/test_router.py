@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lora_lib.serve.registry import Registry
+from lora_lib.registry import Registry
 from lora_lib.serve.router import resolve, rollout_bucket
 
 BASE = "/models/base"

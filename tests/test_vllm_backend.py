@@ -16,9 +16,9 @@ import pytest
 
 from lora_lib.cli import parse_sets
 from lora_lib.config import ConfigError
+from lora_lib.engine import AdapterLoadError, AdapterSpec, Job, Sampling
+from lora_lib.registry import Registry
 from lora_lib.serve.api import ServerState, ServerThread, create_app, free_port, load_serve_config
-from lora_lib.serve.engine import AdapterLoadError, AdapterSpec, Job, Sampling
-from lora_lib.serve.registry import Registry
 from lora_lib.serve.vllm_backend import (
     StreamState,
     VllmBackend,

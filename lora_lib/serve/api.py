@@ -12,7 +12,7 @@
 - The route is read from the registry on every request: a rollback is seen by the next request.
 - Generation runs on the in-process Engine, or with `serve.backend: vllm` on a vLLM server
   (lora_lib/serve/vllm_backend.py, untested: no GPU so far); everything else here is the same.
-- Logs (schema: lora_lib/serve/request_log.md, kept in sync with LOG_FIELDS below): one line
+- Logs (schema: lora_lib/requestlog.md, kept in sync with LOG_FIELDS below): one line
   per answered request in `serve.request_log`, per refused/failed request in `serve.error_log`,
   per feedback in `serve.feedback_log`.
 """
@@ -42,10 +42,10 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from ..config import ConfigError, ServeParams, known_characters, load_params
+from ..engine import AdapterLoadError, AdapterSpec, Batcher, Engine, Job, Sampling
 from ..evaluate.gates import check_reply, gate_kwargs
-from ..monitor import append_request_log, user_ref
-from .engine import AdapterLoadError, AdapterSpec, Batcher, Engine, Job, Sampling
-from .registry import Registry, adapter_name
+from ..registry import Registry, adapter_name
+from ..requestlog import append_request_log, user_ref
 from .router import NEVER_SERVED, Resolution, resolve
 
 log = logging.getLogger("lora_lib.serve.api")

@@ -12,8 +12,8 @@ import json
 import shlex
 from pathlib import Path
 
+from ..registry import WEIGHTS_FILE, Registry, adapter_name
 from ..store import atomic_write_text, sha256_file, write_json
-from .registry import WEIGHTS_FILE, Registry, adapter_name
 
 # --max-lora-rank values vLLM accepts.
 VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)

@@ -38,8 +38,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ..config import ConfigError
+from ..engine import WEIGHTS_FILE, AdapterLoadError, Generation, Job, Sampling
 from ..store import sha256_file
-from .engine import WEIGHTS_FILE, AdapterLoadError, Generation, Job, Sampling
 
 log = logging.getLogger("lora_lib.serve.vllm_backend")
 

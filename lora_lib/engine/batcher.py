@@ -1,0 +1,136 @@
+"""A worker thread in front of an Engine: queued jobs -> batched generate() calls."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from .decoding import Sampling
+from .engine import AdapterSpec, Engine
+
+log = logging.getLogger("lora_lib.engine")
+
+
+# ---- batching ---------------------------------------------------------------------------------------
+
+@dataclass
+class Job:
+    messages: list[dict]
+    adapter: AdapterSpec | None
+    max_new_tokens: int
+    on_text: Callable[[str], None] | None = None
+    ignore_eos: bool = False
+    sampling: Sampling | None = None
+    future: Future = field(default_factory=Future)
+    enqueued: float = field(default_factory=time.perf_counter)
+    queue_ms: float = 0.0
+
+
+class Batcher:
+    """One worker thread in front of an Engine: queued jobs -> batched generate() calls.
+
+    A batch takes what is queued now plus what arrives within `wait_ms`, up to `max_batch` rows and
+    at most `engine.capacity` distinct adapters (all must be loaded at once). mixed=False serves one
+    adapter per batch (the rest wait their turn). A job whose adapter cannot be (re)loaded fails
+    alone; the others in the batch are served.
+    """
+
+    def __init__(self, engine: Engine, *, max_batch: int = 8, wait_ms: float = 5.0, mixed: bool = True):
+        self.engine, self.max_batch, self.wait_s, self.mixed = engine, max_batch, wait_ms / 1000, mixed
+        self.batches = 0
+        self.rows = 0
+        self.busy_s = 0.0  # time spent in generate(): busy_s / wall time is the engine's utilisation
+        self._q: queue.Queue[Job | None] = queue.Queue()
+        self._held: list[Job] = []
+        self._thread = threading.Thread(target=self._run, name="lora-batcher", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Job) -> Future:
+        self._q.put(job)
+        return job.future
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._thread.join(timeout=30)
+
+    def _take(self) -> list[Job] | None:
+        pending = self._held
+        self._held = []
+        # Wait up to wait_s for company only when the worker would otherwise run a partial batch with
+        # nothing else queued: jobs held over from the last round, or a full batch, go at once.
+        wait = not pending
+        if not pending:
+            job = self._q.get()
+            if job is None:
+                return None
+            pending.append(job)
+        deadline = time.perf_counter() + self.wait_s
+        while len(pending) < self.max_batch * 4:
+            try:
+                if wait and len(pending) < self.max_batch:
+                    job = self._q.get(timeout=max(0.0, deadline - time.perf_counter()))
+                else:
+                    job = self._q.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                self._q.put(None)  # stop after this batch
+                break
+            pending.append(job)
+        batch, names = [], []
+        for job in pending:
+            name = job.adapter.name if job.adapter else None
+            fits = len(batch) < self.max_batch and (
+                name in names or (len(names) < (1 if not self.mixed else self.engine.capacity)))
+            if not self.mixed and names and name != names[0]:
+                fits = False
+            if batch and job.ignore_eos != batch[0].ignore_eos:  # one generate() call decides EOS for all
+                fits = False
+            if fits:
+                batch.append(job)
+                if name not in names:
+                    names.append(name)
+            else:
+                self._held.append(job)
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take()
+            if batch is None:
+                return
+            ready = []
+            for job in batch:
+                try:
+                    self.engine.ensure(job.adapter)
+                    ready.append(job)
+                except Exception as exc:  # noqa: BLE001 - reported to that request, others continue
+                    log.error("adapter load failed: %s", exc)
+                    job.future.set_exception(exc)
+            if not ready:
+                continue
+            now = time.perf_counter()
+            for job in ready:
+                job.queue_ms = (now - job.enqueued) * 1000
+            try:
+                t0 = time.perf_counter()
+                out = self.engine.generate([j.messages for j in ready],
+                                           [j.adapter.name if j.adapter else None for j in ready],
+                                           max_new_tokens=[j.max_new_tokens for j in ready],
+                                           on_text=[j.on_text for j in ready], ignore_eos=ready[0].ignore_eos,
+                                           sampling=[j.sampling for j in ready])
+            except Exception as exc:  # noqa: BLE001 - the batch fails, the worker keeps serving
+                log.exception("generation failed")
+                for job in ready:
+                    job.future.set_exception(exc)
+                continue
+            self.busy_s += time.perf_counter() - t0
+            self.batches += 1
+            self.rows += len(ready)
+            for job, g in zip(ready, out, strict=True):
+                job.future.set_result(g)
