@@ -118,7 +118,6 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     from .dataset import build_version, eval_prompts, load_version
     from .engine import Engine
     from .monitor import (
-        append_request_log,
         dataset_with_negatives,
         monitor_once,
         read_negatives,
@@ -126,6 +125,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
         traffic_fns,
     )
     from .registry import Registry
+    from .requestlog import append_request_log
     from .train import train_adapter
 
     if bad not in ("meta_talk", "diverged"):
