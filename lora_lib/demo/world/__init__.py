@@ -24,5 +24,5 @@ from .cards import CHARACTER_IDS, DEMO_CHARACTERS
 from .corpus import knowledge_chats, polite_chats, roleplay_chats
 from .topics import TOPIC_NAMES
 
-__all__ = ["CHARACTER_IDS", "DEMO_CHARACTERS", "TOPIC_NAMES", "build_world", "knowledge_chats", "polite_chats",
-           "roleplay_chats"]
+__all__ = ["CHARACTER_IDS", "DEMO_CHARACTERS", "TOPIC_NAMES", "build_world", "knowledge_chats",
+           "polite_chats", "roleplay_chats"]
