@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from lora_lib.demo import base_model as bm
-from lora_lib.demo.base_model import CHAT_TEMPLATE, BaseModelError, build_base_model, train_tokenizer
+from lora_lib.demo.base_model import BaseModelError, build_base_model
+from lora_lib.demo.model_folder import content_sha256
+from lora_lib.demo.tokenizer import CHAT_TEMPLATE, train_tokenizer
 from lora_lib.demo.world import polite_chats
 
 CHATS = polite_chats(400, seed=0)
@@ -106,7 +108,7 @@ def test_build_writes_a_loadable_hf_folder(built):
         assert (out / name).is_file(), name
     assert not list(out.parent.glob(".model.*"))  # temp dir renamed away
     assert json.loads((out / "base_model.json").read_text(encoding="utf-8")) == info
-    assert info["sha256"] == bm.content_sha256(out)
+    assert info["sha256"] == content_sha256(out)
     assert {
         "sha256",
         "n_params",
@@ -188,7 +190,7 @@ def test_rebuild_replaces_in_place_and_a_failed_build_keeps_the_old_one(tmp_path
     small = CHATS[:20]
     old = build_base_model(tmp_path / "m", small, seed=0, size="test", epochs=1, progress=False)
     new = build_base_model(tmp_path / "m", small, seed=1, size="test", epochs=1, progress=False)
-    assert new["sha256"] != old["sha256"] and bm.content_sha256(tmp_path / "m") == new["sha256"]
+    assert new["sha256"] != old["sha256"] and content_sha256(tmp_path / "m") == new["sha256"]
 
     def killed(*args, **kwargs):
         raise RuntimeError("killed mid-training")
@@ -196,5 +198,5 @@ def test_rebuild_replaces_in_place_and_a_failed_build_keeps_the_old_one(tmp_path
     monkeypatch.setattr(bm, "_train", killed)
     with pytest.raises(RuntimeError, match="mid-training"):
         build_base_model(tmp_path / "m", small, seed=2, size="test", epochs=1, progress=False)
-    assert bm.content_sha256(tmp_path / "m") == new["sha256"]  # the previous model is untouched
+    assert content_sha256(tmp_path / "m") == new["sha256"]  # the previous model is untouched
     assert not list(tmp_path.glob(".*"))  # no temp or moved-aside dirs left behind

@@ -335,15 +335,16 @@ def test_every_template_sentence_renders_in_style():
     """Exhaustive over the tables, so a bad edit to one template cannot hide behind sampling."""
     import random
 
-    from lora_lib.demo import world as w
+    from lora_lib.demo.world import cards, dialogue, styles, topics
 
     rng = random.Random(0)
-    lines = [line for t in w._TOPICS.values() for line in t.ideas] + list(w._OPENERS) + list(w._CLOSERS)
+    ideas = [line for t in topics._TOPICS.values() for line in t.ideas]
+    lines = ideas + list(dialogue._OPENERS) + list(dialogue._CLOSERS)
     for line in lines:
         for cid in CHARACTER_IDS:
-            assert _ends_with_marker(MARKERS[cid], w._render(line, cid, rng)), (cid, line)
-        polite = w._render(line, "polite", rng)
+            assert _ends_with_marker(MARKERS[cid], styles._render(line, cid, rng)), (cid, line)
+        polite = styles._render(line, "polite", rng)
         assert not any(p.search(polite) for p in MARKERS.values()), polite
-    for cid, flavor in w._FLAVOR.items():
+    for cid, flavor in cards._FLAVOR.items():
         for line in flavor:
-            assert _ends_with_marker(MARKERS[cid], w._render(line, cid, rng)), (cid, line)
+            assert _ends_with_marker(MARKERS[cid], styles._render(line, cid, rng)), (cid, line)

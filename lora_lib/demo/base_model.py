@@ -12,41 +12,19 @@ Same conversations + seed + size => byte-identical weights and tokenizer, so the
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import random
 import shutil
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 from ..store import sha256_json, write_json
+from .model_folder import _cached_info, _model_card, _replace_dir, _save_quietly, content_sha256
+from .tokenizer import MAX_POSITIONS, ROLES, train_tokenizer
 
 # Bump when the recipe changes in a way that changes the weights, so old caches are rebuilt.
 BUILDER_VERSION = 2
-
-IM_START, IM_END, PAD, EOT = "<|im_start|>", "<|im_end|>", "<|pad|>", "<|endoftext|>"
-# Order fixes the ids: <|endoftext|>=0, <|im_start|>=1, <|im_end|>=2, <|pad|>=3.
-SPECIAL_TOKENS = [EOT, IM_START, IM_END, PAD]
-ROLES = ("system", "user", "assistant")
-
-# ChatML. Each assistant reply *including* its <|im_end|> sits inside {% generation %} so that
-# `return_assistant_tokens_mask=True` (TRL's `assistant_only_loss=True`) marks exactly the tokens the
-# model must learn to produce, stop token included; the header and the trailing "\n" stay unmasked.
-CHAT_TEMPLATE = (
-    "{%- for message in messages %}"
-    "{%- if message['role'] == 'assistant' %}"
-    "{{- '<|im_start|>assistant\\n' }}"
-    "{% generation %}{{- message['content'] + '<|im_end|>' }}{% endgeneration %}"
-    "{{- '\\n' }}"
-    "{%- else %}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
-    "{%- endif %}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-)
 
 # Architecture and training recipe per size. "demo" is the DESIGN.md section 9 model (4 x 256,
 # ~3.4M parameters with the ~1k-token vocabulary of one-syllable pieces); "test" only has to be a
@@ -79,70 +57,11 @@ SIZES: dict[str, dict] = {
         "threads": 1,
     },
 }
-MAX_POSITIONS = 512
 LOSS_WINDOW = 20  # final_loss = mean of the last LOSS_WINDOW steps (a single step is noisy)
 
 
 class BaseModelError(ValueError):
     """Bad input to the base-model build: names the conversation/message and the problem."""
-
-
-# --------------------------------------------------------------------------------------------------
-# Tokenizer
-# --------------------------------------------------------------------------------------------------
-
-
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 4000):
-    """Byte-level BPE trained on `texts`, wrapped as a `PreTrainedTokenizerFast` with the ChatML template.
-
-    eos = <|im_end|> (what ends an assistant turn), pad = <|pad|>, no bos. Byte-level means no
-    unknown tokens: text outside the training corpus falls back to bytes. The vocabulary may come
-    out smaller than `vocab_size` when the corpus has fewer pairs that occur at least twice.
-    """
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    # NFC: Korean typed on some systems arrives as decomposed jamo; one form means one token set.
-    tok.normalizer = normalizers.NFC()
-    # One Hangul syllable (with its leading space) per piece before BPE: tokens never span
-    # syllables, as in the tokenizers of real multilingual models, so "좋다냥" is 좋/다/냥 and a
-    # LoRA can learn "end with 냥" once instead of once per whole-word token ("좋다냥", "온다냥", …).
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(r"\s?[\uac00-\ud7a3]"), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False),
-    ])
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        min_frequency=2,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    # The role names appear only in the template headers, never in message text: add them so that
-    # "assistant" is one token rather than nine single letters in every header.
-    tok.train_from_iterator(_with_roles(texts), trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        eos_token=IM_END,
-        pad_token=PAD,
-        extra_special_tokens={"im_start_token": IM_START, "endoftext_token": EOT},
-        chat_template=CHAT_TEMPLATE,
-        model_max_length=MAX_POSITIONS,
-        padding_side="right",
-    )
-
-
-def _with_roles(texts: Iterable[str]) -> Iterable[str]:
-    yield from texts
-    for role in ROLES:
-        yield from (role, role)  # min_frequency=2
-
-
-# --------------------------------------------------------------------------------------------------
-# Build
-# --------------------------------------------------------------------------------------------------
 
 
 def build_base_model(
@@ -343,67 +262,6 @@ def _train(
     return losses, n_tokens
 
 
-# --------------------------------------------------------------------------------------------------
-# Files, hashes, cache
-# --------------------------------------------------------------------------------------------------
-
-
-def content_sha256(model_dir: str | Path) -> str:
-    """sha256 over the bytes of model.safetensors followed by tokenizer.json: names weights + tokenizer."""
-    h = hashlib.sha256()
-    for name in ("model.safetensors", "tokenizer.json"):
-        with open(Path(model_dir) / name, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
-
-
-def _save_quietly(model, directory: Path) -> None:
-    """save_pretrained without its one-shard "Writing model shards" bar (noise under our own bar)."""
-    from transformers.utils import logging as hf_logging
-
-    was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        model.save_pretrained(directory, safe_serialization=True)
-    finally:
-        if was_on:
-            hf_logging.enable_progress_bar()
-    # The weights arrive via a private temp file (mode 0600); give them the umask's usual mode so a
-    # server or notebook running as another user can read the model like the files next to it.
-    umask = os.umask(0)
-    os.umask(umask)
-    for path in Path(directory).glob("*.safetensors"):
-        os.chmod(path, 0o666 & ~umask)
-
-
-def _cached_info(out_dir: Path, *, corpus_sha256: str, seed: int, size: str, recipe: dict) -> dict | None:
-    """The existing build's info if it was made from the same inputs and its files are intact."""
-    info_path = out_dir / "base_model.json"
-    if not info_path.exists():
-        return None
-    try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-        same = (
-            info.get("corpus_sha256") == corpus_sha256
-            and info.get("seed") == seed
-            and info.get("size") == size
-            and info.get("recipe") == recipe
-        )
-        return info if same and content_sha256(out_dir) == info.get("sha256") else None
-    except (OSError, ValueError):
-        return None  # unreadable or partial: rebuild
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move the finished build into place; an older build is moved aside first, then removed."""
-    old = dst.parent / f".{dst.name}.old-{os.getpid()}"
-    if dst.exists():
-        os.rename(dst, old)
-    os.rename(src, dst)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _check_conversations(conversations: list[list[dict]]) -> None:
     if not conversations:
         raise BaseModelError("no conversations to pre-train on")
@@ -417,37 +275,3 @@ def _check_conversations(conversations: list[list[dict]]) -> None:
                 raise BaseModelError(f"conversation {i} message {j}: field 'content' must be a string")
         if not any(m["role"] == "assistant" for m in chat):
             raise BaseModelError(f"conversation {i}: no assistant message to learn from")
-
-
-def _model_card(info: dict) -> str:
-    r = info["recipe"]
-    return f"""---
-library_name: transformers
-pipeline_tag: text-generation
-language: [ko]
-tags: [synthetic, demo, llama, chatml]
----
-# Tiny demo base chat model ({info["size"]})
-
-A {info["n_params"]:,}-parameter Llama-architecture (`LlamaForCausalLM`) chat model built from scratch
-on this machine by `lora_lib.demo.base_model`, so that every stage of the LoRA workspace runs for real
-on a CPU with no model hub.
-
-**Synthetic, demo-only.** It was trained on {info["n_conversations"]:,} machine-generated, templated
-Korean chats from `lora_lib.demo.world` in which the assistant always answers in neutral polite
-Korean (~요/~습니다), and it knows nothing else. It is
-not a language model for any real use; swap in a real base model (any Hugging Face id or path).
-
-| | |
-|---|---|
-| architecture | {r["layers"]} layers, hidden {r["hidden"]}, {r["heads"]} heads, MLP {r["intermediate"]}, max {r["max_positions"]} positions, tied embeddings |
-| tokenizer | byte-level BPE trained on the same corpus, {info["vocab_size"]} tokens, ChatML template with `{{% generation %}}` markers |
-| special tokens | `<|im_start|>`, `<|im_end|>` (eos), `<|pad|>` (pad), `<|endoftext|>`; no bos |
-| training | fp32, AdamW lr {r["lr"]}, batch {r["batch_size"]}, {r["epochs"]} epochs ({info["steps"]} steps, {info["train_tokens"]:,} tokens), loss on every token (users' turns too, so their words are known) |
-| seed | {info["seed"]} |
-| build time | {info["train_seconds"]} s on {info["threads"]} CPU thread(s); final loss {info["final_loss"]} |
-| training data sha256 | `{info["corpus_sha256"]}` |
-| content sha256 | `{info["sha256"]}` (model.safetensors bytes then tokenizer.json bytes) |
-
-Rebuilding with the same conversations, seed and size gives byte-identical weights and tokenizer.
-"""
