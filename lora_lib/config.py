@@ -240,7 +240,7 @@ class EvaluateParams(_Strict):
 
 class ServeParams(_Strict):
     registry_url: str = "sqlite:///{store}/registry.sqlite"
-    # The HTTP server (`lora serve`). Logs: schema in lora_lib/serve/api.py (request log = monitor's input).
+    # The HTTP server (`lora serve`). Logs: schema in lora_lib/serve/routes.py (request log = monitor's input).
     request_log: str = "{store}/serve/request_log.jsonl"
     error_log: str = "{store}/serve/request_errors.jsonl"
     feedback_log: str = "{store}/serve/feedback.jsonl"

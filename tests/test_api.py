@@ -243,14 +243,14 @@ def test_a_version_retired_right_after_routing_and_keep_alive_after_a_500(served
     the client's keep-alive connection."""
     import http.client
 
-    from lora_lib.serve import api
+    from lora_lib.serve import state
 
     srv, client, reg, cfg = served
     d = make_adapter(cfg.base_model, cfg.store / "adapters" / "zed" / "v1", seed=9)
     reg.register_adapter(character_id="zed", version="v1", path=str(d), base_model=cfg.base_model,
                          dataset_version="ds", status="approved", actor="test")
     reg.set_route("zed", base_model=cfg.base_model, stable_version="v1", actor="test")
-    real = api.resolve
+    real = state.resolve
 
     def resolve_then_retire(registry, character_id, *a, **kw):
         res = real(registry, character_id, *a, **kw)
@@ -258,14 +258,14 @@ def test_a_version_retired_right_after_routing_and_keep_alive_after_a_500(served
             reg.set_status("zed", "v1", "retired", actor="test", reason="race")
         return res
 
-    monkeypatch.setattr(api, "resolve", resolve_then_retire)
+    monkeypatch.setattr(state, "resolve", resolve_then_retire)
     assert client.chat.completions.create(model="zed", messages=HI, max_tokens=2).model == "zed@v1"
     assert client.chat.completions.create(model="zed", messages=HI, max_tokens=2).model == "zed@base"
 
     def boom(*a, **kw):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(api, "resolve", boom)
+    monkeypatch.setattr(state, "resolve", boom)
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
     body = json.dumps({"model": "zed", "messages": HI, "max_tokens": 1})
     for _ in range(2):  # the same connection answers both: not closed after the first 500

@@ -19,13 +19,12 @@ from lora_lib.config import ConfigError
 from lora_lib.engine import AdapterLoadError, AdapterSpec, Job, Sampling
 from lora_lib.registry import Registry
 from lora_lib.serve.api import ServerState, ServerThread, create_app, free_port, load_serve_config
-from lora_lib.serve.vllm_backend import (
+from lora_lib.serve.vllm_backend import VllmBackend, choose_evictions
+from lora_lib.serve.vllm_protocol import (
     StreamState,
-    VllmBackend,
     VllmError,
     chat_body,
     chat_error,
-    choose_evictions,
     load_body,
     load_outcome,
     parse_chat_response,
