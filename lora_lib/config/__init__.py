@@ -40,9 +40,11 @@ from .params import (
 )
 
 __all__ = [
-    "CHARACTER_ID", "CharacterParams", "CleanParams", "CollectParams", "ConfigError", "DatasetParams",
-    "DpoParams", "EvaluateParams", "GateParams", "HumanABParams", "InputParams", "LoraParams",
-    "MessageFields", "MongoSource", "MonitorParams", "Params", "PersonaParams", "ServeParams",
-    "TrainParams", "UserFields", "character_markers", "check_character_id", "expand_dotted",
-    "guide_warnings", "known_characters", "load_params",
+    # load.py
+    "CHARACTER_ID", "ConfigError", "character_markers", "check_character_id", "expand_dotted", "guide_warnings",
+    "known_characters", "load_params",
+    # params.py
+    "CharacterParams", "CleanParams", "CollectParams", "DatasetParams", "DpoParams", "EvaluateParams",
+    "GateParams", "HumanABParams", "InputParams", "LoraParams", "MessageFields", "MongoSource", "MonitorParams",
+    "Params", "PersonaParams", "ServeParams", "TrainParams", "UserFields",
 ]

@@ -10,13 +10,13 @@ short system prompt with the character's core rules (never the card's long promp
 then the real turns; conversations longer than `train.max_length` tokens are split at turn
 boundaries, never mid-turn.
 
-- records.py   pure functions: ChatML, splits at turn boundaries, train/eval split, pairs, version id
+- records.py   pure: ChatML, splits at turn boundaries, train/eval split, pairs, version id, prepare
 - tokens.py    the base model's tokenizer: counts, fingerprint, formatted samples
-- build.py     scope (character or category), prepare, build_version, the stage's build_for_run
+- build.py     scope (character or category), build_version, the stage's build_for_run
 - versions.py  the version directory: atomic write, verify, latest, find, load
 """
 
-from .build import build_for_run, build_version, prepare, read_negatives, scope_key, scope_members
+from .build import build_for_run, build_version, read_negatives, scope_key, scope_members
 from .records import (
     DatasetError,
     TokenCounter,
@@ -25,6 +25,7 @@ from .records import (
     is_eval,
     pairs_table,
     preference_pairs,
+    prepare,
     split_long,
     split_records,
     to_chatml,

@@ -11,16 +11,7 @@ from pathlib import Path
 
 from ..config import Params
 from ..store import read_jsonl, sha256_json
-from .records import (
-    DatasetError,
-    TokenCounter,
-    preference_pairs,
-    split_long,
-    split_records,
-    to_chatml,
-    token_stats,
-    version_id,
-)
+from .records import DatasetError, prepare, token_stats, version_id
 from .tokens import _local_missing, approximate_counter, load_tokenizer, token_counter, tokenizer_fingerprint
 from .versions import _write_version, latest_version, verify_version
 
@@ -51,33 +42,6 @@ def scope_members(p: Params, params_dir: str | Path = "params") -> dict[str, Par
 # --------------------------------------------------------------------------------------------------
 # Build
 # --------------------------------------------------------------------------------------------------
-
-
-def prepare(conversations: dict[str, list[dict]], system_prompts: dict[str, str], p: Params, count: TokenCounter,
-            tokenizer_sha256: str, negatives: Sequence[dict] = ()) -> dict:
-    """Everything a version holds, computed without I/O: records, splits, pairs, rejections, manifest body."""
-    records, rejected = [], []
-    for cid in sorted(conversations):
-        for conv in conversations[cid]:
-            rec = to_chatml(conv, system_prompts[cid], cid)
-            if not any(m["role"] == "assistant" and m["content"] for m in rec["messages"]):
-                rejected.append({"conversation_id": rec["conversation_id"], "character_id": cid,
-                                 "reason": "no_assistant_turn", "messages": rec["messages"][1:]})
-                continue
-            chunks, rej = split_long(rec, count, p.train.max_length)
-            records += chunks
-            rejected += rej
-    fmt = {"system_prompts": system_prompts, "seed": p.seed, "max_length": p.train.max_length,
-           "tokenizer_sha256": tokenizer_sha256, "scope": p.dataset.scope, **p.dataset.model_dump()}
-    # A path (the pairs themselves are hashed) and a threshold that changes no record.
-    fmt.pop("negatives", None)
-    fmt.pop("min_train_records", None)
-    train, evals = split_records(records, p.seed, p.dataset.eval_fraction, p.dataset.gold_weight)
-    pairs, neg_rejected = preference_pairs(negatives, system_prompts.get(p.character_id, ""), p.character_id) \
-        if p.dataset.scope == "character" else ([], [{"reason": "negatives_unsupported_for_category_scope"}
-                                                     for _ in negatives])
-    rejected += [{**r, "stage": "preferences"} for r in neg_rejected]
-    return {"train": train, "eval": evals, "preferences": pairs, "rejected": rejected, "format_config": fmt}
 
 
 def build_version(conversations: list[dict] | dict[str, list[dict]], p: Params, *, tokenizer=None,

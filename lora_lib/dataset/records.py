@@ -1,5 +1,6 @@
 """Pure functions on records: ChatML conversion, turn-boundary splits, the train/eval split,
-preference pairs, token statistics and the content-addressed version id."""
+preference pairs, token statistics, the content-addressed version id, and `prepare`, which
+computes everything a version holds from them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import statistics
 from collections.abc import Callable, Sequence
 
+from ..config import Params
 from ..store import sha256_json
 
 # Counts tokens of a message list the way training will see them: (all tokens, assistant tokens).
@@ -150,6 +152,33 @@ def version_id(train: list[dict], evals: list[dict], clean_config: dict, format_
     if preferences:  # only when present, so versions without negatives keep their id
         content["preferences"] = list(preferences)
     return sha256_json(content)[:12]
+
+
+def prepare(conversations: dict[str, list[dict]], system_prompts: dict[str, str], p: Params, count: TokenCounter,
+            tokenizer_sha256: str, negatives: Sequence[dict] = ()) -> dict:
+    """Everything a version holds, computed without I/O: records, splits, pairs, rejections, manifest body."""
+    records, rejected = [], []
+    for cid in sorted(conversations):
+        for conv in conversations[cid]:
+            rec = to_chatml(conv, system_prompts[cid], cid)
+            if not any(m["role"] == "assistant" and m["content"] for m in rec["messages"]):
+                rejected.append({"conversation_id": rec["conversation_id"], "character_id": cid,
+                                 "reason": "no_assistant_turn", "messages": rec["messages"][1:]})
+                continue
+            chunks, rej = split_long(rec, count, p.train.max_length)
+            records += chunks
+            rejected += rej
+    fmt = {"system_prompts": system_prompts, "seed": p.seed, "max_length": p.train.max_length,
+           "tokenizer_sha256": tokenizer_sha256, "scope": p.dataset.scope, **p.dataset.model_dump()}
+    # A path (the pairs themselves are hashed) and a threshold that changes no record.
+    fmt.pop("negatives", None)
+    fmt.pop("min_train_records", None)
+    train, evals = split_records(records, p.seed, p.dataset.eval_fraction, p.dataset.gold_weight)
+    pairs, neg_rejected = preference_pairs(negatives, system_prompts.get(p.character_id, ""), p.character_id) \
+        if p.dataset.scope == "character" else ([], [{"reason": "negatives_unsupported_for_category_scope"}
+                                                     for _ in negatives])
+    rejected += [{**r, "stage": "preferences"} for r in neg_rejected]
+    return {"train": train, "eval": evals, "preferences": pairs, "rejected": rejected, "format_config": fmt}
 
 
 def eval_prompts(evals: list[dict], n: int) -> list[list[dict]]:
