@@ -370,8 +370,8 @@ def cmd_monitor(args) -> int:
 
     from .config import known_characters, load_params
     from .monitor import monitor_once, watch
-    from .requestlog import LogTail
     from .registry import Registry
+    from .requestlog import LogTail
 
     characters = args.character or known_characters(args.params)
     if not characters:
