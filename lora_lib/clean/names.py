@@ -40,7 +40,8 @@ GIVEN = frozenset(
     "비 빈 빛 사 산 삼 상 새 서 석 선 설 섭 성 세 소 솔 송 수 숙 순 술 승 시 식 신 실 심 아 안 애 야 양 어 언 엄 업 여 연 열 염 엽 영 예 오 "
     "옥 온 완 왕 요 용 우 욱 운 웅 원 월 위 유 윤 율 융 은 을 음 응 의 이 익 인 일 임 자 장 재 전 정 제 조 종 좌 주 준 중 지 직 진 집 찬 창 "
     "채 천 철 청 초 춘 충 치 친 칠 탁 태 택 판 평 표 풍 필 하 학 한 함 해 행 향 헌 혁 현 형 혜 호 홍 화 환 황 회 효 후 훈 휘 흠 희 힘 결 별 "
-    "늘 솜 봄 슬 담 단 율 린 온 나 라 준 빈 은 유 아 하 서 지 도 시 채 예 윤 주 현".split())
+    "늘 솜 봄 슬 담 단 율 린 온 나 라 준 빈 은 유 아 하 서 지 도 시 채 예 윤 주 현 흥 돌 쇠 녀 점 섭 협 탄 겸 갑 순 봉 "
+    "을 술 곤 권 걸 엽 돈 령 표 필 환 휘 흔 흠 률 륜 름 늠 랑 록 해 혼 홀 휴 희".split())
 # Name-shaped words that are places, brands or ordinary nouns: never a person on shape alone.
 _STOP = frozenset("""
 이태원 신촌 홍대 명동 성수 강남 한남 정동진 송도 안양 안산 구리 하남 오산 양주 여주 원주 진주 공주 전주 상주 영주 나주 김포
@@ -56,6 +57,7 @@ _STOP = frozenset("""
 이상 이유 이해 이후 이전 이야기 장소 전화 전철 전체 조용 조심 주말 주문 주인 차이 최고 최근 최악 최선 한숨 한마디 한편 한국어 공부
 공원 공연 공주 왕자 기분 기억 기회 기대 기사 문제 문자 방학 방송 배우 백수 선물 선생 설명 손님 송금 심심 연락 연습 연애 유명 유리
 유행 윤기 은행 인기 인사 임시 남자 여자 남친 여친 노래 하루 하늘 나비 보리 구름 별님 해님 달님 마음 사랑 행복 희망 우주 지구 바다
+경기 강원 충북 충남 전북 전남 경북 경남 수도권 지방 시골 동네 회사 학교 학원 병원 교회 성당 영화 사진 음악 수업 시험 숙제 과제
 선배 후배 동기 과장 대리 팀장 부장 차장 사장 실장 주임 사원 교수 담당 예금주 씨 님 이름 성함 언니 오빠 누나 형 동생 엄마 아빠
 """.split())
 _PLACE_SUFFIX = frozenset("시도군구동읍면리역로길대점")
@@ -76,15 +78,22 @@ _PRIVATE_AFTER = re.compile(r"\s?(?:씨|선배|후배|과장|대리|팀장|부�
 
 _S2 = "|".join(SURNAMES_2)
 _HANGUL_NAME = rf"(?:{_S2}|[{SURNAMES_1}])[가-힣]{{1,2}}"
-_AFTER_CONTEXT = re.compile(rf"(?:{_BEFORE})\s{{0,2}}[:：]?\s{{0,2}}(?P<v>[가-힣]{{2,4}}?)"
+_CONTEXT_BEFORE = re.compile(_BEFORE)
+_NAME_AT = re.compile(r"\s{0,2}[:：]?\s{0,2}(?P<v>[가-힣]{2,4}?)"
                             r"(?=이라고|라고|이라|이에요|예요|이야|이고|이구|인데|이는|이가|이랑|이한테|한테|은|는|가|야|님|씨|"
                             r"입니다|이래|래|로|으로|이에게|에게|$|[\s,.!?~:)])")
 _BEFORE_TITLE = re.compile(rf"(?<![가-힣])(?P<v>[가-힣]{{2,4}})\s?(?:{_TITLES})(?:님)?(?:이|가|은|는|께서|한테|에게|이랑|랑|도|의|,|\s|$|[!?.~])")
+# "박 대리", "김 과장님": a bare surname with a title names a person. "이 선배" also reads "this senior",
+# so 이 counts only with the office titles.
+_SURNAME_TITLE = re.compile(
+    rf"(?<![가-힣])(?P<v>{_S2}|[{SURNAMES_1}])\s(?:(?<=이\s)(?:과장|대리|팀장|부장|차장|실장|주임|교수|씨)|(?<!이\s)(?:선배|후배|과장|"
+    r"대리|팀장|부장|차장|실장|주임|사원|교수|선생|쌤|원장|사장|기사|국장|본부장|매니저|씨))(?:님)?"
+    r"(?=[^가-힣]|$|이|가|은|는|도|한테|께|랑|의|에게)")
 _SPACED = re.compile(rf"(?<![가-힣])(?P<v>(?:{_S2}|[{SURNAMES_1}])\s[가-힣]\s[가-힣])(?![가-힣])")
 _ROM_SURNAME = (r"Kim|Lee|Yi|Rhee|Park|Pak|Choi|Choe|Jung|Jeong|Chung|Kang|Cho|Jo|Yoon|Yun|Jang|Chang|Lim|Im|Han|Oh|Seo|Suh|"
                 r"Shin|Sin|Kwon|Hwang|Ahn|An|Song|Ryu|Yoo|Yu|Hong|Jeon|Jun|Ko|Go|Moon|Mun|Son|Sohn|Yang|Bae|Baek|Paik|Heo|"
                 r"Hur|Nam|Noh|Roh|Ha|Kwak|Sung|Cha|Joo|Ju|Woo|Min|Na|Jin|Ji|Um|Eom|Won|Chun|Namgung|Jegal|Seonwoo|Hwangbo")
-_ROM_SYL = r"(?:[bcdghjkmnprstwy]{0,3}(?:ae|eo|eu|oe|ui|wa|wo|ya|yeo|yo|yu|ye|a|e|i|o|u)(?:ng|n|m|k|l|p|t)?)"
+_ROM_SYL = r"(?:[bcdghjkmnprstwy]{0,3}(?:yeo|ae|eo|eu|oe|ui|wa|wo|ya|yo|yu|ye|oo|ee|ou|a|e|i|o|u)(?:ng|n|m|k|l|p|t)?)"
 _ROM_GIVEN = rf"{_ROM_SYL}(?:[- ]?{_ROM_SYL})"
 _LATIN = re.compile(rf"(?<![A-Za-z])(?P<v>(?:{_ROM_SURNAME})[ ](?:{_ROM_GIVEN})|(?:{_ROM_GIVEN})[ ](?:{_ROM_SURNAME}))(?![A-Za-z])",
                     re.IGNORECASE)
@@ -95,11 +104,11 @@ _G = "[" + "".join(sorted(GIVEN)) + "]"
 # ("오늘도", "주세요", "기분이", "최고의"): a surname-led word ending in one is no full name on shape alone.
 GIVEN_LAST = GIVEN - frozenset("도요는을를의고면야다까니네게서만께랑와과에로이해세시가")
 _GL = "[" + "".join(sorted(GIVEN_LAST)) + "]"
-_FOLLOW = r"(?=[^가-힣]|$|[이가은는을를의도와과랑한에께씨님아야인라로만까처보하])"
+_FOLLOW = r"(?=[^가-힣]|$|[이가은는을를의도와과랑한에께씨님아야인라로만까처보하입임])"
 # A surname-led full name at the start of a word ("이정숙인데", "한지훈 과장님").
 _FULL = re.compile(rf"(?<![가-힣0-9])(?P<v>(?:{_S2}){_G}?{_GL}|[{SURNAMES_1}]{_G}{_GL}){_FOLLOW}")
 # A given name with a person particle ("수빈이가", "민준아", "지우한테").
-_GIVEN_JOSA = re.compile(rf"(?<![가-힣0-9])(?P<v>{_G}{_GL})(?:이가|이랑|이한테|이는|이도|이를|이네|이야|아|야|한테|에게|이하고|이에게)"
+_GIVEN_JOSA = re.compile(rf"(?<![가-힣0-9])(?P<v>{_G}{_GL})(?:이가|이랑|이한테|이는|이도|이를|이네|이야|이|아|야|한테|에게|이하고|이에게|가|는|랑|하고|이의)"
                          r"(?![가-힣])")
 _CONTEXT_WORD = re.compile(_BEFORE + r"|선배|후배|과장|대리|팀장|부장|차장|실장|주임|교수|쌤|담당|매니저|(?<![가-힣0-9])" + _G + r"{1,3}\s?(?:씨|님)(?![가-힣])")
 _HAS_LATIN = re.compile(r"[A-Za-z]{2}")
@@ -188,8 +197,9 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
     keep = set(keep)
     # span -> evidence: "ctx" (a context word says person), "josa" (a person particle), "shape" (full name)
     cands: dict[tuple[int, int], str] = {}
-    for m in _AFTER_CONTEXT.finditer(text):
-        cands[(m.start("v"), m.end("v"))] = "ctx"  # "이름이 이정숙인데": the name ends where a particle starts
+    for c in _CONTEXT_BEFORE.finditer(text):
+        if m := _NAME_AT.match(text, c.end()):
+            cands[(m.start("v"), m.end("v"))] = "ctx"  # "이름이 이정숙인데": the name ends where a particle starts
     for m in _BEFORE_TITLE.finditer(text):
         cands.setdefault((m.start("v"), m.end("v")), "ctx")
     for m in _FULL.finditer(text):
@@ -197,6 +207,8 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
     for m in _GIVEN_JOSA.finditer(text):
         cands.setdefault((m.start("v"), m.end("v")), "josa")
     out: list[Span] = []
+    for m in _SURNAME_TITLE.finditer(text):  # "박 대리", "김 과장님": the surname alone names the person
+        out.append(("NAME", m.start("v"), m.end("v")))
     for m in _SPACED.finditer(text):
         w = m.group("v")
         if all(c in GIVEN for c in w[2::2]) and w.replace(" ", "") not in keep:
@@ -212,7 +224,7 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
             continue
         if not (_shape_full(w) or _shape_given(w) or why == "ctx"):
             continue
-        says = _kiwi_says(text, s, e)
+        says = "NNP" if w.startswith(SURNAMES_2) and _shape_full(w) else _kiwi_says(text, s, e)
         if says == "word" or (why == "shape" and says != "NNP") or (why == "josa" and says != "NNP"):
             continue
         if why == "ctx" and says != "NNP" and not (_shape_full(w) or _shape_given(w)):
