@@ -73,6 +73,17 @@ _PERSON_JOSA = r"(?:이가|이는|이랑|이한테|이도|이를|이네|이의|�
 _PUBLIC_CONTEXT = re.compile(r"배우|가수|선수|감독|작가|시인|소설|동화|만화|애니|영화|드라마|노래|앨범|콘서트|무대|경기|골|홈런|"
                              r"왕|대왕|장군|황제|왕비|대통령|총리|의원|장관|역사|시대|조선|고려|신라|백제|위인|독립운동|주인공|캐릭터|"
                              r"명언|작품|그림|출연|방송|예능|팬|덕질|유튜버|아이돌|멤버|그룹")
+# "강아지 이름은 초코야": a pet's name is no person's.
+_PET = re.compile(r"(?:강아지|고양이|냥이|댕댕이|멍멍이|반려견|반려묘|반려동물|햄스터|토끼|앵무새|거북이|물고기|고슴도치|우리\s?개|"
+                  r"인형|애착인형|식물|화분|차|자동차|캐릭터)(?:\s?(?:의|이|가))?\s{0,2}(?:이름|애\s?이름)")
+
+
+def pet_name_at(text: str, start: int) -> bool:
+    """True when the word at `start` follows "<pet> 이름(은|이)": the name of a pet or a thing."""
+    return bool(_PET.search(text, max(0, start - 16), start))
+
+
+_PERSON_AFTER = re.compile(r"\s?(?:씨|님|이가|이랑|이한테|한테|에게|께서|이는|랑|가|는)(?![가-힣])|\s?(?:씨|님|선배|후배)")
 _PRIVATE_CONTEXT = re.compile(rf"(?:{_BEFORE})\s?$")
 _PRIVATE_AFTER = re.compile(r"\s?(?:씨|선배|후배|과장|대리|팀장|부장|차장|실장|주임|사원|교수님|선생님|쌤|담당|매니저)")
 
@@ -102,7 +113,7 @@ _LATIN_CAPS = re.compile(r"^[A-Z][a-z]+[ ][A-Z]")
 _G = "[" + "".join(sorted(GIVEN)) + "]"
 # Given-name syllables that rarely end a name but often end an ordinary word or are a particle
 # ("오늘도", "주세요", "기분이", "최고의"): a surname-led word ending in one is no full name on shape alone.
-GIVEN_LAST = GIVEN - frozenset("도요는을를의고면야다까니네게서만께랑와과에로이해세시가")
+GIVEN_LAST = GIVEN - frozenset("도요는을를의고면야다까니네게만께랑와과에로이해세시가")
 _GL = "[" + "".join(sorted(GIVEN_LAST)) + "]"
 _FOLLOW = r"(?=[^가-힣]|$|[이가은는을를의도와과랑한에께씨님아야인라로만까처보하입임])"
 # A surname-led full name at the start of a word ("이정숙인데", "한지훈 과장님").
@@ -139,32 +150,47 @@ def might_name(text: str) -> bool:
                 or _SPACED.search(text) or (_HAS_LATIN.search(text) and _LATIN.search(text)))
 
 
+# Kiwi gives a word it does not know the generic morpheme of its tag (ids below this): an unknown
+# word shaped like surname + given name is most likely a name ("박서연" -> NNG #2, "도서관" -> NNG #3026).
+_OOV_ID = 64
+
+
 @lru_cache(maxsize=65536)
 def _tags(window: str) -> tuple[tuple[int, int, str], ...]:
-    """Kiwi's nouns in a short window: (start, end, tag), adjacent proper nouns merged ("남궁"+"민수")."""
+    """Kiwi's tokens in a short window: (start, end, tag), adjacent proper nouns merged ("남궁"+"민수");
+    an unknown word's tag is "OOV"."""
     out: list[tuple[int, int, str]] = []
     for t in _analyzer().tokenize(window):
-        if t.tag == "NNP" and all("가" <= c <= "힣" for c in t.form):
-            if out and out[-1][2] == "NNP" and out[-1][1] == t.start:
+        tag = "OOV" if t.id < _OOV_ID and t.tag.startswith("NN") else t.tag
+        if tag in ("NNP", "OOV") and all("가" <= c <= "힣" for c in t.form):
+            if out and out[-1][2] in ("NNP", "OOV") and out[-1][1] == t.start:
                 out[-1] = (out[-1][0], t.start + t.len, "NNP")
                 continue
-        out.append((t.start, t.start + t.len, t.tag))
+            tag = "NNP" if tag == "NNP" else "OOV"
+        out.append((t.start, t.start + t.len, tag))
     return tuple(out)
 
 
 def _kiwi_says(text: str, s: int, e: int) -> str:
-    """"NNP" when Kiwi reads text[s:e] (or its start) as a proper noun, "word" when as an ordinary word,
-    "" otherwise. Kiwi sees only a window around the candidate: its cost grows with the text."""
+    """"NNP" when Kiwi reads text[s:e] (or its start) as a proper noun, "oov" as a word it does not know,
+    "word" as an ordinary word, "" otherwise. Kiwi sees only a window around the candidate: its cost
+    grows with the text."""
     w0 = max(0, s - 10)
     window = text[w0:min(len(text), e + 8)]
     for ts, te, tag in _tags(window):
         ts, te = ts + w0, te + w0
         if ts == s and tag == "NNP" and te >= s + 2:
             return "NNP"
+        if ts == s and tag == "OOV" and te >= s + 2:
+            return "oov"
         if ts <= s < te or s <= ts < e:
             if tag in ("NNG", "VV", "VA", "MAG", "NP", "NR", "MM", "XR", "NNB", "IC", "VX") and te - ts >= 2:
                 return "word"
     return ""
+
+
+def _hangul_at(text: str, i: int) -> bool:
+    return i < len(text) and "가" <= text[i] <= "힣"
 
 
 def _shape_full(w: str) -> bool:
@@ -198,7 +224,7 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
     # span -> evidence: "ctx" (a context word says person), "josa" (a person particle), "shape" (full name)
     cands: dict[tuple[int, int], str] = {}
     for c in _CONTEXT_BEFORE.finditer(text):
-        if m := _NAME_AT.match(text, c.end()):
+        if (m := _NAME_AT.match(text, c.end())) and not pet_name_at(text, m.start("v")):
             cands[(m.start("v"), m.end("v"))] = "ctx"  # "이름이 이정숙인데": the name ends where a particle starts
     for m in _BEFORE_TITLE.finditer(text):
         cands.setdefault((m.start("v"), m.end("v")), "ctx")
@@ -220,11 +246,20 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
                 out.append(("NAME", m.start("v"), m.end("v")))
     for (s, e), why in sorted(cands.items()):
         w = text[s:e]
+        # "태현아", "도윤이 형": the vocative 아/야 and the friendly 이 after a given name are not the name
+        if len(w) == 3 and _shape_given(w[:2]) and (w[2] in "아야" and not _hangul_at(text, e)
+                                                    or w[2] == "이" and (ord(w[1]) - 0xAC00) % 28):
+            e, w = e - 1, w[:2]
         if w in keep or w in _STOP or len(w) < 2 or (w[-1] in _PLACE_SUFFIX and w[:-1] in _STOP):
             continue
         if not (_shape_full(w) or _shape_given(w) or why == "ctx"):
             continue
         says = "NNP" if w.startswith(SURNAMES_2) and _shape_full(w) else _kiwi_says(text, s, e)
+        # a full name Kiwi does not read as one word either way, with a person particle after it, counts
+        if why == "shape" and says == "" and _PERSON_AFTER.match(text, e):
+            says = "NNP"
+        if says == "oov":  # an unknown word: a name when shaped like one
+            says = "NNP" if _shape_full(w) or (why != "shape" and _shape_given(w)) else ""
         if says == "word" or (why == "shape" and says != "NNP") or (why == "josa" and says != "NNP"):
             continue
         if why == "ctx" and says != "NNP" and not (_shape_full(w) or _shape_given(w)):

@@ -5,7 +5,7 @@
 offset of every digit, so a detector that decides on the digit string (phone, card, RRN, ...) can
 mask exactly the characters that spelled it, and ko-pii can run on a plain rewrite of the text.
 
-Korean digit words are read one syllable per digit (공/영 0, 일 1, 이 2, 삼 3, 사 4, 오 5, 육/륙 6,
+Korean digit words are read one syllable per digit (공/영/빵/ㅇ 0, 일 1, 이 2, 삼 3, 사 4, 오 5, 육/륙 6,
 칠 7, 팔 8, 구 9), the way people read phone numbers out. They are ordinary syllables too ("오이",
 "이사", "구일"), so a run counts only when it holds at least MIN_DIGITS digits and a run made of
 digit words alone also needs three in a row.
@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-DIGIT_WORDS = "공영일이삼사오육륙칠팔구"
-_DECODE = dict(zip(DIGIT_WORDS, "001234566789", strict=True))
+DIGIT_WORDS = "공영빵ㅇ일이삼사오육륙칠팔구"  # 빵 and ㅇ: zero as chat types it ("빵일빵", "ㅇ1ㅇ")
+_DECODE = dict(zip(DIGIT_WORDS, "00001234566789", strict=True))
 MIN_DIGITS = 7  # a shorter run is a count, a price or a time, never an identifier
 
 # A digit token: one Arabic or full-width digit, or a Korean digit word.
@@ -107,7 +107,7 @@ def _trim_glued(text: str, pos: list[int]) -> list[int]:
     # At either edge, one or two digit words standing alone are a word ("이 번호", "…오육칠팔 이에요"),
     # except a leading zero ("공이 …" = 02 …).
     while groups and len(groups[0]) <= 2 and all(text[p] in _DECODE for p in groups[0]) \
-            and text[groups[0][0]] not in "공영":
+            and text[groups[0][0]] not in "공영빵ㅇ":
         groups.pop(0)
     while groups and len(groups[-1]) <= 2 and all(text[p] in _DECODE for p in groups[-1]):
         groups.pop()

@@ -130,9 +130,10 @@ def _default_policy() -> NamePolicy:
 
 _KNOWN_SEP = "._- "
 # A dictionary word names a person right after a self-introduction or before a vocative/honorific/person particle.
-_SELF_INTRO = r"(?:(?<=나는 )|(?<=난 )|(?<=저는 )|(?<=전 )|(?<=닉은 )|(?<=닉네임은 )|(?<=닉 )|(?<=닉네임 )|(?<=내 닉 ))"
-_NAMES_PERSON = (r"(?=\s?(?:님|씨|짱|쨩)|(?:아|야|이가|이는|이랑|이한테|한테|에게|이야|이에요|이예요|예요|이라고|라고|이라|쓰)"
-                 r"(?![가-힣]))")
+_SELF_INTRO = (r"(?:(?<=나는 )|(?<=난 )|(?<=저는 )|(?<=전 )|(?<=나 )|(?<=저 )|(?<=닉은 )|(?<=닉네임은 )|(?<=닉 )|(?<=닉네임 )|"
+               r"(?<=내 닉 )|(?<=닉넴 )|(?<=닉넴은 ))")
+_NAMES_PERSON = (r"(?=\s?(?:님|씨|짱|쨩)|(?:아|야|이가|이는|이도|이랑|이한테|한테|에게|이야|이에요|이예요|예요|이라고|라고|이라|"
+                 r"인데|인데요|입니다|이고|이구|임|쓰)(?![가-힣]))")
 
 
 @lru_cache(maxsize=4096)
@@ -189,6 +190,7 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
     for run in runs:
         if (found := _pat.classify_number(run, decoded)):
             spans.append(found)
+    spans += _pat.number_parts(decoded, runs)
     if _KO_PII_GATE.search(decoded):
         spans += _ko_pii_spans(decoded)
     spans += _pat.emails(text)
@@ -198,7 +200,7 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
     if policy.names != "off":
         spans += _names.find_names(text, keep=(*keep, *policy.keep_names), public_kept=policy.names == "private")
         for m in (*_NAME_INTRO.finditer(text), *_NAME_AFTER_WORD.finditer(text)):
-            if m.group("v") not in _NAME_STOP:
+            if m.group("v") not in _NAME_STOP and not _names.pet_name_at(text, m.start("v")):
                 spans.append(("NAME", m.start("v"), m.end("v")))
     # Longest span wins where two overlap; known values first, so a nickname is {{user}}.
     spans.sort(key=lambda s: (s[1], -(s[2] - s[1]), s[0] != "USER"))

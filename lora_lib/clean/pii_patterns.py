@@ -48,7 +48,7 @@ def _rrn_like(d: str) -> bool:
 def classify_number(run: NumberRun, text: str) -> Span | None:
     """The label of one normalised digit run, decided on its digits, grouping and nearby words."""
     d, g = run.digits, run.groups
-    before = text[max(0, run.start - 16):run.start]
+    before = text[max(0, run.start - 24):run.start]
     if d.startswith("82") and _PHONE.fullmatch("0" + d[2:]):  # +82 10-1234-5678
         return ("PHONE", *run.span())
     if d.startswith("820") and _PHONE.fullmatch(d[2:]):
@@ -73,6 +73,33 @@ def classify_number(run: NumberRun, text: str) -> Span | None:
     if len(d) == 10 and g in ((3, 2, 5), (10,)) and _business_ok(d) and (g == (3, 2, 5) or "사업자" in before):
         return ("BUSINESS_REG", *run.span())
     return None
+
+
+# Part of a number named by the words before it: a phone number's or an RRN's half given alone
+# ("뒷자리는 5678", "주민번호 앞자리 950101"), a short phone number after a phone word.
+_HALF = re.compile(rf"(?P<what>폰|핸드폰|휴대폰|전화|전번|번호|연락처|주민번호|주민등록번호|주번|외국인등록번호)?\s{{0,2}}"
+                   r"(?:의\s)?(?:앞|뒷|뒤|중간|가운데|끝|마지막)\s{0,2}(?:자리|번호|네\s?자리|4자리|부분)\s{0,2}(?:는|은|가|이|:|도)?\s{0,2}"
+                   r"(?P<v>[0-9]{3,7}(?![0-9])|[공영빵일이삼사오육륙칠팔구]{3,7}?"
+                   r"(?=[^가-힣]|$|이야|이에요|이고|이요|이구|이랑|입니다|인데|야|요|고|로|랑|에|이))")
+_PHONE_WORD = re.compile(r"(?:연락처|전화번호|전번|폰번호|핸드폰|휴대폰|핸폰|폰|전화)\s{0,2}(?:번호)?\s{0,2}(?:는|은|:|이|가)?\s{0,2}$")
+_NOT_PHONE_WORD = re.compile(r"(?:주문|송장|운송장|예약|회원|접수|사건|모델|시리얼|인증|승인|쿠폰|방|좌석|출구|버스)")
+
+
+def number_parts(text: str, runs: list[NumberRun]) -> list[Span]:
+    out: list[Span] = []
+    for m in _HALF.finditer(text):
+        v = m.group("v")
+        if sum(c in "0123456789" for c in v) == 0 and len(v) < 4:
+            continue
+        label = "RRN" if m.group("what") and "주" in m.group("what") or "외국인" in (m.group("what") or "") else "PHONE"
+        if label == "RRN" or len(v) in (3, 4):
+            out.append((label, m.start("v"), m.end("v")))
+    for r in runs:  # 7-8 digits right after a phone word: "전화번호 123-4567"
+        if len(r.digits) in (7, 8) and r.groups in ((3, 4), (4, 4), (7,), (8,)) \
+                and _PHONE_WORD.search(text, max(0, r.start - 14), r.start) \
+                and not _NOT_PHONE_WORD.search(text, max(0, r.start - 14), r.start) and not _SERVICE.fullmatch(r.digits):
+            out.append(("PHONE", *r.span()))
+    return out
 
 
 # ----------------------------------------------------------------------------------------- e-mail
