@@ -57,6 +57,7 @@ _STOP = frozenset("""
 이상 이유 이해 이후 이전 이야기 장소 전화 전철 전체 조용 조심 주말 주문 주인 차이 최고 최근 최악 최선 한숨 한마디 한편 한국어 공부
 공원 공연 공주 왕자 기분 기억 기회 기대 기사 문제 문자 방학 방송 배우 백수 선물 선생 설명 손님 송금 심심 연락 연습 연애 유명 유리
 유행 윤기 은행 인기 인사 임시 남자 여자 남친 여친 노래 하루 하늘 나비 보리 구름 별님 해님 달님 마음 사랑 행복 희망 우주 지구 바다
+정관장 김부각 신라면 진라면 안성탕면 박카스 조선호텔 신라호텔 한샘 윤선생 구몬 정철 강남스타일 홍삼정 이디야 공차 설빙 김밥천국
 경기 강원 충북 충남 전북 전남 경북 경남 수도권 지방 시골 동네 회사 학교 학원 병원 교회 성당 영화 사진 음악 수업 시험 숙제 과제
 선배 후배 동기 과장 대리 팀장 부장 차장 사장 실장 주임 사원 교수 담당 예금주 씨 님 이름 성함 언니 오빠 누나 형 동생 엄마 아빠
 """.split())
@@ -253,6 +254,8 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
         if w in keep or w in _STOP or len(w) < 2 or (w[-1] in _PLACE_SUFFIX and w[:-1] in _STOP):
             continue
         if not (_shape_full(w) or _shape_given(w) or why == "ctx"):
+            continue
+        if why != "ctx" and w[-1] in _PLACE_SUFFIX and len(w) == 3:  # "연남동", "서면역": a place on shape alone
             continue
         says = "NNP" if w.startswith(SURNAMES_2) and _shape_full(w) else _kiwi_says(text, s, e)
         # a full name Kiwi does not read as one word either way, with a person particle after it, counts

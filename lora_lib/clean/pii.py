@@ -154,12 +154,20 @@ def _known_value_pattern(value: str) -> re.Pattern | None:
 
 @lru_cache(maxsize=4096)
 def _is_dictionary_word(value: str) -> bool:
-    """One ordinary Korean word (Kiwi tags it as a single common noun, verb, adjective, adverb, ...)."""
+    """One ordinary Korean word: Kiwi reads it (alone or before "좋아") as one known morpheme that is
+    no name; a known proper noun counts as a word unless it is shaped like a given name ("초코" is a
+    word, "서연" a name)."""
     v = value.strip()
     if not (1 < len(v) <= 4 and all("가" <= c <= "힣" for c in v)):
         return False
-    toks = _names._analyzer().tokenize(v)
-    return len(toks) == 1 and toks[0].tag not in ("NNP", "SL", "SN", "SH", "UN", "W_SERIAL")
+    for probe in (v, v + " 좋아"):
+        toks = _names._analyzer().tokenize(probe)
+        t = toks[0] if toks else None
+        if t is None or t.form != v or t.id < _names._OOV_ID:
+            continue
+        if t.tag != "NNP" or not (_names._shape_given(v) or _names._shape_full(v)):
+            return True
+    return False
 
 
 def decode_number_words(text: str) -> str:
