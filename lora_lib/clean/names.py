@@ -58,15 +58,24 @@ _STOP = frozenset("""
 공원 공연 공주 왕자 기분 기억 기회 기대 기사 문제 문자 방학 방송 배우 백수 선물 선생 설명 손님 송금 심심 연락 연습 연애 유명 유리
 유행 윤기 은행 인기 인사 임시 남자 여자 남친 여친 노래 하루 하늘 나비 보리 구름 별님 해님 달님 마음 사랑 행복 희망 우주 지구 바다
 정관장 김부각 신라면 진라면 안성탕면 박카스 조선호텔 신라호텔 한샘 윤선생 구몬 정철 강남스타일 홍삼정 이디야 공차 설빙 김밥천국
+기분 마음 생각 사람 시간 음식 사진 영상 운동 날씨 바람 여름 겨울 가을 주문 선물 소식 문제 수업 시험 성적 학원 학교 회사 직장 동네
+집중 고민 걱정 기억 기대 인생 세상 사회 문화 역사 정치 경제 과학 수학 국어 영어 미술 음악 체육 연기 연주 연극 소설 만화 웹툰 게임
+인형 상자 가방 신발 지갑 안경 시계 반지 목걸이 화장 향수 옷 모자 우산 의자 책상 침대 이불 베개 창문 현관 주방 화장실 욕실 거실
+동생 친구 가족 부모 자식 애기 아기 아이 어른 남자 여자 소년 소녀 청년 노인 학생 선수 가수 배우 작가 기자 의사 간호사 경찰 군인
+정원 공원 도시 시골 마을 나라 지역 지방 주변 근처 중간 처음 마지막 진심 진실 거짓 비밀 약속 계획 준비 연습 실수 성공 실패 결과
 경기 강원 충북 충남 전북 전남 경북 경남 수도권 지방 시골 동네 회사 학교 학원 병원 교회 성당 영화 사진 음악 수업 시험 숙제 과제
 선배 후배 동기 과장 대리 팀장 부장 차장 사장 실장 주임 사원 교수 담당 예금주 씨 님 이름 성함 언니 오빠 누나 형 동생 엄마 아빠
 """.split())
+# Syllables that stand alone as words or digits far more often than as a spaced-out given name ("한 일 이").
+_SPACED_STOP = frozenset("공영일이삼사오육륙칠팔구십백천만한그저안못잘좀더또참꼭다막왜뭐난넌나너거게걸건데때것줄번개명분시년월날"
+                         "내네제니우리해돼봐줘와가고도는은을를의에서로랑만요")
 _PLACE_SUFFIX = frozenset("시도군구동읍면리역로길대점")
 # Context: words before a name, and titles/honorifics after one.
 _BEFORE = (r"이름(?:은|이|는|을)?|성함(?:은|이)?|예금주(?:는|가|명)?|받는\s?(?:분|사람|이)(?:은|는|이|:)?|보내는\s?(?:분|사람)(?:은|는|:)?|"
            r"담당(?:자|자분)?(?:는|은|가|:)?|수취인(?:은|:)?|명의(?:는|:)?|"
            r"(?:우리|내|제|울|걔|친구)\s?(?:언니|오빠|누나|형|동생|엄마|아빠|남편|아내|와이프|신랑|남친|여친|남자친구|여자친구|친구|"
-           r"딸|아들|사촌|조카|이모|삼촌|고모|할머니|할아버지|선배|후배|동기|짝꿍|애인|베프|절친|룸메|상사|부장님|팀장님)(?:은|는|이|가)?")
+           r"딸|아들|사촌|조카|이모|삼촌|고모|할머니|할아버지|선배|후배|동기|짝꿍|애인|베프|절친|룸메|상사|부장님|팀장님)(?:은|는|이|가)?|"
+           r"(?<![가-힣])(?:언니|오빠|누나|형|동생|친구|남친|여친|남편|아내|와이프|신랑|선배|후배|동기|사촌|조카|짝꿍|베프|절친|룸메)(?=\s)")
 _TITLES = (r"씨|님|선배|후배|과장|대리|팀장|부장|차장|사장|실장|주임|사원|교수|선생|쌤|샘|원장|국장|본부장|이사|담당|매니저|기사님|"
            r"작가님|군|양|형|오빠|언니|누나|이모|삼촌|고모|할머니|할아버지|선수님|변호사|의사|간호사|원장님|대표|회장|소장|반장|"
            r"동기|친구|학생|어머님|아버님|어머니|아버지")
@@ -116,11 +125,11 @@ _G = "[" + "".join(sorted(GIVEN)) + "]"
 # ("오늘도", "주세요", "기분이", "최고의"): a surname-led word ending in one is no full name on shape alone.
 GIVEN_LAST = GIVEN - frozenset("도요는을를의고면야다까니네게만께랑와과에로이해세시가")
 _GL = "[" + "".join(sorted(GIVEN_LAST)) + "]"
-_FOLLOW = r"(?=[^가-힣]|$|[이가은는을를의도와과랑한에께씨님아야인라로만까처보하입임])"
+_FOLLOW = r"(?=[^가-힣]|$|[이가은는을를의도와과랑한에께씨님아야인라로만까처보하입임네])"
 # A surname-led full name at the start of a word ("이정숙인데", "한지훈 과장님").
 _FULL = re.compile(rf"(?<![가-힣0-9])(?P<v>(?:{_S2}){_G}?{_GL}|[{SURNAMES_1}]{_G}{_GL}){_FOLLOW}")
 # A given name with a person particle ("수빈이가", "민준아", "지우한테").
-_GIVEN_JOSA = re.compile(rf"(?<![가-힣0-9])(?P<v>{_G}{_GL})(?:이가|이랑|이한테|이는|이도|이를|이네|이야|이|아|야|한테|에게|이하고|이에게|가|는|랑|하고|이의)"
+_GIVEN_JOSA = re.compile(rf"(?<![가-힣0-9])(?P<v>{_G}{_GL})(?:이가|이랑|이한테|이는|이도|이를|이네|이야|이|아|야|한테|에게|이하고|이에게|가|는|랑|하고|이의|네|이네|이처럼)"
                          r"(?![가-힣])")
 _CONTEXT_WORD = re.compile(_BEFORE + r"|선배|후배|과장|대리|팀장|부장|차장|실장|주임|교수|쌤|담당|매니저|(?<![가-힣0-9])" + _G + r"{1,3}\s?(?:씨|님)(?![가-힣])")
 _HAS_LATIN = re.compile(r"[A-Za-z]{2}")
@@ -147,8 +156,9 @@ def _analyzer():
 
 def might_name(text: str) -> bool:
     """The cheap pre-check: False means the line cannot hold a name these rules would mask."""
-    return bool(_CONTEXT_WORD.search(text) or _FULL.search(text) or _GIVEN_JOSA.search(text)
-                or _SPACED.search(text) or (_HAS_LATIN.search(text) and _LATIN.search(text)))
+    if _CONTEXT_WORD.search(text) or _SPACED.search(text) or (_HAS_LATIN.search(text) and _LATIN.search(text)):
+        return True
+    return any(m.group("v") not in _STOP for rx in (_FULL, _GIVEN_JOSA) for m in rx.finditer(text))
 
 
 # Kiwi gives a word it does not know the generic morpheme of its tag (ids below this): an unknown
@@ -238,7 +248,7 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
         out.append(("NAME", m.start("v"), m.end("v")))
     for m in _SPACED.finditer(text):
         w = m.group("v")
-        if all(c in GIVEN for c in w[2::2]) and w.replace(" ", "") not in keep:
+        if all(c in GIVEN and c not in _SPACED_STOP for c in w[2::2]) and w.replace(" ", "") not in keep:
             out.append(("NAME", m.start("v"), m.end("v")))
     if _HAS_LATIN.search(text):
         for m in _LATIN.finditer(text):

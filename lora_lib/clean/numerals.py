@@ -25,16 +25,16 @@ _D = f"[0-9０-９{DIGIT_WORDS}]"
 # Between two groups: any one run of 1-3 separator characters (space, - . ~ / ㆍ ㅡ · _ , : ) ( *)
 # or '에' with optional spaces ("010에 1234"). Bounded, and a separator never starts with a digit,
 # so each position is tried a fixed number of ways: linear time.
-_SEP = r"(?:[\s\-‐–—.~～/ㆍㅡ·・_,:)(*+]{1,3}|\s?에\s?)"
+_SEP = r"(?:[\s\-‐–—.~～/ㆍㅡ·・_,:)(*+]{1,3}|\s?(?:에|의|다시|국에|국)\s?)"
 _RUN = re.compile(f"{_D}+(?:{_SEP}{_D}+){{0,12}}")
 # First syllables of the particles and copulas that follow a number read out ("오육칠팔로", "…이야").
 _PARTICLE_START = frozenset("로으에이가는은을를야요랑도만까고라입예인임이하")
-_ODD_SEPARATORS = frozenset("에ㅡㆍ~～/·・‐–—")
-_HINT = re.compile(f"[{DIGIT_WORDS}]{{3}}|[0-9０-９]")
+_ODD_SEPARATORS = frozenset("에의다시국ㅡㆍ~～/·・‐–—")
+_HINT = re.compile(f"[{DIGIT_WORDS}]{{3}}|[0-9０-９]|(?:[{DIGIT_WORDS}] ){{6}}")
 # "앞자리 010 1234 뒷자리는 5678": a phone number given in two halves with words between them.
-_HALF_GAP = re.compile(r"^[\s,.]*(?:(?:이고|이구|고|요|이요|이랑|하고|그리고|이구요|이고요)[\s,.]*)?"
-                       r"(?:뒷자리|뒷번호|뒤에|뒤는|뒤엔|뒤|끝자리|끝번호|나머지|다음|그다음|그 다음)\s*(?:는|은|가|이|에|엔)?\s*"
-                       r"(?:[가-힣]{1,4}\s)?\s*$")
+_HALF_GAP = re.compile(r"^[\s,.]{0,3}(?:(?:이고|이구|고|요|이요|이랑|하고|그리고|이구요|이고요|랑|까지|까지가|이야|야)[\s,.]{0,3})?"
+                       r"(?:(?:뒷자리|뒷번호|뒤에|뒤는|뒤엔|뒤|끝자리|끝번호|나머지|나머진|다음|그다음|그 다음|그리고|하고)\s{0,2}"
+                       r"(?:는|은|가|이|에|엔)?\s{0,2}(?:[가-힣]{1,4}\s)?)\s{0,2}$")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def number_runs(text: str, min_digits: int = MIN_DIGITS) -> list[NumberRun]:
         chunk = m.group()
         pos = [m.start() + i for i, c in enumerate(chunk) if "0" <= c <= "9" or "０" <= c <= "９" or c in _DECODE]
         if any(text[p] in _DECODE for p in pos):
-            if not re.search(f"[{DIGIT_WORDS}]{{3}}|[0-9]", chunk):
+            if not re.search(f"[{DIGIT_WORDS}]{{3}}|[0-9]|(?:[{DIGIT_WORDS}] ){{6}}", chunk):
                 continue
             pos = _trim_glued(text, pos)
         if not pos:
@@ -104,12 +104,13 @@ def _trim_glued(text: str, pos: list[int]) -> list[int]:
     """A group of digit words glued to the Hangul word before it, or to a Hangul syllable after it that
     is no particle ("사이좋게", "오이무침"), is that word's syllables, not digits."""
     groups = _groups(pos)
+    one_by_one = len(groups) >= 7 and all(len(g) == 1 for g in groups)  # read out digit by digit: "공 일 공 일 이 …"
     # At either edge, one or two digit words standing alone are a word ("이 번호", "…오육칠팔 이에요"),
     # except a leading zero ("공이 …" = 02 …).
-    while groups and len(groups[0]) <= 2 and all(text[p] in _DECODE for p in groups[0]) \
+    while not one_by_one and groups and len(groups[0]) <= 2 and all(text[p] in _DECODE for p in groups[0]) \
             and text[groups[0][0]] not in "공영빵ㅇ":
         groups.pop(0)
-    while groups and len(groups[-1]) <= 2 and all(text[p] in _DECODE for p in groups[-1]):
+    while not one_by_one and groups and len(groups[-1]) <= 2 and all(text[p] in _DECODE for p in groups[-1]):
         groups.pop()
     if not groups:
         return []

@@ -130,10 +130,13 @@ def _default_policy() -> NamePolicy:
 
 _KNOWN_SEP = "._- "
 # A dictionary word names a person right after a self-introduction or before a vocative/honorific/person particle.
-_SELF_INTRO = (r"(?:(?<=나는 )|(?<=난 )|(?<=저는 )|(?<=전 )|(?<=나 )|(?<=저 )|(?<=닉은 )|(?<=닉네임은 )|(?<=닉 )|(?<=닉네임 )|"
-               r"(?<=내 닉 )|(?<=닉넴 )|(?<=닉넴은 ))")
+_SELF_INTRO = (r"(?:(?<=나는 )|(?<=난 )|(?<=저는 )|(?<=전 )|(?<=나 )|(?<=저 )|(?<=제가 )|(?<=내가 )|(?<=닉은 )|(?<=닉네임은 )|"
+               r"(?<=닉 )|(?<=닉네임 )|(?<=내 닉 )|(?<=닉넴 )|(?<=닉넴은 )|(?<=닉이 )|(?<=닉네임이 )|(?<=닉: )|(?<=닉네임: )|"
+               r"(?<=안녕 )|(?<=안녕하세요 )|(?<=반가워 )|(?<=반가워요 )|(?<=고마워 )|(?<=고마워요 ))")
 _NAMES_PERSON = (r"(?=\s?(?:님|씨|짱|쨩)|(?:아|야|이가|이는|이도|이랑|이한테|한테|에게|이야|이에요|이예요|예요|이라고|라고|이라|"
-                 r"인데|인데요|입니다|이고|이구|임|쓰)(?![가-힣]))")
+                 r"인데|인데요|입니다|이고|이구|임|쓰|이네|네|이도)(?![가-힣])"
+                 r"|(?:이|이가|가|는|이는|도|이도)?\s?(?:왔|등장|여기|간다|갑니다|왔어|왔다|왔어요|왔습니다|출근|퇴근|잘게|잔다)"
+                 r"|(?:이|)?(?:라고|로|으로)\s?(?:불러|부르|해\s?줘|해줘))")
 
 
 @lru_cache(maxsize=4096)
@@ -205,6 +208,7 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
     spans += _pat.handles(text)
     spans += _pat.addresses(decoded)
     spans += _pat.plates(decoded)
+    spans += _pat.passports(text)
     if policy.names != "off":
         spans += _names.find_names(text, keep=(*keep, *policy.keep_names), public_kept=policy.names == "private")
         for m in (*_NAME_INTRO.finditer(text), *_NAME_AFTER_WORD.finditer(text)):

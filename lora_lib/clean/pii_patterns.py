@@ -22,6 +22,7 @@ _BANK_CONTEXT = re.compile(r"(?:은행|뱅크|계좌|통장|입금|송금|이체
 _LICENCE_CONTEXT = re.compile(r"면허")
 _LICENCE_REGIONS = ("서울|부산|경기|강원|충북|충남|전북|전남|경북|경남|제주|대구|인천|광주|대전|울산|경기남부|경기북부")
 _LICENCE_OLD = re.compile(rf"(?:{_LICENCE_REGIONS})\s?$")
+_NOT_ACCOUNT = re.compile(r"주문|송장|운송장|예약|회원|접수|번호표|모델|시리얼|인증|승인|쿠폰|트래킹|사건|버전|로또|좌표|위도|경도")
 # A date or a time range is no identifier: "2024-01-15", "2023.12.25 14:30", "20240115".
 _DATE_LIKE = re.compile(r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{0,4}")
 
@@ -70,8 +71,12 @@ def classify_number(run: NumberRun, text: str) -> Span | None:
         return ("ACCOUNT", *run.span())
     if 14 <= len(d) <= 19 and not _DATE_LIKE.fullmatch(d) and (_luhn(d) or g == (4, 4, 4, 4)):
         return ("CARD", *run.span())
-    if len(d) == 10 and g in ((3, 2, 5), (10,)) and _business_ok(d) and (g == (3, 2, 5) or "사업자" in before):
+    if len(d) == 10 and g in ((3, 2, 5), (10,)) and (_business_ok(d) and g == (3, 2, 5) or "사업자" in before):
         return ("BUSINESS_REG", *run.span())
+    # Three or more groups of 10-14 digits, shaped like a bank account (3-2-6, 4-2-7, 3-3-6, 6-2-6, ...)
+    if 10 <= len(d) <= 14 and len(g) >= 3 and g not in ((4, 4, 4), (4, 4, 4, 4)) and min(g) >= 2 \
+            and not _DATE_LIKE.fullmatch(d) and not _NOT_ACCOUNT.search(before):
+        return ("ACCOUNT", *run.span())
     return None
 
 
@@ -103,7 +108,7 @@ def number_parts(text: str, runs: list[NumberRun]) -> list[Span]:
 
 
 # ----------------------------------------------------------------------------------------- e-mail
-_AT_STRONG = r"(?:@|＠|골뱅이|앳|에이티|\(at\)|\[at\]|\(골뱅이\))"
+_AT_STRONG = r"(?:@|＠|골뱅이|골벵이|꼴뱅이|골뱅|앳|엣|애트|에이티|\(at\)|\[at\]|\(골뱅이\))"
 _LOCAL = r"(?:[A-Za-z0-9](?:[ ][A-Za-z0-9._\-]){2,40}|[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63})"
 _DOMAIN_KO = r"(?:네이버|지메일|다음|한메일|네이트|카카오|핫메일|야후|아웃룩|구글|아이클라우드|g메일)"
 _DOMAIN = rf"(?:{_DOMAIN_KO}|[A-Za-z0-9](?:[ ][A-Za-z0-9\-]){{2,30}}|[A-Za-z0-9][A-Za-z0-9\-]{{0,62}})"
@@ -116,7 +121,11 @@ _EMAIL_STRONG = re.compile(
 _EMAIL_AT_WORD = re.compile(
     rf"(?<![A-Za-z0-9._%+\-])(?P<v>{_LOCAL}\s{{1,3}}at\s{{1,3}}{_DOMAIN}(?:\s{{0,3}}{_DOT}\s{{0,3}}{_TLD}){{1,3}})"
     r"(?![A-Za-z0-9])", re.IGNORECASE)
-_EMAIL_HINT = re.compile(r"[@＠]|골뱅이|앳|에이티|(?<![A-Za-z])at(?![A-Za-z])|\(at\)", re.IGNORECASE)
+# ... or a well-known mail domain: "minsu92 at gmail"
+_EMAIL_AT_DOMAIN = re.compile(
+    rf"(?<![A-Za-z0-9._%+\-])(?P<v>{_LOCAL}\s{{1,3}}at\s{{1,3}}(?:gmail|naver|daum|hanmail|kakao|nate|hotmail|yahoo|icloud|outlook))"
+    r"(?![A-Za-z0-9])", re.IGNORECASE)
+_EMAIL_HINT = re.compile(r"[@＠]|골뱅|골벵이|꼴뱅이|앳|엣|애트|에이티|(?<![A-Za-z])at(?![A-Za-z])|\(at\)", re.IGNORECASE)
 
 
 def emails(text: str) -> list[Span]:
@@ -124,6 +133,7 @@ def emails(text: str) -> list[Span]:
         return []
     out = [("EMAIL", m.start("v"), m.end("v")) for m in _EMAIL_STRONG.finditer(text)]
     out += [("EMAIL", m.start("v"), m.end("v")) for m in _EMAIL_AT_WORD.finditer(text)]
+    out += [("EMAIL", m.start("v"), m.end("v")) for m in _EMAIL_AT_DOMAIN.finditer(text)]
     return out
 
 
@@ -180,7 +190,10 @@ _LOT = re.compile(rf"(?P<v>[가-힣]{{1,6}}(?:동|리)\s?\d{{1,4}}(?:-\d{{1,4}})
 _LOT_STOP = re.compile(r"(?:이동|행동|활동|운동|자동|수동|감동|충동|변동|연동|출동|작동|가동|발동|소동|난동|파동|진동|"
                        r"구동|거동|노동|공동|합동|동동|미리|거리|우리|자리|머리|소리|요리|관리|처리|정리|수리|무리|다리|유리|"
                        r"도리|논리|심리|승리|차리|오리|고리|꼬리|가리|몇리|십리|천리|만리|백리|마리|배터리|카테고리|갤러리)$")
-_APT = re.compile(r"(?P<v>\d{1,4}\s?동\s?\d{1,4}\s?호|\d{1,4}\s?-\s?\d{1,4}\s?호)(?!선)")
+_APT = re.compile(r"(?P<v>(?:\d{1,4}|[A-Za-z])\s?동\s?\d{1,4}\s?호|\d{1,4}\s?-\s?\d{1,4}\s?호)(?!선)")
+# "래미안 101-1203": 동-호 without the words, right after an apartment name
+_APT_DASH = re.compile(r"(?:아파트|빌라|주공|자이|래미안|푸르지오|힐스테이트|e편한세상|더샵|아이파크|롯데캐슬|오피스텔|맨션|하이츠)"
+                       r"\s{0,2}(?:[가-힣0-9]{1,6}\s)?(?P<v>\d{1,4}\s?-\s?\d{3,4})(?![0-9])")
 _REGION_WORD = re.compile(r"(?:[가-힣]{1,8}(?:특별시|광역시|특별자치시|특별자치도|시|도|군|구|읍|면|동|리)|서울|부산|대구|인천|광주|대전|울산|"
                           r"세종|경기|강원|충북|충남|전북|전남|경북|경남|제주)\s{1,2}$")
 _PLATE_LETTERS = "가나다라마거너더러머버서어저고노도로모보소오조구누두루무부수우주아바사자배하허호"
@@ -211,9 +224,18 @@ def addresses(text: str) -> list[Span]:
         if _LOT_STOP.search(word) or len(word) < 2:
             continue
         out.append(("ADDRESS", _extend_region(text, m.start("v")), m.end("v")))
-    for m in _APT.finditer(text):
+    for m in (*_APT.finditer(text), *_APT_DASH.finditer(text)):
         out.append(("ADDRESS", m.start("v"), m.end("v")))
     return out
+
+
+_PASSPORT = re.compile(r"(?<![A-Za-z0-9])(?P<v>[MSRODmsrod][0-9]{8}|[MSRODmsrod][0-9]{3}[A-Za-z][0-9]{4})(?![A-Za-z0-9])")
+
+
+def passports(text: str) -> list[Span]:
+    if "여권" not in text and not re.search(r"(?<![A-Za-z])[MSROD][0-9]", text):
+        return []
+    return [("PASSPORT", m.start("v"), m.end("v")) for m in _PASSPORT.finditer(text)]
 
 
 def plates(text: str) -> list[Span]:
