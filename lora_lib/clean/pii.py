@@ -78,6 +78,8 @@ _SERVICE_NUMBER = re.compile(r"^1[5-9]\d{2}[ .-]?\d{4}$")
 _SKIP_DETECTORS = {"person", "postal_code", "birth", "personal_attr", "url", "nationality", "edi_drug", "court_case",
                    "corp_reg", "prescription", "pnu", "government", "civil_petition", "hr"}
 _DETECTORS = tuple(fn for fn in _KO_PII_DETECTORS if fn.__module__.rsplit(".", 1)[-1] not in _SKIP_DETECTORS)
+_DIGIT = re.compile(r"[0-9]")
+_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
 _ALNUM_RUN = re.compile(r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ]+")
 
 
@@ -201,14 +203,18 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
     for run in runs:
         if (found := _pat.classify_number(run, decoded)):
             spans.append(found)
-    spans += _pat.number_parts(decoded, runs)
+    has_digit = _DIGIT.search(decoded) is not None
+    if has_digit:
+        spans += _pat.number_parts(decoded, runs)
+        spans += _pat.addresses(decoded)
+        spans += _pat.plates(decoded)
     if _KO_PII_GATE.search(decoded):
         spans += _ko_pii_spans(decoded)
-    spans += _pat.emails(text)
-    spans += _pat.handles(text)
-    spans += _pat.addresses(decoded)
-    spans += _pat.plates(decoded)
-    spans += _pat.passports(text)
+    # e-mails, handles, links and passports all hold Latin letters or digits: most chat lines have none
+    if _ASCII_ALNUM.search(text):
+        spans += _pat.emails(text)
+        spans += _pat.handles(text)
+        spans += _pat.passports(text)
     if policy.names != "off":
         spans += _names.find_names(text, keep=(*keep, *policy.keep_names), public_kept=policy.names == "private")
         for m in (*_NAME_INTRO.finditer(text), *_NAME_AFTER_WORD.finditer(text)):

@@ -96,7 +96,9 @@ def number_parts(text: str, runs: list[NumberRun]) -> list[Span]:
         v = m.group("v")
         if sum(c in "0123456789" for c in v) == 0 and len(v) < 4:
             continue
-        label = "RRN" if m.group("what") and "주" in m.group("what") or "외국인" in (m.group("what") or "") else "PHONE"
+        rrn = re.search(r"주민|외국인|주번|생년", m.group("what") or "") or (
+            len(v) in (6, 7) and re.search(r"주민|외국인|주번", text[max(0, m.start() - 30):m.start()]))
+        label = "RRN" if rrn else "PHONE"
         if label == "RRN" or len(v) in (3, 4):
             out.append((label, m.start("v"), m.end("v")))
     for r in runs:  # 7-8 digits right after a phone word: "전화번호 123-4567"
@@ -109,7 +111,7 @@ def number_parts(text: str, runs: list[NumberRun]) -> list[Span]:
 
 # ----------------------------------------------------------------------------------------- e-mail
 _AT_STRONG = r"(?:@|＠|골뱅이|골벵이|꼴뱅이|골뱅|앳|엣|애트|에이티|\(at\)|\[at\]|\(골뱅이\))"
-_LOCAL = r"(?:[A-Za-z0-9](?:[ ][A-Za-z0-9._\-]){2,40}|[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63})"
+_LOCAL = r"(?:[A-Za-z0-9](?:[ ][A-Za-z0-9._\-]){2,40}|(?:[A-Za-z0-9][A-Za-z0-9._\-]{0,20}[ ]){0,2}[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63})"
 _DOMAIN_KO = r"(?:네이버|지메일|다음|한메일|네이트|카카오|핫메일|야후|아웃룩|구글|아이클라우드|g메일)"
 _DOMAIN = rf"(?:{_DOMAIN_KO}|[A-Za-z0-9](?:[ ][A-Za-z0-9\-]){{2,30}}|[A-Za-z0-9][A-Za-z0-9\-]{{0,62}})"
 _DOT = r"(?:\.|。|쩜|점|닷|\(dot\)|\[dot\]|(?<![A-Za-z])dot(?![A-Za-z]))"
