@@ -132,6 +132,9 @@ _FULL = re.compile(rf"(?<![가-힣0-9])(?P<v>(?:{_S2}){_G}?{_GL}|[{SURNAMES_1}]{
 _GIVEN_JOSA = re.compile(rf"(?<![가-힣0-9])(?P<v>{_G}{_GL})(?:이가|이랑|이한테|이는|이도|이를|이네|이야|이|아|야|한테|에게|이하고|이에게|가|는|랑|하고|이의|네|이네|이처럼)"
                          r"(?![가-힣])")
 _CONTEXT_WORD = re.compile(_BEFORE + r"|선배|후배|과장|대리|팀장|부장|차장|실장|주임|교수|쌤|담당|매니저|(?<![가-힣0-9])" + _G + r"{1,3}\s?(?:씨|님)(?![가-힣])")
+# A given name, a space, then a family title or a pointer word: "채원 언니가", "준서 걔".
+_TITLE_AFTER = re.compile(rf"(?<![가-힣0-9])(?P<v>{_G}{_GL})\s(?:언니|오빠|누나|형|선배|후배|선배님|쌤|걔|이모|삼촌)"
+                          r"(?=[^가-힣]|$|이|가|은|는|도|한테|랑|께|님)")
 _HAS_LATIN = re.compile(r"[A-Za-z]{2}")
 
 _kiwi = None
@@ -156,9 +159,10 @@ def _analyzer():
 
 def might_name(text: str) -> bool:
     """The cheap pre-check: False means the line cannot hold a name these rules would mask."""
-    if _CONTEXT_WORD.search(text) or _SPACED.search(text) or (_HAS_LATIN.search(text) and _LATIN.search(text)):
+    if _CONTEXT_WORD.search(text) or _SPACED.search(text) or _SURNAME_TITLE.search(text) \
+            or (_HAS_LATIN.search(text) and _LATIN.search(text)):
         return True
-    return any(m.group("v") not in _STOP for rx in (_FULL, _GIVEN_JOSA) for m in rx.finditer(text))
+    return any(m.group("v") not in _STOP for rx in (_FULL, _GIVEN_JOSA, _TITLE_AFTER) for m in rx.finditer(text))
 
 
 # Kiwi gives a word it does not know the generic morpheme of its tag (ids below this): an unknown
@@ -188,6 +192,8 @@ def _kiwi_says(text: str, s: int, e: int) -> str:
     grows with the text."""
     w0 = max(0, s - 10)
     window = text[w0:min(len(text), e + 8)]
+    if e - s == 2 and _suffix_i(window, e - w0):
+        return "NNP"  # "서진이한테", "태윤이네": Kiwi reads the friendly 이 after a given name as a suffix
     for ts, te, tag in _tags(window):
         ts, te = ts + w0, te + w0
         if ts == s and tag == "NNP" and te >= s + 2:
@@ -202,6 +208,10 @@ def _kiwi_says(text: str, s: int, e: int) -> str:
 
 def _hangul_at(text: str, i: int) -> bool:
     return i < len(text) and "가" <= text[i] <= "힣"
+
+
+def _suffix_i(window: str, i: int) -> bool:
+    return any(ts == i and tag == "XSN" and window[ts:te] == "이" for ts, te, tag in _tags(window))
 
 
 def _shape_full(w: str) -> bool:
@@ -237,7 +247,7 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
     for c in _CONTEXT_BEFORE.finditer(text):
         if (m := _NAME_AT.match(text, c.end())) and not pet_name_at(text, m.start("v")):
             cands[(m.start("v"), m.end("v"))] = "ctx"  # "이름이 이정숙인데": the name ends where a particle starts
-    for m in _BEFORE_TITLE.finditer(text):
+    for m in (*_BEFORE_TITLE.finditer(text), *_TITLE_AFTER.finditer(text)):
         cands.setdefault((m.start("v"), m.end("v")), "ctx")
     for m in _FULL.finditer(text):
         cands.setdefault((m.start("v"), m.end("v")), "shape")
