@@ -131,6 +131,10 @@ def _default_policy() -> NamePolicy:
 
 
 _KNOWN_SEP = "._- "
+# A line that starts with the nickname and goes on about the speaker's own state ("모찌 배고파",
+# "코코 오늘 학교 안 감") uses it as the speaker's name.
+_SELF_STATE = (r"(?=(?:은|는|이|가|도|이는|이도)?\s(?:오늘\s|지금\s|이제\s|방금\s|내일\s)?(?:배고|졸려|졸리|피곤|심심|왔|갈게|간다|"
+               r"잘게|잔다|학교|회사|출근|퇴근|여기\s|기분|숙제|시험|알바|집에|놀러))")
 # A dictionary word names a person right after a self-introduction or before a vocative/honorific/person particle.
 _SELF_INTRO = (r"(?:(?<=나는 )|(?<=난 )|(?<=저는 )|(?<=전 )|(?<=나 )|(?<=저 )|(?<=제가 )|(?<=내가 )|(?<=닉은 )|(?<=닉네임은 )|"
                r"(?<=닉 )|(?<=닉네임 )|(?<=내 닉 )|(?<=닉넴 )|(?<=닉넴은 )|(?<=닉이 )|(?<=닉네임이 )|(?<=닉: )|(?<=닉네임: )|"
@@ -153,7 +157,7 @@ def _known_value_pattern(value: str) -> re.Pattern | None:
         return None
     if _is_dictionary_word(value):
         v = re.escape(value.strip())
-        return re.compile(rf"(?<![가-힣])(?:{_SELF_INTRO}{v}|{v}{_NAMES_PERSON})")
+        return re.compile(rf"(?<![가-힣])(?:{_SELF_INTRO}{v}|{v}{_NAMES_PERSON}|(?:^|(?<=[.!?~\n] )){v}{_SELF_STATE})")
     return re.compile(r"[\s._-]*".join(chars), re.IGNORECASE)
 
 
