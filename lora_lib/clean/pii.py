@@ -249,6 +249,7 @@ def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence
     CleanParams) says which person names are masked.
     """
     policy = policy or _DEFAULT_POLICY()
+    keep_values = _with_given_names(tuple(keep_values))
     findings = _spans(text, known_values, keep_values, policy)
     if keep_values:
         findings = [f for f in findings if text[f[1]:f[2]].strip() not in keep_values]
@@ -261,6 +262,14 @@ def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence
 
 
 _DEFAULT_POLICY = lru_cache(maxsize=1)(_default_policy)
+
+
+@lru_cache(maxsize=256)
+def _with_given_names(keep: tuple[str, ...]) -> tuple[str, ...]:
+    """A character called "김선비" is also called "선비": its given name stays too."""
+    extra = [k[2:] if k.startswith(_names.SURNAMES_2) else k[1:] for k in keep
+             if len(k) >= 3 and all("가" <= c <= "힣" for c in k) and (k[0] in _names.SURNAMES_1 or k.startswith(_names.SURNAMES_2))]
+    return keep + tuple(e for e in extra if len(e) >= 2 and e not in keep)
 
 
 def mask_known_values(text: str, known_values: Sequence[str]) -> str:

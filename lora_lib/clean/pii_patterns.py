@@ -196,6 +196,9 @@ _APT = re.compile(r"(?P<v>(?:\d{1,4}|[A-Za-z])\s?동\s?\d{1,4}\s?호|\d{1,4}\s?-
 # "래미안 101-1203": 동-호 without the words, right after an apartment name
 _APT_DASH = re.compile(r"(?:아파트|빌라|주공|자이|래미안|푸르지오|힐스테이트|e편한세상|더샵|아이파크|롯데캐슬|오피스텔|맨션|하이츠)"
                        r"\s{0,2}(?:[가-힣0-9]{1,6}\s)?(?P<v>\d{1,4}\s?-\s?\d{3,4})(?![0-9])")
+# "래미안 101동 살아": a building's 동 right after an apartment name, without the unit
+_APT_DONG = re.compile(r"(?:아파트|빌라|주공|자이|래미안|푸르지오|힐스테이트|e편한세상|더샵|아이파크|롯데캐슬|오피스텔|맨션|하이츠|단지)"
+                       r"\s{0,2}(?:[가-힣0-9]{1,6}\s)?(?P<v>\d{1,4}\s?동)(?![가-힣0-9])")
 _REGION_WORD = re.compile(r"(?:[가-힣]{1,8}(?:특별시|광역시|특별자치시|특별자치도|시|도|군|구|읍|면|동|리)|서울|부산|대구|인천|광주|대전|울산|"
                           r"세종|경기|강원|충북|충남|전북|전남|경북|경남|제주)\s{1,2}$")
 _PLATE_LETTERS = "가나다라마거너더러머버서어저고노도로모보소오조구누두루무부수우주아바사자배하허호"
@@ -226,7 +229,7 @@ def addresses(text: str) -> list[Span]:
         if _LOT_STOP.search(word) or len(word) < 2:
             continue
         out.append(("ADDRESS", _extend_region(text, m.start("v")), m.end("v")))
-    for m in (*_APT.finditer(text), *_APT_DASH.finditer(text)):
+    for m in (*_APT.finditer(text), *_APT_DASH.finditer(text), *_APT_DONG.finditer(text)):
         out.append(("ADDRESS", m.start("v"), m.end("v")))
     return out
 
