@@ -8,8 +8,10 @@ import pytest
 
 from lora_lib.clean import pii_eval
 
-# Measured on the branch's last commit; a rule change that moves them must update them knowingly.
-MIN_RECALL, MIN_PRECISION, MIN_KEEP_RATE = {MIN_RECALL}, {MIN_PRECISION}, {MIN_KEEP}
+# Measured on the branch's last commit: recall 0.870 (347/399), precision 0.951 (369/388), keep-rate
+# 0.944 (609/645); before issue 17: 0.474, 0.929, 0.950; ko-pii alone: 0.378, 0.740, 0.940.
+# Floors rounded down to two places; a rule change that moves them must update them knowingly.
+MIN_RECALL, MIN_PRECISION, MIN_KEEP_RATE = 0.86, 0.95, 0.94
 
 
 @pytest.fixture(scope="module")
