@@ -142,7 +142,8 @@ _kiwi_lock = threading.Lock()
 
 
 def _analyzer():
-    """Kiwi, loaded once per process on first use (about 1.5 s and 100 MB)."""
+    """Kiwi, loaded once per process on first use (about 1.5 s and 100 MB); warnings about the
+    num_workers default of older versions are silenced."""
     global _kiwi
     if _kiwi is None:
         with _kiwi_lock:
@@ -153,7 +154,7 @@ def _analyzer():
 
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    _kiwi = Kiwi(num_workers=1)
+                    _kiwi = Kiwi(num_workers=0)  # one thread, no pool: cheapest per call and safe to fork
     return _kiwi
 
 
