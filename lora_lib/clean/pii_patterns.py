@@ -82,7 +82,7 @@ def classify_number(run: NumberRun, text: str) -> Span | None:
 
 # Part of a number named by the words before it: a phone number's or an RRN's half given alone
 # ("뒷자리는 5678", "주민번호 앞자리 950101"), a short phone number after a phone word.
-_HALF = re.compile(rf"(?P<what>폰|핸드폰|휴대폰|전화|전번|번호|연락처|주민번호|주민등록번호|주번|외국인등록번호)?\s{{0,2}}"
+_HALF = re.compile(r"(?P<what>폰|핸드폰|휴대폰|전화|전번|번호|연락처|주민번호|주민등록번호|주번|외국인등록번호)?\s{0,2}"
                    r"(?:의\s)?(?:앞|뒷|뒤|중간|가운데|끝|마지막)\s{0,2}(?:자리|번호|네\s?자리|4자리|부분)\s{0,2}(?:는|은|가|이|:|도)?\s{0,2}"
                    r"(?P<v>[0-9]{3,7}(?![0-9])|[공영빵일이삼사오육륙칠팔구]{3,7}?"
                    r"(?=[^가-힣]|$|이야|이에요|이고|이요|이구|이랑|입니다|인데|야|요|고|로|랑|에|이))")
