@@ -108,6 +108,10 @@ class CleanParams(_Strict):
     leakage_min_prob: float = Field(0.75, gt=0.5, le=1)
     # Worker processes for the per-turn work of big exports (same result as 1; pays off past ~50k turns).
     num_proc: int = Field(1, ge=1, le=64)
+    # Person names: "private" masks private persons and keeps public/historical/fictional figures talked
+    # about as such (gazetteer: clean/public_figures.py); "all" masks those too; "off" masks no names.
+    pii_names: Literal["private", "all", "off"] = "private"
+    pii_keep_names: list[str] = []  # names that always stay, beside the characters' own
 
 
 class DatasetParams(_Strict):
