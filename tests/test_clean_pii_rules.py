@@ -153,3 +153,15 @@ def test_numerals_keep_offsets():
     runs = numerals.number_runs(text)
     assert [r.digits for r in runs] == ["01012345678"]
     assert len(numerals.decode(text)) == len(text)
+
+
+def test_clean_turn_applies_the_stage_name_policy():
+    """clean.pii_names reaches redact through the clean stage's TurnContext (a per-character override works)."""
+    from lora_lib.clean.conversations import TurnContext, clean_turn
+    from lora_lib.config import CleanParams
+
+    text = "우리 언니 이름이 이정숙인데 요즘 바쁘대"
+    masked, labels, _ = clean_turn("user", text, TurnContext.make(CleanParams()))
+    assert "이정숙" not in masked and "NAME" in labels
+    kept, labels_off, _ = clean_turn("user", text, TurnContext.make(CleanParams(pii_names="off")))
+    assert "이정숙" in kept and "NAME" not in labels_off
