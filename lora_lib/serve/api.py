@@ -94,7 +94,7 @@ def create_app(config: ServeConfig, engine: Engine | None = None):
         body = getattr(request.state, "chat", None)
         state._log_error(rid, request.url.path, exc.status, exc.code, exc.message,
                          character_id=getattr(body, "model", None), user=getattr(body, "user", None))
-        if request.url.path == "/v1/chat/completions":
+        if request.url.path in ("/v1/chat/completions", "/v1/completions"):
             state.m_requests.labels(getattr(body, "model", "?") or "?", "-", "-", str(exc.status)).inc()
         return JSONResponse(exc.body(), status_code=exc.status)
 
