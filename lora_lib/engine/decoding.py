@@ -69,12 +69,14 @@ class RowSampler:
     on its own seed and logits only, not on what else shares the batch (HF's do_sample is one setting
     and one global RNG for the whole batch). Rows without any of these are not touched."""
 
-    def __init__(self, settings: list[Sampling | None], prompt_len: int = 0, prompt_ids=None):
+    def __init__(self, settings: list[Sampling | None], prompt_len: int = 0, prompt_ids=None,
+                 suppress: int | None = None):
         import secrets
 
         import torch
 
         self.rows = []
+        self.suppress = suppress  # ignore_eos: this token (EOS) is never drawn, after the raw logprobs are taken
         self.prompt_len = prompt_len  # generated tokens start here (prompts are left-padded to one length)
         self.prompt_ids = prompt_ids  # per row: the prompt's token ids without padding (repetition penalty)
         self.raw: dict[int, deque] = {}  # row -> raw logprobs of the steps the streamer has not consumed
@@ -92,9 +94,11 @@ class RowSampler:
         import torch
 
         scores = scores.clone()
+        for i in self.raw:
+            self.raw[i].append(torch.log_softmax(scores[i].float(), dim=-1))
+        if self.suppress is not None:
+            scores[:, self.suppress] = float("-inf")
         for i, s, gen in self.rows:
-            if i in self.raw:
-                self.raw[i].append(torch.log_softmax(scores[i].float(), dim=-1))
             if s.penalized:
                 self._penalize(scores, i, s, input_ids[i, self.prompt_len:])
             if gen is None:
@@ -121,6 +125,10 @@ class RowSampler:
         if (s.frequency_penalty or s.presence_penalty) and output.numel():
             counts = torch.bincount(output, minlength=row.shape[0])[: row.shape[0]].to(row.dtype)
             row -= s.frequency_penalty * counts + s.presence_penalty * (counts > 0).to(row.dtype)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.rows) or self.suppress is not None
 
     def take(self, i: int):
         """The raw logprobs of row i's next step, or None if the row asked for none."""

@@ -148,7 +148,9 @@ class Engine:
         prompt_ids = None
         if any(s is not None and s.repetition_penalty != 1.0 for s in sampling):
             prompt_ids = [row[mask.bool()] for row, mask in zip(enc["input_ids"], enc["attention_mask"], strict=True)]
-        sampler = RowSampler(sampling, enc["input_ids"].shape[1], prompt_ids)
+        # ignore_eos here rather than HF's min_new_tokens: that would act before the raw logprobs are taken
+        sampler = RowSampler(sampling, enc["input_ids"].shape[1], prompt_ids,
+                             self.tokenizer.eos_token_id if ignore_eos else None)
         streamer = RowStreamer(self.tokenizer, on_text or [None] * n, limits, sampling, sampler)
         start = time.perf_counter()
         with self._lock, torch.inference_mode():
@@ -159,9 +161,7 @@ class Engine:
                 if a:
                     self.adapters.move_to_end(a)
             kwargs = {"adapter_names": [a or BASE for a in adapters]} if self.adapters else {}
-            if ignore_eos:
-                kwargs["min_new_tokens"] = max(limits)
-            if sampler.rows:  # after HF's own processors (min_new_tokens), so EOS stays suppressed
+            if sampler.active:
                 kwargs["logits_processor"] = LogitsProcessorList([sampler])
             if any(s is not None and s.stop for s in sampling):  # a row that met its stop string ends
                 kwargs["stopping_criteria"] = StoppingCriteriaList([_RowsDone(streamer)])
