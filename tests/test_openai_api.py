@@ -176,6 +176,9 @@ def test_completions_plain_prompt_streamed_and_not(served):
     assert chunks[-1].choices[0].finish_reason == r.choices[0].finish_reason
     many = client.completions.create(model="bori", prompt=["안녕", "배고파"], max_tokens=3, n=2, **LONG)
     assert [c.index for c in many.choices] == [0, 1, 2, 3] and many.choices[0].text == many.choices[1].text
+    ids = engine.tokenizer("배고파").input_ids  # token ids (lm-eval's tokenized_requests) answer the same
+    by_ids = client.completions.create(model="bori", prompt=ids, max_tokens=3, **LONG)
+    assert by_ids.choices[0].text == many.choices[2].text
     rows = log_rows(cfg, r.id)
     assert rows["endpoint"].item() == "/v1/completions" and rows["prompt"].item() == "오늘 날씨가"
     assert rows["messages"].item() is None and rows["adapter"].item() == "nabi@v1"

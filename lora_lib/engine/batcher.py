@@ -19,7 +19,7 @@ log = logging.getLogger("lora_lib.engine")
 
 @dataclass
 class Job:
-    messages: list[dict] | str  # a chat, or a plain prompt (no chat template: /v1/completions)
+    messages: list[dict] | str | list[int]  # a chat, or a plain prompt or token ids (no chat template)
     adapter: AdapterSpec | None
     max_new_tokens: int
     on_text: OnText | None = None

@@ -118,15 +118,15 @@ class Engine:
         if spec is not None:
             self.load_adapter(spec.name, spec.path, spec.sha256)
 
-    def generate(self, prompts: list[list[dict] | str], adapters: list[str | None] | str | None = None, *,
+    def generate(self, prompts: list[list[dict] | str | list[int]], adapters: list[str | None] | str | None = None, *,
                  max_new_tokens: int | list[int] = 48,
                  on_text: list[OnText | None] | None = None,
                  ignore_eos: bool = False,
                  sampling: list[Sampling | None] | Sampling | None = None) -> list[Generation]:
         """Replies for a batch of prompts; `adapters` names one adapter per row (None = base).
 
-        A prompt is a chat (a list of messages, through the chat template) or a plain string (used as
-        it is, special tokens added as the tokenizer does: /v1/completions).
+        A prompt is a chat (a list of messages, through the chat template), a plain string (used as it
+        is, special tokens added as the tokenizer does: /v1/completions) or a list of token ids.
         ignore_eos (vLLM's benchmarking option): every row generates its max_new_tokens, EOS suppressed.
 
         max_new_tokens may be per row; on_text, per row, receives text deltas as they are generated (and
@@ -173,17 +173,22 @@ class Engine:
                            streamer.finish[i], n, streamer.logprobs[i])
                 for i, mask in enumerate(enc["attention_mask"])]
 
-    def _encode(self, prompts: list[list[dict] | str]) -> dict:
-        """Left-padded input ids of the rows: chats through the chat template, strings as they are."""
-        if all(not isinstance(p, str) for p in prompts):  # chats only: one tokenizer call, as before
+    def _encode(self, prompts: list[list[dict] | str | list[int]]) -> dict:
+        """Left-padded input ids of the rows: chats through the chat template, strings as they are, token
+        ids as given."""
+        if all(_is_chat(p) for p in prompts):  # chats only: one tokenizer call, as before
             texts = [self._template(p) for p in prompts]
             return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        ids = [self.tokenizer(p).input_ids if isinstance(p, str) else
-               self.tokenizer(self._template(p), add_special_tokens=False).input_ids for p in prompts]
+        ids = [self.tokenizer(self._template(p), add_special_tokens=False).input_ids if _is_chat(p) else
+               self.tokenizer(p).input_ids if isinstance(p, str) else list(p) for p in prompts]
         return self.tokenizer.pad({"input_ids": ids}, return_tensors="pt", padding=True)
 
     def _template(self, messages: list[dict]) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def _is_chat(prompt) -> bool:
+    return isinstance(prompt, list) and bool(prompt) and isinstance(prompt[0], dict)
 
 
 class _RowsDone:

@@ -80,6 +80,9 @@ def add_routes(app, state: ServerState) -> None:
             if isinstance(p, str) and len(p) > config.serve.max_message_chars:
                 raise APIError(400, f"prompt {i} is {len(p)} characters; the limit is "
                                     f"{config.serve.max_message_chars}", param="prompt", code="message_too_long")
+        if not getattr(state.batcher, "plain_prompts", True):
+            raise APIError(400, "/v1/completions is served by the in-process engine only (serve.backend: engine); "
+                                "with serve.backend vllm, call /v1/chat/completions", code="unsupported_endpoint")
         max_tokens = req.max_tokens or 16  # OpenAI's and vLLM's default for completions
         check_limits(config, req, max_tokens, len(prompts))
         return await answer(Completion(COMPLETIONS, rid, ts, req, prompts, max_tokens, decoding(config, req)))
