@@ -2,6 +2,7 @@
 streamed and not, /v1/completions, and a walk over the parameter table (every refused one gets its 400).
 
 The server is test_api's (test-size base model, synthetic adapters: nabi v1 stable, bori v1 stable)."""
+# ruff: noqa: F811 - the tests take test_api's `served` fixture, imported below, as their argument
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from lora_lib.engine import Sampling
 from lora_lib.requestlog import read_request_log
 from lora_lib.serve.openai_params import CHAT, COMPLETIONS, PARAMS
 
-from .test_api import HI, served  # noqa: F401 - the module's server fixture
+from .test_api import HI, served  # noqa: F401
 
 LONG = {"extra_body": {"ignore_eos": True}}  # replies of exactly max_tokens: something to stop, penalize
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from lora_lib.engine import Job, Sampling
 from lora_lib.serve.vllm_protocol import StreamState, chat_body, parse_chat_response
 
@@ -24,8 +26,8 @@ def test_logprobs_come_back_streamed_and_not():
                              "usage": {"prompt_tokens": 3, "completion_tokens": 1}}, 1.0)
     assert g.logprobs == [ENTRY]
     calls = []
-    lines = ['data: {"choices": [{"index": 0, "delta": {"content": "안"}, "logprobs": {"content": [%s]}}]}'
-             % str(ENTRY).replace("'", '"'),
+    first = {"choices": [{"index": 0, "delta": {"content": "안"}, "logprobs": {"content": [ENTRY]}}]}
+    lines = [f"data: {json.dumps(first)}",
              'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}',
              'data: {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}', "data: [DONE]"]
     state = StreamState().feed_lines(lines, lambda *a: calls.append(a))
