@@ -249,6 +249,7 @@ class ServeParams(_Strict):
     temperature: float = Field(0.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
     max_tokens_limit: int = Field(256, ge=1)
+    max_n: int = Field(8, ge=1)                  # choices per request (n); they share one batch (<= max_batch)
     max_request_bytes: int = Field(262144, ge=1024)  # larger bodies: 413
     max_message_chars: int = Field(4000, ge=1)   # longer messages: 400
     chat_requires_key: bool = False              # LORA_API_KEY for chat too (admin always needs it)
