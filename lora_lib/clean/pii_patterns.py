@@ -176,10 +176,11 @@ _ID_HANDLE = re.compile(rf"(?<![A-Za-z])(?P<idw>{_ID_WORD})\s{{0,2}}{_JOSA}\s{{0
 _BARE_HANDLE = re.compile(r"(?<![\w@.])(?P<v>@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)(?![\w@])")
 _LINK = re.compile(r"(?P<v>(?:https?://)?(?:open\.kakao\.com/(?:o|me)/|discord\.gg/|discord(?:app)?\.com/invite/|t\.me/|"
                    r"line\.me/(?:ti/p|R/ti/p)/|(?:www\.)?instagram\.com/|(?:www\.)?(?:twitter|x)\.com/|"
-                   r"(?:www\.)?tiktok\.com/@|(?:www\.)?youtube\.com/@|(?:www\.)?facebook\.com/)[A-Za-z0-9_.~%\-@]{2,60})",
+                   r"(?:www\.)?tiktok\.com/@|(?:www\.)?youtube\.com/@|(?:www\.)?facebook\.com/|(?:m\.)?blog\.naver\.com/|twitch\.tv/|"
+                   r"(?:www\.)?github\.com/|(?:www\.)?threads\.net/@|linktr\.ee/|band\.us/|pf\.kakao\.com/)[A-Za-z0-9_.~%\-@]{2,60})",
                    re.IGNORECASE)
-_CODE = re.compile(r"(?:오픈채팅|오픈톡|오픈채팅방|오카|초대|참여|입장|디코|서버)\s{0,2}(?:방\s{0,2})?(?:코드|링크|비번|비밀번호|암호)"
-                   rf"\s{{0,2}}{_JOSA}\s{{0,2}}(?P<v>[A-Za-z0-9]{{4,24}})(?![A-Za-z0-9])")
+_CODE = re.compile(r"(?:오픈채팅|오픈톡|오픈채팅방|오카|초대|참여|입장|디코|서버|친구|추천인|추천|길드|클랜)\s{0,2}(?:방\s{0,2})?"
+                   rf"(?:코드|링크|비번|비밀번호|암호)\s{{0,2}}{_JOSA}\s{{0,2}}(?P<v>[A-Za-z0-9](?:-?[A-Za-z0-9]){{3,23}})(?![A-Za-z0-9])")
 # Words after an app name that are talk, not an id ("인스타 story", "카톡 ok"), lower-case only.
 _HANDLE_STOP = frozenset("ok okay story reels live dm lol the and is a an my me you to in on of ok요 ㅋㅋ".split())
 
@@ -221,14 +222,19 @@ _LOT_STOP = re.compile(r"(?:이동|행동|활동|운동|자동|수동|감동|충
 _APT = re.compile(r"(?P<v>(?:\d{1,4}|[A-Za-z]|(?<![가-힣])[가나다라마바사])\s?동\s?\d{1,4}\s?호|\d{1,4}\s?-\s?\d{1,4}\s?호)(?!선)")
 # What follows a building number inside one address: a building name, a floor, a unit
 # ("상계로5길 16 한양빌라 3층", "달구벌대로 2450, 2층", "역삼로17길 22 지하1층", "연희로 23-8 201호").
+_APT_BRANDS = (r"아파트|빌라|주공|자이|래미안|푸르지오|힐스테이트|e편한세상|더샵|아이파크|롯데캐슬|오피스텔|맨션|하이츠|센트레빌|위브|"
+               r"꿈에그린|데시앙|베르디움|스위첸|하늘채|스타힐스|어울림|수자인|캐슬|팰리스|리슈빌|파크뷰|SK뷰|sk뷰")
 _BUILDING = r"[가-힣A-Za-z0-9]{1,10}(?:빌라|아파트|맨션|오피스텔|빌딩|타워|하우스|주택|원룸|빌|하이츠|상가|프라자|플라자)"
+# A unit in a named building without a road ("한빛빌라 201호", "래미안 1203호"): the building's address.
+_BUILDING_UNIT = re.compile(rf"(?<![가-힣A-Za-z0-9])(?P<v>(?:{_BUILDING}|[가-힣A-Za-z0-9]{{0,8}}(?:{_APT_BRANDS}))\s{{0,2}}"
+                            r"(?:(?:[0-9]{1,4}|[A-Za-z]|[가나다라마바사])\s?동\s?)?[0-9]{1,4}\s?호)(?![0-9])(?!선)")
 _TAIL = re.compile(rf"(?:,\s{{0,2}}|\s{{1,2}})(?:(?:{_BUILDING}\s{{1,2}})?(?:(?:지하|B)\s?\d{{1,2}}\s?층|\d{{1,3}}\s?층|\d{{1,4}}\s?호)"
                    rf"|{_BUILDING}(?![가-힣A-Za-z0-9]))")
 # "래미안 101-1203": 동-호 without the words, right after an apartment name
-_APT_DASH = re.compile(r"(?:아파트|빌라|주공|자이|래미안|푸르지오|힐스테이트|e편한세상|더샵|아이파크|롯데캐슬|오피스텔|맨션|하이츠)"
+_APT_DASH = re.compile(rf"(?:{_APT_BRANDS})"
                        r"\s{0,2}(?:[가-힣0-9]{1,6}\s)?(?P<v>\d{1,4}\s?-\s?\d{3,4})(?![0-9])")
 # "래미안 101동 살아": a building's 동 right after an apartment name, without the unit
-_APT_DONG = re.compile(r"(?:아파트|빌라|주공|자이|래미안|푸르지오|힐스테이트|e편한세상|더샵|아이파크|롯데캐슬|오피스텔|맨션|하이츠|단지)"
+_APT_DONG = re.compile(rf"(?:{_APT_BRANDS}|단지)"
                        r"\s{0,2}(?:[가-힣0-9]{1,6}\s)?(?P<v>\d{1,4}\s?동)(?![가-힣0-9])")
 # The city/district/dong words right before an address are part of it (a city or district alone stays).
 _REGION_WORD = re.compile(r"(?:[가-힣]{1,8}(?:특별시|광역시|특별자치시|특별자치도|시|도|군|구|읍|면|동|리)|서울|부산|대구|인천|광주|대전|울산|"
@@ -274,7 +280,7 @@ def addresses(text: str) -> list[Span]:
         out.append(("ADDRESS", _extend_region(text, m.start("v")), _tail(text, m.end("v"))))
     if "-" in text:
         out += [("ADDRESS", m.start("v"), m.end("v")) for m in _LATIN_ROAD.finditer(text)]
-    for m in (*_APT.finditer(text), *_APT_DASH.finditer(text), *_APT_DONG.finditer(text)):
+    for m in (*_APT.finditer(text), *_APT_DASH.finditer(text), *_APT_DONG.finditer(text), *_BUILDING_UNIT.finditer(text)):
         out.append(("ADDRESS", m.start("v"), m.end("v")))
     return out
 
