@@ -65,7 +65,7 @@ _STOP = frozenset("""
 정원 공원 도시 시골 마을 나라 지역 지방 주변 근처 중간 처음 마지막 진심 진실 거짓 비밀 약속 계획 준비 연습 실수 성공 실패 결과
 경기 강원 충북 충남 전북 전남 경북 경남 수도권 지방 시골 동네 회사 학교 학원 병원 교회 성당 영화 사진 음악 수업 시험 숙제 과제
 선배 후배 동기 과장 대리 팀장 부장 차장 사장 실장 주임 사원 교수 담당 예금주 씨 님 이름 성함 언니 오빠 누나 형 동생 엄마 아빠
-배송지 목적지 고조선 고구려 후백제 후고구려 대한제국 대한민국 변호사 세무사 회계사 법무사 노무사 약사 미용사 요리사 조리사 간호사 판사 검사
+이분 그분 저분 이놈 그놈 저놈 이애 그애 저애 이자 그자 배송지 목적지 고조선 고구려 후백제 후고구려 대한제국 대한민국 변호사 세무사 회계사 법무사 노무사 약사 미용사 요리사 조리사 간호사 판사 검사
 """.split())
 # Syllables that stand alone as words or digits far more often than as a spaced-out given name ("한 일 이").
 _SPACED_STOP = frozenset("공영일이삼사오육륙칠팔구십백천만한그저안못잘좀더또참꼭다막왜뭐난넌나너거게걸건데때것줄번개명분시년월날"
@@ -107,7 +107,7 @@ _HANGUL_NAME = rf"(?:{_S2}|[{SURNAMES_1}])[가-힣]{{1,2}}"
 _CONTEXT_BEFORE = re.compile(_BEFORE)
 _NAME_AT = re.compile(r"\s{0,2}[:：]?\s{0,2}['\"‘’“”「『(]?(?P<v>[가-힣]{2,4}?)"
                             r"(?=이라고|라고|이라|이에요|예요|이야|이고|이구|인데|이는|이가|이랑|이한테|한테|은|는|가|야|님|씨|"
-                            r"이세요|이셔|이시고|이십니다|이신|세요|셔|이(?![가-힣])|"
+                            r"이세요|이셔|이시고|이십니다|이신|세요|셔|이(?![가-힣])|랑|하고|도|를|을|의|께|"
                             r"입니다|이래|래|로|으로|이에게|에게|$|[\s,.!?~:)'\"‘’“”」』])")
 _BEFORE_TITLE = re.compile(rf"(?<![가-힣])(?P<v>[가-힣]{{2,4}})\s?(?:{_TITLES})(?:님)?(?:이|가|은|는|께서|한테|에게|이랑|랑|도|의|,|\s|$|[!?.~])")
 # "박 대리", "김 과장님": a bare surname with a title names a person. "이 선배" also reads "this senior",
@@ -276,16 +276,16 @@ def _public(name: str, text: str, start: int, end: int) -> bool:
     for a short (given-name-like) entry a public context word in the line or another gazetteer
     figure of three syllables or more ("춘향이랑 이몽룡 얘기"). A candidate that starts a gazetteer
     entry counts as that entry ("연산" of "연산군")."""
-    if _PRIVATE_CONTEXT.search(text, 0, start) or _PRIVATE_AFTER.match(text, end):
-        return False
     if name not in PUBLIC_FIGURES_KO:
         longer = [text[start:end + k] for k in (1, 2) if text[start:end + k] in PUBLIC_FIGURES_KO]
         if not longer:
             return False
         name = longer[-1]
+    if _PRIVATE_CONTEXT.search(text, max(0, start - 40), start) or _PRIVATE_AFTER.match(text, end):
+        return False
     if len(name) >= 3 or _PUBLIC_CONTEXT.search(text):
         return True
-    words = re.findall(r"(?<![가-힣])[가-힣]{3,5}", text)
+    words = re.findall(r"(?<![가-힣])[가-힣]{3,5}", text[max(0, start - 60):end + 60])
     return any(w[:k] in PUBLIC_FIGURES_KO and w[:k] != name for w in words for k in (3, 4, 5) if k <= len(w))
 
 
@@ -294,11 +294,14 @@ def _character_talk(text: str) -> bool:
     return bool(_MEDIA.search(text)) and not _PRIVATE_LINE.search(text)
 
 
+_PERSON_PARTICLE = re.compile(r"(?:가|한테|에게|랑|하고|이가|이랑|이한테|이하고|이는|이도|이네|께)(?![가-힣])")
+
+
 def _batchim(c: str) -> bool:
     return "가" <= c <= "힣" and (ord(c) - 0xAC00) % 28 != 0
 
 
-def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool) -> tuple[int, int] | None:
+def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, talk: list) -> tuple[int, int] | None:
     """The span of a private person's name at text[s:e] (evidence `why`), or None."""
     w = text[s:e]
     # "태현아", "도윤이 형": the vocative 아/야 and the friendly 이 after a given name are not the name
@@ -329,14 +332,23 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool) ->
     # knows no word: a name
     if why == "josa" and says == "" and len(w) == 2 and _batchim(w[1]) and text[e:e + 1] == "이":
         says = "NNP"
+    # ... and a given name before a particle that follows persons ("민서가 자꾸", "유나한테"), where
+    # Kiwi knows no word of two syllables or more there
+    if why == "josa" and says == "" and len(w) == 2 and _PERSON_PARTICLE.match(text, e):
+        says = "NNP"
     if says == "word" or (why == "shape" and says != "NNP") or (why == "josa" and says != "NNP"):
         return None
     if why == "list" and not (_shape_full(w) or _shape_given(w)):
         return None
     if ctx and says != "NNP" and not (_shape_full(w) or _shape_given(w)):
         return None
-    if public_kept and (_public(w, text, s, e) or why in ("shape", "josa") and _character_talk(text)):
+    if public_kept and _public(w, text, s, e):
         return None
+    if public_kept and why in ("shape", "josa"):
+        if not talk:  # computed once per line
+            talk.append(_character_talk(text))
+        if talk[0]:
+            return None
     return (s, e)
 
 
@@ -374,13 +386,14 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
             out.append(("NAME", m.start("v"), m.end("v")))
     if _HAS_LATIN.search(text):
         for m in _LATIN.finditer(text):
-            if _LATIN_CAPS.match(m.group("v")) or _PRIVATE_CONTEXT.search(text, 0, m.start("v")) \
+            if _LATIN_CAPS.match(m.group("v")) or _PRIVATE_CONTEXT.search(text, max(0, m.start("v") - 40), m.start("v")) \
                     or re.match(r"\s?(?:씨|님|선배|이가|가|는|한테|라고|이라고)", text[m.end("v"):]):
                 out.append(("NAME", m.start("v"), m.end("v")))
         out += [("NAME", m.start("v"), m.end("v")) for m in _WESTERN.finditer(text)]
     found: list[tuple[int, int]] = []
+    talk: list[bool] = []
     for (s, e), why in sorted(cands.items()):
-        if (span := _judge(text, s, e, why, keep, public_kept)):
+        if (span := _judge(text, s, e, why, keep, public_kept, talk)):
             found.append(span)
     # names listed next to a name found: "혜린 수진 미나랑", "이영순 박만석"
     todo, seen = list(found), set(found)
@@ -393,7 +406,7 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
             nbrs.append((m.start("v"), m.end("v")))
         for ns, ne in nbrs:
             if (ns, ne) not in seen and not any(a < ne and ns < b for a, b in seen) \
-                    and (span := _judge(text, ns, ne, "list", keep, public_kept)):
+                    and (span := _judge(text, ns, ne, "list", keep, public_kept, talk)):
                 seen.add(span)
                 found.append(span)
                 todo.append(span)

@@ -146,7 +146,7 @@ _INTRO_END = (r"(?=(?:이야|야|이에요|예요|에요|이예요|입니다|이
 # After "나", "내가", "안녕" the value names the speaker only with a copula or at the end of a clause
 # ("나 초코야", "안녕 초코!"): "내가 사과 깎을게" is talk.
 _INTRO_END_COPULA = (r"(?=(?:이야|야|이에요|예요|에요|이예요|입니다|이고|이구|임|이라고|라고|이요|요|인데|이다|다)(?![가-힣])"
-                     r"|\s?(?:[.!?~,)ㅋㅎ]|$))")
+                     r"|이?\s?(?:[.!?~,)ㅋㅎ]|$))")
 # A dictionary word names a person right after a self-introduction or before a vocative/honorific/person particle.
 _NICK_INTRO = (r"(?:(?<=닉은 )|(?<=닉네임은 )|(?<=닉 )|(?<=닉네임 )|(?<=내 닉 )|(?<=닉넴 )|(?<=닉넴은 )|(?<=닉이 )|(?<=닉네임이 )|"
                r"(?<=닉: )|(?<=닉네임: ))")
