@@ -261,6 +261,31 @@ def test_round2_dictionary_word_nicknames():
     assert redact("구름이가 돌아왔다", known).text == "{{user}}이가 돌아왔다"
     assert redact("닉 구름으로 바꿈", known).text == "닉 {{user}}으로 바꿈"
     assert redact("내가 구름 그려줄게", known).text == "내가 구름 그려줄게"      # after 내가, a verb follows: talk
+    assert redact("나 구름이 ㅎㅎ", known).text == "나 {{user}}이 ㅎㅎ"
     assert redact("구름 많이 꼈다", known).text == "구름 많이 꼈다"
     # a compound of two known nouns is a dictionary word too
     assert redact("별빛바다 사진 봐", ["별빛바다"]).text == "별빛바다 사진 봐"
+
+
+@pytest.mark.parametrize("text, gone", [
+    ("블로그 blog.naver.com/sora_0812 구경와", "sora_0812"),       # more profile-link hosts
+    ("twitch.tv/gamer_dan 방송 켬", "gamer_dan"),
+    ("친구코드 SW-8812-4410-2297 추가해", "8812"),                 # game friend codes, with dashes
+    ("추천인 코드 QW78ER 넣어줘", "QW78ER"),
+    ("은하빌라 302호로 보내주세요", "302"),                         # a unit in a named building
+    ("꿈에그린 405동 1101호", "1101"),
+])
+def test_round2_links_codes_and_building_units(text, gone):
+    assert gone not in redact(text).text
+
+
+def test_round2_room_numbers_and_lines_stay():
+    for text in ("병원 502호 입원했대", "강의실 301호 어디야", "3호선 타고 와", "오피스텔 14층 살아"):
+        assert redact(text).text == text
+
+
+def test_round2_given_name_before_a_person_particle():
+    assert "<NAME>" in redact("예담이가 그러는데").text
+    assert "<NAME>" in redact("소은한테 물어볼게").text
+    for text in ("소리가 너무 커", "머리가 아파", "모기가 물었어", "자리가 없어", "그분한테 여쭤봐"):
+        assert redact(text).text == text

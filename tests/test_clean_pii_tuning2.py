@@ -9,11 +9,11 @@ import pytest
 
 from lora_lib.clean import pii_eval
 
-# Measured on branch pii2: recall 0.985 (393/399), precision 0.978 (403/412), keep-rate 0.957
-# (617/645); by kind recall NAME .973, PHONE 1, EMAIL 1, ADDRESS 1, HANDLE 1, ID 1, USER .941.
+# Measured on branch pii2: recall 0.988 (394/399), precision 0.978 (404/413), keep-rate 0.957
+# (617/645); by kind recall NAME .973, PHONE 1, EMAIL 1, ADDRESS 1, HANDLE 1, ID 1, USER .971.
 # Floors rounded down to two places; a rule change that moves them must update them knowingly.
 MIN_RECALL, MIN_PRECISION, MIN_KEEP_RATE = 0.98, 0.97, 0.95
-MIN_RECALL_PER_KIND = {"NAME": 0.97, "PHONE": 1.0, "EMAIL": 1.0, "ADDRESS": 1.0, "HANDLE": 1.0, "ID": 1.0, "USER": 0.94}
+MIN_RECALL_PER_KIND = {"NAME": 0.97, "PHONE": 1.0, "EMAIL": 1.0, "ADDRESS": 1.0, "HANDLE": 1.0, "ID": 1.0, "USER": 0.97}
 
 
 @pytest.fixture(scope="module")
