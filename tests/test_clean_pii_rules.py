@@ -1,7 +1,7 @@
 """PII rules on made-up chat lines (names, numerals, e-mails, addresses, handles, nicknames, policy).
 
 These examples were written with the rules (they are tuning examples, like tests/data/pii_ko_chat.jsonl);
-the independent measurement is tests/test_clean_pii_holdout.py.
+the independent measurement is tests/test_clean_pii_holdout2.py (tests/test_clean_pii_tuning2.py is tuning set 2).
 """
 
 import pytest
@@ -165,3 +165,127 @@ def test_clean_turn_applies_the_stage_name_policy():
     assert "이정숙" not in masked and "NAME" in labels
     kept, labels_off, _ = clean_turn("user", text, TurnContext.make(CleanParams(pii_names="off")))
     assert "이정숙" in kept and "NAME" not in labels_off
+
+
+# ------------------------------------------------------------------ round 2 (tuned on pii_tuning2_ko)
+# Each rule below with examples made up here (not lines of the tuning sets).
+
+@pytest.mark.parametrize("text, gone", [
+    ("옆집 아주머니 존함은 나순덕이세요", "나순덕"),                # 존함 + honorific copula
+    ("담당자 성함 '오태식'으로 접수됐대요", "오태식"),              # a name in quotes after 성함
+    ("선배 윤재혁이 밥 산대", "윤재혁"),                            # subject 이 after a name word
+    ("동네 약국 김순자님이 약 챙겨주셨어", "김순자"),               # full name + 님, Kiwi cuts it into words
+    ("장모님 한옥자 여사님이 오셨어", "한옥자"),                    # 여사 (office/honorific title)
+    ("우리 팀 주 계장님 또 야근이래", "주"),                        # bare surname + 계장
+    ("오늘 천 대표랑 미팅", "천"),                                  # bare surname + 대표
+    ("팀장 구형석 진짜 말 안 통해", "구형석"),                      # office title right before a name
+    ("하윤 엄마가 단톡 만들었어", "하윤"),                          # "X 엄마": X's mother
+    ("준혁이형이 차 태워준대", "준혁"),                             # glued 이형
+    ("가은이 오늘 안 왔어", "가은"),                                # friendly 이 after a consonant-final given name
+    ("그거 '민태호 010-2222-3434' 로 저장해", "민태호"),           # a name right before a phone number
+    ("소율 번호 알아?", "소율"),                                    # a given name before its contact details
+    ("주말에 유진 지현 미나랑 놀았어", "유진"),                    # names listed next to a found name
+    ("주말에 유진 지현 미나랑 놀았어", "지현"),
+    ("Our PM Jessica Park 님이 공유함", "Jessica Park"),           # Western given name + Korean surname
+])
+def test_round2_private_names_are_masked(text, gone):
+    out = redact(text, keep_values=CHARACTERS).text
+    assert gone not in out.replace("<NAME>", "") and "<NAME>" in out, out
+
+
+@pytest.mark.parametrize("text", [
+    "회사 이름 지어줘 멋있게",              # a verb after 이름 is no name
+    "광해군 영화 재밌었어",                 # a gazetteer entry that ends in 군 (not the title 군)
+    "심청이랑 심학규 얘기 슬퍼",            # a short gazetteer figure next to another gazetteer figure
+    "드라마 주인공 강태오 너무 멋있다",     # a character in a line about a drama, nothing private in it
+    "고구려 광개토대왕 업적 알려줘",        # a historical state
+    "체육관 가서 운동했어",                 # a hall (…관) is a place
+    "카카오톡 11.2.0 업데이트 했어",        # digits and dots after an app: a version number
+    "국민은행 앱 또 점검중",
+])
+def test_round2_ordinary_talk_stays(text):
+    assert redact(text, keep_values=CHARACTERS).text == text
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("사업자번호 : 2 2 0 - 8 1 - 6 2 5 1 7", "사업자번호 : <BUSINESS_REG>"),  # digits spaced one by one
+    ("공일공 삼삼 칠칠 이이 팔팔 으로 줘", "<PHONE> 으로 줘"),                # read in pairs
+    ("번호 010-5555-1212이야", "번호 <PHONE>이야"),                           # digit word 이 glued after digits
+])
+def test_round2_numbers(text, masked):
+    assert redact(text).text == masked
+
+
+@pytest.mark.parametrize("text", [
+    "앞번호는 010-4321 이고 뒤는 나중에... 8765",
+    "010 2468 (앞) 뒤에는 1357",
+    "폰 앞자리 공일공 오오오일 이고 뒤는 구구팔팔",
+])
+def test_round2_phone_halves_far_apart(text):
+    out = redact(text).text
+    assert not any(c.isdigit() for c in out) and "구구팔팔" not in out and "<PHONE>" in out, out
+
+
+@pytest.mark.parametrize("text", [
+    "minho 점 park 골뱅이 naver 점 com",
+    "suji(골뱅이)daum(점)net",
+    "haneul쩜kim골뱅이gmail쩜com",
+])
+def test_round2_emails_with_spelled_dots_in_the_local_part(text):
+    assert redact(text).text == "<EMAIL>"
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("서울 성북구 보문로 77, 3층", "<ADDRESS>"),                          # the floor is part of the address
+    ("배송지 용산구 한강대로 95 지하2층", "배송지 <ADDRESS>"),
+    ("망원동 412-7 203호로 와", "<ADDRESS>로 와"),
+    ("해운로 12-3 그린빌라 2층", "<ADDRESS>"),
+    ("경남 합천군 가야면 치인리 10", "<ADDRESS>"),
+    ("send to Mapo-gu Yanghwa-ro 45 please", "send to Mapo-gu <ADDRESS> please"),
+    ("정자일로 88, 나동 1203호", "<ADDRESS>"),
+])
+def test_round2_addresses_take_building_floor_and_unit(text, masked):
+    assert redact(text).text == masked
+
+
+def test_round2_address_words_that_are_no_address():
+    for text in ("역삼동 3층 카페 가자", "시키는대로 3번 했어"):
+        assert redact(text).text == text
+
+
+def test_round2_dictionary_word_nicknames():
+    known = ["구름"]
+    assert redact("구름 = 내 닉", known).text == "{{user}} = 내 닉"
+    assert redact("ㅎㅎ 구름은 오늘 우울해", known).text == "ㅎㅎ {{user}}은 오늘 우울해"
+    assert redact("나비야 구름 지금 바빠", known).text == "나비야 {{user}} 지금 바빠"
+    assert redact("구름이가 돌아왔다", known).text == "{{user}}이가 돌아왔다"
+    assert redact("닉 구름으로 바꿈", known).text == "닉 {{user}}으로 바꿈"
+    assert redact("내가 구름 그려줄게", known).text == "내가 구름 그려줄게"      # after 내가, a verb follows: talk
+    assert redact("나 구름이 ㅎㅎ", known).text == "나 {{user}}이 ㅎㅎ"
+    assert redact("구름 많이 꼈다", known).text == "구름 많이 꼈다"
+    # a compound of two known nouns is a dictionary word too
+    assert redact("별빛바다 사진 봐", ["별빛바다"]).text == "별빛바다 사진 봐"
+
+
+@pytest.mark.parametrize("text, gone", [
+    ("블로그 blog.naver.com/sora_0812 구경와", "sora_0812"),       # more profile-link hosts
+    ("twitch.tv/gamer_dan 방송 켬", "gamer_dan"),
+    ("친구코드 SW-8812-4410-2297 추가해", "8812"),                 # game friend codes, with dashes
+    ("추천인 코드 QW78ER 넣어줘", "QW78ER"),
+    ("은하빌라 302호로 보내주세요", "302"),                         # a unit in a named building
+    ("꿈에그린 405동 1101호", "1101"),
+])
+def test_round2_links_codes_and_building_units(text, gone):
+    assert gone not in redact(text).text
+
+
+def test_round2_room_numbers_and_lines_stay():
+    for text in ("병원 502호 입원했대", "강의실 301호 어디야", "3호선 타고 와", "오피스텔 14층 살아"):
+        assert redact(text).text == text
+
+
+def test_round2_given_name_before_a_person_particle():
+    assert "<NAME>" in redact("예담이가 그러는데").text
+    assert "<NAME>" in redact("소은한테 물어볼게").text
+    for text in ("소리가 너무 커", "머리가 아파", "모기가 물었어", "자리가 없어", "그분한테 여쭤봐"):
+        assert redact(text).text == text

@@ -65,19 +65,24 @@ _STOP = frozenset("""
 정원 공원 도시 시골 마을 나라 지역 지방 주변 근처 중간 처음 마지막 진심 진실 거짓 비밀 약속 계획 준비 연습 실수 성공 실패 결과
 경기 강원 충북 충남 전북 전남 경북 경남 수도권 지방 시골 동네 회사 학교 학원 병원 교회 성당 영화 사진 음악 수업 시험 숙제 과제
 선배 후배 동기 과장 대리 팀장 부장 차장 사장 실장 주임 사원 교수 담당 예금주 씨 님 이름 성함 언니 오빠 누나 형 동생 엄마 아빠
+이분 그분 저분 이놈 그놈 저놈 이애 그애 저애 이자 그자 배송지 목적지 고조선 고구려 후백제 후고구려 대한제국 대한민국 변호사 세무사 회계사 법무사 노무사 약사 미용사 요리사 조리사 간호사 판사 검사
 """.split())
 # Syllables that stand alone as words or digits far more often than as a spaced-out given name ("한 일 이").
 _SPACED_STOP = frozenset("공영일이삼사오육륙칠팔구십백천만한그저안못잘좀더또참꼭다막왜뭐난넌나너거게걸건데때것줄번개명분시년월날"
                          "내네제니우리해돼봐줘와가고도는은을를의에서로랑만요")
-_PLACE_SUFFIX = frozenset("시도군구동읍면리역로길대점")
+_PLACE_SUFFIX = frozenset("시도군구동읍면리역로길대점관")  # 관: a hall ("공학관", "체육관")
 # Context: words before a name, and titles/honorifics after one.
-_BEFORE = (r"이름(?:은|이|는|을)?|성함(?:은|이)?|예금주(?:는|가|명)?|받는\s?(?:분|사람|이)(?:은|는|이|:)?|보내는\s?(?:분|사람)(?:은|는|:)?|"
+_BEFORE = (r"이름(?:은|이|는|을)?|(?:성함|존함|성명|본명|실명)(?:은|이)?|예금주(?:는|가|명)?|받는\s?(?:분|사람|이)(?:은|는|이|:)?|보내는\s?(?:분|사람)(?:은|는|:)?|"
            r"담당(?:자|자분)?(?:는|은|가|:)?|수취인(?:은|:)?|명의(?:는|:)?|"
            r"(?:우리|내|제|울|걔|친구)\s?(?:언니|오빠|누나|형|동생|엄마|아빠|남편|아내|와이프|신랑|남친|여친|남자친구|여자친구|친구|"
            r"딸|아들|사촌|조카|이모|삼촌|고모|할머니|할아버지|선배|후배|동기|짝꿍|애인|베프|절친|룸메|상사|부장님|팀장님)(?:은|는|이|가)?|"
-           r"(?<![가-힣])(?:언니|오빠|누나|형|동생|친구|남친|여친|남편|아내|와이프|신랑|선배|후배|동기|사촌|조카|짝꿍|베프|절친|룸메)(?=\s)")
-_TITLES = (r"씨|님|선배|후배|과장|대리|팀장|부장|차장|사장|실장|주임|사원|교수|선생|쌤|샘|원장|국장|본부장|이사|담당|매니저|기사님|"
-           r"작가님|군|양|형|오빠|언니|누나|이모|삼촌|고모|할머니|할아버지|선수님|변호사|의사|간호사|원장님|대표|회장|소장|반장|"
+           r"(?<![가-힣])(?:언니|오빠|누나|형|동생|친구|남친|여친|남편|아내|와이프|신랑|선배|후배|동기|사촌|조카|짝꿍|베프|절친|룸메)(?=\s)|"
+           # an office title right before a name: "점장 김경호", "담임 표정란 쌤"
+           r"(?<![가-힣])(?:점장|팀장|과장|대리|부장|차장|사장|실장|주임|담임|반장|매니저|원장|대표|집사|권사|시어머니|시아버지|장모|장인)(?:님)?(?=\s)")
+_OFFICE = (r"계장|대표|여사|집사|권사|장로|목사|전도사|점장|총무|상무|전무|감독|코치|약사|병장|상병|일병|이병|하사|중사|소위|중위|대위|"
+           r"경위|경장|순경|기자|피디|셰프|조교|박사")
+_TITLES = (rf"{_OFFICE}|씨|님|선배|후배|과장|대리|팀장|부장|차장|사장|실장|주임|사원|교수|선생|쌤|샘|원장|국장|본부장|이사|담당|매니저|기사님|"
+           r"작가님|형|오빠|언니|누나|이모|삼촌|고모|할머니|할아버지|선수님|변호사|의사|간호사|원장님|대표|회장|소장|반장|"
            r"동기|친구|학생|어머님|아버님|어머니|아버지")
 _PERSON_JOSA = r"(?:이가|이는|이랑|이한테|이도|이를|이네|이의|이한테서|이하고|이처럼|한테|에게|께|께서|이랑|하고|랑|이야|이에요|예요|야|아)"
 _PUBLIC_CONTEXT = re.compile(r"배우|가수|선수|감독|작가|시인|소설|동화|만화|애니|영화|드라마|노래|앨범|콘서트|무대|경기|골|홈런|"
@@ -95,21 +100,23 @@ def pet_name_at(text: str, start: int) -> bool:
 
 _PERSON_AFTER = re.compile(r"\s?(?:씨|님|이가|이랑|이한테|한테|에게|께서|이는|랑|가|는)(?![가-힣])|\s?(?:씨|님|선배|후배)")
 _PRIVATE_CONTEXT = re.compile(rf"(?:{_BEFORE})\s?$")
-_PRIVATE_AFTER = re.compile(r"\s?(?:씨|선배|후배|과장|대리|팀장|부장|차장|실장|주임|사원|교수님|선생님|쌤|담당|매니저)")
+_PRIVATE_AFTER = re.compile(r"\s?(?:님|씨|선배|후배|과장|대리|팀장|부장|차장|실장|주임|사원|교수님|선생님|쌤|담당|매니저)")
 
 _S2 = "|".join(SURNAMES_2)
 _HANGUL_NAME = rf"(?:{_S2}|[{SURNAMES_1}])[가-힣]{{1,2}}"
 _CONTEXT_BEFORE = re.compile(_BEFORE)
-_NAME_AT = re.compile(r"\s{0,2}[:：]?\s{0,2}(?P<v>[가-힣]{2,4}?)"
+_NAME_AT = re.compile(r"\s{0,2}[:：]?\s{0,2}['\"‘’“”「『(]?(?P<v>[가-힣]{2,4}?)"
                             r"(?=이라고|라고|이라|이에요|예요|이야|이고|이구|인데|이는|이가|이랑|이한테|한테|은|는|가|야|님|씨|"
-                            r"입니다|이래|래|로|으로|이에게|에게|$|[\s,.!?~:)])")
+                            r"이세요|이셔|이시고|이십니다|이신|세요|셔|이(?![가-힣])|랑|하고|도|를|을|의|께|"
+                            r"입니다|이래|래|로|으로|이에게|에게|$|[\s,.!?~:)'\"‘’“”」』])")
 _BEFORE_TITLE = re.compile(rf"(?<![가-힣])(?P<v>[가-힣]{{2,4}})\s?(?:{_TITLES})(?:님)?(?:이|가|은|는|께서|한테|에게|이랑|랑|도|의|,|\s|$|[!?.~])")
 # "박 대리", "김 과장님": a bare surname with a title names a person. "이 선배" also reads "this senior",
 # so 이 counts only with the office titles.
 _SURNAME_TITLE = re.compile(
-    rf"(?<![가-힣])(?P<v>{_S2}|[{SURNAMES_1}])\s(?:(?<=이\s)(?:과장|대리|팀장|부장|차장|실장|주임|교수|씨)|(?<!이\s)(?:선배|후배|과장|"
-    r"대리|팀장|부장|차장|실장|주임|사원|교수|선생|쌤|원장|사장|기사|국장|본부장|매니저|씨))(?:님)?"
-    r"(?=[^가-힣]|$|이|가|은|는|도|한테|께|랑|의|에게)")
+    rf"(?<![가-힣])(?P<v>{_S2}|[{SURNAMES_1}])\s(?:(?<=이\s)(?:과장|대리|팀장|부장|차장|실장|주임|교수|씨|계장|여사|집사|권사|장로|"
+    r"목사|점장|상무|전무)|(?<!이\s)(?:선배|후배|과장|대리|팀장|부장|차장|실장|주임|사원|교수|선생|쌤|원장|사장|기사|국장|본부장|"
+    rf"매니저|씨|{_OFFICE}))(?:님)?"
+    r"(?=[^가-힣]|$|이|가|은|는|도|한테|께|랑|의|에게|라고|라는|님)")
 _SPACED = re.compile(rf"(?<![가-힣])(?P<v>(?:{_S2}|[{SURNAMES_1}])\s[가-힣]\s[가-힣])(?![가-힣])")
 _ROM_SURNAME = (r"Kim|Lee|Yi|Rhee|Park|Pak|Choi|Choe|Jung|Jeong|Chung|Kang|Cho|Jo|Yoon|Yun|Jang|Chang|Lim|Im|Han|Oh|Seo|Suh|"
                 r"Shin|Sin|Kwon|Hwang|Ahn|An|Song|Ryu|Yoo|Yu|Hong|Jeon|Jun|Ko|Go|Moon|Mun|Son|Sohn|Yang|Bae|Baek|Paik|Heo|"
@@ -133,9 +140,33 @@ _GIVEN_JOSA = re.compile(rf"(?<![가-힣0-9])(?P<v>{_G}{_GL})(?:이가|이랑|�
                          r"(?![가-힣])")
 _CONTEXT_WORD = re.compile(_BEFORE + r"|선배|후배|과장|대리|팀장|부장|차장|실장|주임|교수|쌤|담당|매니저|(?<![가-힣0-9])" + _G + r"{1,3}\s?(?:씨|님)(?![가-힣])")
 # A given name, a space, then a family title or a pointer word: "채원 언니가", "준서 걔".
-_TITLE_AFTER = re.compile(rf"(?<![가-힣0-9])(?P<v>{_G}{_GL})\s(?:언니|오빠|누나|형|선배|후배|선배님|쌤|걔|이모|삼촌)"
+_TITLE_AFTER = re.compile(rf"(?<![가-힣0-9])(?P<v>{_G}{_GL})(?:\s|이\s?(?=형|언니|오빠|누나))(?:언니|오빠|누나|형|선배|후배|선배님|쌤|걔|"
+                          r"이모|삼촌|엄마|아빠|어머니|아버지|어머님|아버님|할머니|할아버지)"
                           r"(?=[^가-힣]|$|이|가|은|는|도|한테|랑|께|님)")
+# A name right before a phone number ("송지아 010-3382-9174"), or before its owner's contact
+# details ("지호 메일 …", "민지 번호 알아?").
+_BEFORE_PHONE = re.compile(r"(?<![가-힣0-9])(?P<v>[가-힣]{2,4})\s{0,2}[:：/,]?\s{0,2}(?=(?:\+82|01[016789]|공일공|영일영)[\s\-.]?[0-9공영일이삼사오육륙칠팔구])")
+_BEFORE_CONTACT = re.compile(r"(?<![가-힣0-9])(?P<v>[가-힣]{2,4})\s(?:메일|이메일|번호|폰번호|폰번|전번|연락처|카톡|인스타|계좌|주소)(?![가-힣])")
+# Names in a list, written next to a name found: "혜린 수진 미나랑", "이영순 박만석", "예준, 예서".
+_LIST_NEXT = re.compile(r"(?:\s|,\s?|/\s?|·)(?P<v>[가-힣]{2,4}?)(?=이랑|랑|하고|이하고|이야|야|이가|이는|이도|가|는|도|,|/|·|\s|$|[!?.~)])")
+_LIST_PREV = re.compile(r"(?<![가-힣0-9])(?P<v>[가-힣]{2,4})(?:\s|,\s?|/\s?|·)$")
+# A full name (not in the gazetteer) in a line about a drama, a film, a comic, ...: a character
+# talked about as such ("오징어게임 성기훈 시즌2 봄?"), when nothing private is named in the line.
+_MEDIA = re.compile(r"드라마|영화|시즌\s?\d|작품|캐릭터|주인공|등장인물|만화|웹툰|애니|소설|넷플|마지막\s?회|결말|명대사|배우|가수|OST|ost")
+_PRIVATE_LINE = re.compile(r"(?<![가-힣])(?:우리|울|내|제|형)(?![가-힣])|친구|언니|오빠|누나|형이|형은|형한테|동생|엄마|아빠|남친|여친|남편|아내|회사|학교|선배|후배|"
+                           r"번호|연락|주소|씨|님|쌤|[0-9]{3}")
+# Western given name + romanised Korean surname, both capitalised: "Sarah Jung", "Kevin Yoon".
+_WESTERN = re.compile(r"(?<![A-Za-z])(?P<v>(?!(?:The|This|That|And|For|With|Hello|Dear|Team|Central|Olympic|Jurassic|Hyde|Grand|Big|"
+                      r"Little|New|Old|North|South|East|West|Mr|Ms|Mrs|Dr|Pokemon|Let|Mister)\s)[A-Z][a-z]{2,11}\s(?:Kim|Lee|Park|"
+                      r"Choi|Jung|Jeong|Chung|Kang|Yoon|Jang|Chang|Lim|Seo|Suh|Shin|Kwon|Hwang|Ahn|Song|Ryu|Yoo|Hong|Jeon|Moon|"
+                      r"Sohn|Yang|Baek|Heo|Kwak|Sung|Joo|Choo))(?![A-Za-z])(?=\s?(?:님|씨|이|가|는|은|라는|이라는|한테|랑|이랑|하고|에게|께|,|\.|$))")
 _HAS_LATIN = re.compile(r"[A-Za-z]{2}")
+# After these a full-name-shaped word is a person even where Kiwi splits it into ordinary words
+# ("김순례님", "배숙자 여사님", "표정란 쌤"): friend/classmate words are weaker and left out.
+_STRONG_TITLE = re.compile(rf"\s?(?:{_OFFICE}|씨|님|과장|대리|팀장|부장|차장|사장|실장|주임|교수|선생님|쌤|원장|국장|본부장|매니저|담당)")
+_STRONG_BEFORE = re.compile(r"(?:이름|성함|존함|성명|본명|실명|예금주|수취인|명의|받는\s?(?:분|사람)|보내는\s?(?:분|사람)|담당|점장|팀장|과장|"
+                            r"대리|부장|차장|사장|실장|주임|담임|반장|매니저|원장|대표|집사|권사|시어머니|시아버지)[가-힣]{0,2}\s{0,2}[:：]?\s{0,2}"
+                            r"['\"‘’“”「『(]?$")
 
 _kiwi = None
 _kiwi_lock = threading.Lock()
@@ -161,7 +192,8 @@ def _analyzer():
 def might_name(text: str) -> bool:
     """The cheap pre-check: False means the line cannot hold a name these rules would mask."""
     if _CONTEXT_WORD.search(text) or _SPACED.search(text) or _SURNAME_TITLE.search(text) \
-            or (_HAS_LATIN.search(text) and _LATIN.search(text)):
+            or (_HAS_LATIN.search(text) and (_LATIN.search(text) or _WESTERN.search(text))) \
+            or _BEFORE_CONTACT.search(text) or _BEFORE_PHONE.search(text):
         return True
     return any(m.group("v") not in _STOP for rx in (_FULL, _GIVEN_JOSA, _TITLE_AFTER) for m in rx.finditer(text))
 
@@ -196,13 +228,15 @@ def _kiwi_says(text: str, s: int, e: int) -> str:
     if e - s == 2 and _suffix_i(window, e - w0):
         return "NNP"  # "서진이한테", "태윤이네": Kiwi reads the friendly 이 after a given name as a suffix
     for ts, te, tag in _tags(window):
-        ts, te = ts + w0, te + w0
+        ts, te, tag = ts + w0, te + w0, tag.split("-")[0]  # "VV-I": an irregular verb is a verb
         if ts == s and tag == "NNP" and te >= s + 2:
             return "NNP"
         if ts == s and tag == "OOV" and te >= s + 2:
             return "oov"
         if ts <= s < te or s <= ts < e:
             if tag in ("NNG", "VV", "VA", "MAG", "NP", "NR", "MM", "XR", "NNB", "IC", "VX") and te - ts >= 2:
+                return "word"
+            if ts == s and tag in ("VV", "VA", "VX"):  # "이름 지어줘": a verb stem, however short
                 return "word"
     return ""
 
@@ -227,14 +261,95 @@ def _shape_given(w: str) -> bool:
     return len(w) == 2 and w[0] in GIVEN and w[1] in GIVEN_LAST
 
 
+def _one_word(text: str, s: int, e: int) -> bool:
+    """Kiwi reads text[s:e] as one ordinary word ("변호사"), or as a word and a particle or ending
+    ("이름은"): not a name cut into pieces ("김"+"순례", "표정"+"란")."""
+    w0 = max(0, s - 10)
+    window = text[w0:min(len(text), e + 8)]
+    toks = [(ts + w0, te + w0, tag) for ts, te, tag in _tags(window) if ts + w0 < e and s < te + w0]
+    return any(ts == s and te == e and tag not in ("NNP", "OOV") for ts, te, tag in toks) or any(
+        tag[0] in "JEV" or tag.startswith("XS") for _, _, tag in toks)
+
+
 def _public(name: str, text: str, start: int, end: int) -> bool:
     """A gazetteer figure talked about as such: no private relation named right next to it, and
-    for a short (given-name-like) entry a public context word in the line."""
+    for a short (given-name-like) entry a public context word in the line or another gazetteer
+    figure of three syllables or more ("춘향이랑 이몽룡 얘기"). A candidate that starts a gazetteer
+    entry counts as that entry ("연산" of "연산군")."""
     if name not in PUBLIC_FIGURES_KO:
+        longer = [text[start:end + k] for k in (1, 2) if text[start:end + k] in PUBLIC_FIGURES_KO]
+        if not longer:
+            return False
+        name = longer[-1]
+    if _PRIVATE_CONTEXT.search(text, max(0, start - 40), start) or _PRIVATE_AFTER.match(text, end):
         return False
-    if _PRIVATE_CONTEXT.search(text, 0, start) or _PRIVATE_AFTER.match(text, end):
-        return False
-    return len(name) >= 3 or bool(_PUBLIC_CONTEXT.search(text))
+    if len(name) >= 3 or _PUBLIC_CONTEXT.search(text):
+        return True
+    words = re.findall(r"(?<![가-힣])[가-힣]{3,5}", text[max(0, start - 60):end + 60])
+    return any(w[:k] in PUBLIC_FIGURES_KO and w[:k] != name for w in words for k in (3, 4, 5) if k <= len(w))
+
+
+def _character_talk(text: str) -> bool:
+    """A line about a drama, film or comic, with no private relation or contact detail in it."""
+    return bool(_MEDIA.search(text)) and not _PRIVATE_LINE.search(text)
+
+
+_PERSON_PARTICLE = re.compile(r"(?:가|한테|에게|랑|하고|이가|이랑|이한테|이하고|이는|이도|이네|께)(?![가-힣])")
+
+
+def _batchim(c: str) -> bool:
+    return "가" <= c <= "힣" and (ord(c) - 0xAC00) % 28 != 0
+
+
+def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, talk: list) -> tuple[int, int] | None:
+    """The span of a private person's name at text[s:e] (evidence `why`), or None."""
+    w = text[s:e]
+    # "태현아", "도윤이 형": the vocative 아/야 and the friendly 이 after a given name are not the name
+    if len(w) == 3 and _shape_given(w[:2]) and (w[2] in "아야" and not _hangul_at(text, e)
+                                                or w[2] == "이" and _batchim(w[1])) \
+            and not (why in ("strong", "list") and _shape_full(w)):  # "송지아 010-…": a full name
+        e, w = e - 1, w[:2]
+    if w in keep or w in _STOP or len(w) < 2 or (w[-1] in _PLACE_SUFFIX and w[:-1] in _STOP):
+        return None
+    ctx = why in ("ctx", "strong", "list")
+    if not (_shape_full(w) or _shape_given(w) or ctx):
+        return None
+    if not ctx and w[-1] in _PLACE_SUFFIX and len(w) == 3:  # "연남동", "서면역": a place on shape alone
+        return None
+    strong = why in ("strong", "list") or why == "ctx" and bool(
+        _STRONG_BEFORE.search(text, max(0, s - 16), s) or _STRONG_TITLE.match(text, e))
+    says = "NNP" if w.startswith(SURNAMES_2) and _shape_full(w) else _kiwi_says(text, s, e)
+    # a full name Kiwi does not read as one word either way, with a person particle after it, counts
+    if why == "shape" and says == "" and _PERSON_AFTER.match(text, e):
+        says = "NNP"
+    if says == "oov":  # an unknown word: a name when shaped like one
+        says = "NNP" if _shape_full(w) or (why != "shape" and _shape_given(w)) else ""
+    # a full name after a title or a name word ("김순례님", "배숙자 여사님", "예금주 김경호"), or in a
+    # list of names, that Kiwi cuts into ordinary words ("김"+"순례") but does not read as one word
+    if strong and _shape_full(w) and says in ("word", "") and not _one_word(text, s, e):
+        says = "NNP"
+    # the friendly 이 after a given name that ends in a consonant ("다은이 머리", "서준이랑"), where Kiwi
+    # knows no word: a name
+    if why == "josa" and says == "" and len(w) == 2 and _batchim(w[1]) and text[e:e + 1] == "이":
+        says = "NNP"
+    # ... and a given name before a particle that follows persons ("민서가 자꾸", "유나한테"), where
+    # Kiwi knows no word of two syllables or more there
+    if why == "josa" and says == "" and len(w) == 2 and _PERSON_PARTICLE.match(text, e):
+        says = "NNP"
+    if says == "word" or (why == "shape" and says != "NNP") or (why == "josa" and says != "NNP"):
+        return None
+    if why == "list" and not (_shape_full(w) or _shape_given(w)):
+        return None
+    if ctx and says != "NNP" and not (_shape_full(w) or _shape_given(w)):
+        return None
+    if public_kept and _public(w, text, s, e):
+        return None
+    if public_kept and why in ("shape", "josa"):
+        if not talk:  # computed once per line
+            talk.append(_character_talk(text))
+        if talk[0]:
+            return None
+    return (s, e)
 
 
 def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) -> list[Span]:
@@ -243,13 +358,21 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
     if not might_name(text):
         return []
     keep = set(keep)
-    # span -> evidence: "ctx" (a context word says person), "josa" (a person particle), "shape" (full name)
+    # span -> evidence: "strong" (a name word or title that says person), "ctx" (a context word),
+    # "josa" (a person particle), "shape" (full name)
     cands: dict[tuple[int, int], str] = {}
     for c in _CONTEXT_BEFORE.finditer(text):
         if (m := _NAME_AT.match(text, c.end())) and not pet_name_at(text, m.start("v")):
             cands[(m.start("v"), m.end("v"))] = "ctx"  # "이름이 이정숙인데": the name ends where a particle starts
     for m in (*_BEFORE_TITLE.finditer(text), *_TITLE_AFTER.finditer(text)):
         cands.setdefault((m.start("v"), m.end("v")), "ctx")
+    # before contact details only a word shaped like a name counts ("기업은행 017-…" is a bank)
+    for m in _BEFORE_CONTACT.finditer(text):
+        if _shape_full(m.group("v")) or _shape_given(m.group("v")):
+            cands.setdefault((m.start("v"), m.end("v")), "ctx")
+    for m in _BEFORE_PHONE.finditer(text):
+        if _shape_full(m.group("v")) or _shape_given(m.group("v")):
+            cands[(m.start("v"), m.end("v"))] = "strong"
     for m in _FULL.finditer(text):
         cands.setdefault((m.start("v"), m.end("v")), "shape")
     for m in _GIVEN_JOSA.finditer(text):
@@ -263,32 +386,29 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
             out.append(("NAME", m.start("v"), m.end("v")))
     if _HAS_LATIN.search(text):
         for m in _LATIN.finditer(text):
-            if _LATIN_CAPS.match(m.group("v")) or _PRIVATE_CONTEXT.search(text, 0, m.start("v")) \
+            if _LATIN_CAPS.match(m.group("v")) or _PRIVATE_CONTEXT.search(text, max(0, m.start("v") - 40), m.start("v")) \
                     or re.match(r"\s?(?:씨|님|선배|이가|가|는|한테|라고|이라고)", text[m.end("v"):]):
                 out.append(("NAME", m.start("v"), m.end("v")))
+        out += [("NAME", m.start("v"), m.end("v")) for m in _WESTERN.finditer(text)]
+    found: list[tuple[int, int]] = []
+    talk: list[bool] = []
     for (s, e), why in sorted(cands.items()):
-        w = text[s:e]
-        # "태현아", "도윤이 형": the vocative 아/야 and the friendly 이 after a given name are not the name
-        if len(w) == 3 and _shape_given(w[:2]) and (w[2] in "아야" and not _hangul_at(text, e)
-                                                    or w[2] == "이" and (ord(w[1]) - 0xAC00) % 28):
-            e, w = e - 1, w[:2]
-        if w in keep or w in _STOP or len(w) < 2 or (w[-1] in _PLACE_SUFFIX and w[:-1] in _STOP):
-            continue
-        if not (_shape_full(w) or _shape_given(w) or why == "ctx"):
-            continue
-        if why != "ctx" and w[-1] in _PLACE_SUFFIX and len(w) == 3:  # "연남동", "서면역": a place on shape alone
-            continue
-        says = "NNP" if w.startswith(SURNAMES_2) and _shape_full(w) else _kiwi_says(text, s, e)
-        # a full name Kiwi does not read as one word either way, with a person particle after it, counts
-        if why == "shape" and says == "" and _PERSON_AFTER.match(text, e):
-            says = "NNP"
-        if says == "oov":  # an unknown word: a name when shaped like one
-            says = "NNP" if _shape_full(w) or (why != "shape" and _shape_given(w)) else ""
-        if says == "word" or (why == "shape" and says != "NNP") or (why == "josa" and says != "NNP"):
-            continue
-        if why == "ctx" and says != "NNP" and not (_shape_full(w) or _shape_given(w)):
-            continue
-        if public_kept and _public(w, text, s, e):
-            continue
-        out.append(("NAME", s, e))
+        if (span := _judge(text, s, e, why, keep, public_kept, talk)):
+            found.append(span)
+    # names listed next to a name found: "혜린 수진 미나랑", "이영순 박만석"
+    todo, seen = list(found), set(found)
+    while todo and len(seen) < 12:
+        s, e = todo.pop()
+        nbrs = []
+        if (m := _LIST_NEXT.match(text, e)):
+            nbrs.append((m.start("v"), m.end("v")))
+        if (m := _LIST_PREV.search(text, max(0, s - 6), s)):
+            nbrs.append((m.start("v"), m.end("v")))
+        for ns, ne in nbrs:
+            if (ns, ne) not in seen and not any(a < ne and ns < b for a, b in seen) \
+                    and (span := _judge(text, ns, ne, "list", keep, public_kept, talk)):
+                seen.add(span)
+                found.append(span)
+                todo.append(span)
+    out += [("NAME", s, e) for s, e in found]
     return out

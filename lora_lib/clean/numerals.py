@@ -75,9 +75,12 @@ def number_runs(text: str, min_digits: int = MIN_DIGITS) -> list[NumberRun]:
             pos = _trim_glued(text, pos)
         if not pos:
             continue
+        # digits spaced one by one ("5 0 8 - 8 1 - 2 2 3 4 9"): a single space does not end a group
+        spaced = len(pos) >= 7 and all(b - a == 2 and text[a + 1] == " " or b - a > 2 for a, b in zip(pos, pos[1:], strict=False)) \
+            and sum(b - a == 2 for a, b in zip(pos, pos[1:], strict=False)) >= len(pos) // 2
         groups, count = [], 1
         for a, b in zip(pos, pos[1:], strict=False):
-            if b == a + 1:
+            if b == a + 1 or spaced and b == a + 2 and text[a + 1] == " ":
                 count += 1
             else:
                 groups.append(count)
@@ -104,6 +107,13 @@ def _trim_glued(text: str, pos: list[int]) -> list[int]:
     """A group of digit words glued to the Hangul word before it, or to a Hangul syllable after it that
     is no particle ("사이좋게", "오이무침"), is that word's syllables, not digits."""
     groups = _groups(pos)
+    # "공일공 칠이 칠이 삼삼 일일 (이거)": a whole phone number read in pairs, less a word after it
+    for cut in (0, 1):
+        if cut and not (len(groups) > 1 and len(groups[-1]) <= 2 and all(text[p] in _DECODE for p in groups[-1])):
+            break
+        keep = [p for g in groups[:len(groups) - cut] for p in g]
+        if _PHONE_SHAPE.fullmatch("".join(_digit(text[p]) for p in keep)):
+            return keep
     one_by_one = len(groups) >= 7 and all(len(g) == 1 for g in groups)  # read out digit by digit: "공 일 공 일 이 …"
     # At either edge, one or two digit words standing alone are a word ("이 번호", "…오육칠팔 이에요"),
     # except a leading zero ("공이 …" = 02 …).
@@ -122,7 +132,15 @@ def _trim_glued(text: str, pos: list[int]) -> list[int]:
             and text[last[-1] + 1] not in _PARTICLE_START:
         while last and text[last[-1]] in _DECODE:
             last.pop()
+    # "7723이고", "5678이야": a digit word glued after Arabic digits and before Hangul is a particle
+    if last and text[last[-1]] in _DECODE and any(text[p] not in _DECODE for p in last) \
+            and last[-1] + 1 < len(text) and _hangul(text[last[-1] + 1]):
+        while last and text[last[-1]] in _DECODE:
+            last.pop()
     return [p for g in groups for p in g]
+
+
+_PHONE_SHAPE = re.compile(r"01[016789]\d{7,8}")
 
 
 def _hangul(c: str) -> bool:

@@ -134,14 +134,27 @@ _KNOWN_SEP = "._- "
 # A line that starts with the nickname and goes on about the speaker's own state ("모찌 배고파",
 # "코코 오늘 학교 안 감") uses it as the speaker's name.
 _SELF_STATE = (r"(?=(?:은|는|이|가|도|이는|이도)?\s(?:오늘\s|지금\s|이제\s|방금\s|내일\s)?(?:배고|졸려|졸리|피곤|심심|왔|갈게|간다|"
-               r"잘게|잔다|학교|회사|출근|퇴근|여기\s|기분|숙제|시험|알바|집에|놀러))")
+               r"잘게|잔다|학교|회사|출근|퇴근|여기\s|기분|숙제|시험|알바|집에|놀러|우울|슬퍼|슬프|기뻐|행복|바빠|바쁨|아파|아픔|외로|"
+               r"짜증|신나|설레|휴가|번호|생일|돌아왔|돌아옴))")
+# ... or right after a vocative to the character ("보리야 밤비 오늘 우울해").
+_LINE_START = r"(?:^|(?<=[.!?~\n)] )|(?<=[가-힣][아야] )|(?<=[ㄱ-ㅎㅠㅜ] ))"
+# "초코 = 내 닉", "하늘은 제 닉네임이에요": the user says the value is their nickname.
+_DEFINED = r"(?=\s?(?:=|:|은|는|이|가|란|이란)?\s?(?:내|제|나의|저의)\s?(?:닉|닉네임|닉넴|별명|이름|아이디))"
+# After a self-introduction the value ends the word or takes a copula ("나 초코야"), not a verb ("내가 사과할까").
+_INTRO_END = (r"(?=(?:이야|야|이에요|예요|에요|이예요|입니다|이고|이구|임|이라고|라고|이요|요|이|인데|이다|다)?(?![가-힣])"
+              r"|(?:으로|로)\s?(?:바꿈|바꿨|바꿔|바꿀|변경|정했|할게|했))")
+# After "나", "내가", "안녕" the value names the speaker only with a copula or at the end of a clause
+# ("나 초코야", "안녕 초코!"): "내가 사과 깎을게" is talk.
+_INTRO_END_COPULA = (r"(?=(?:이야|야|이에요|예요|에요|이예요|입니다|이고|이구|임|이라고|라고|이요|요|인데|이다|다)(?![가-힣])"
+                     r"|이?\s?(?:[.!?~,)ㅋㅎ]|$))")
 # A dictionary word names a person right after a self-introduction or before a vocative/honorific/person particle.
-_SELF_INTRO = (r"(?:(?<=나는 )|(?<=난 )|(?<=저는 )|(?<=전 )|(?<=나 )|(?<=저 )|(?<=제가 )|(?<=내가 )|(?<=닉은 )|(?<=닉네임은 )|"
-               r"(?<=닉 )|(?<=닉네임 )|(?<=내 닉 )|(?<=닉넴 )|(?<=닉넴은 )|(?<=닉이 )|(?<=닉네임이 )|(?<=닉: )|(?<=닉네임: )|"
+_NICK_INTRO = (r"(?:(?<=닉은 )|(?<=닉네임은 )|(?<=닉 )|(?<=닉네임 )|(?<=내 닉 )|(?<=닉넴 )|(?<=닉넴은 )|(?<=닉이 )|(?<=닉네임이 )|"
+               r"(?<=닉: )|(?<=닉네임: ))")
+_SELF_INTRO = (r"(?:(?<=나는 )|(?<=난 )|(?<=저는 )|(?<=전 )|(?<=나 )|(?<=저 )|(?<=제가 )|(?<=내가 )|"
                r"(?<=안녕 )|(?<=안녕하세요 )|(?<=반가워 )|(?<=반가워요 )|(?<=고마워 )|(?<=고마워요 ))")
 _NAMES_PERSON = (r"(?=\s?(?:님|씨|짱|쨩)|(?:아|야|이가|이는|이도|이랑|이한테|한테|에게|이야|이에요|이예요|예요|이라고|라고|이라|"
                  r"인데|인데요|입니다|이고|이구|임|쓰|이네|네|이도)(?![가-힣])"
-                 r"|(?:이|이가|가|는|이는|도|이도)?\s?(?:왔|등장|여기|간다|갑니다|왔어|왔다|왔어요|왔습니다|출근|퇴근|잘게|잔다)"
+                 r"|(?:이|이가|가|는|이는|도|이도)?\s?(?:왔|돌아왔|돌아옴|등장|여기|간다|갑니다|왔어|왔다|왔어요|왔습니다|출근|퇴근|잘게|잔다)"
                  r"|(?:이|)?(?:라고|로|으로)\s?(?:불러|부르|해\s?줘|해줘))")
 
 
@@ -157,7 +170,7 @@ def _known_value_pattern(value: str) -> re.Pattern | None:
         return None
     if _is_dictionary_word(value):
         v = re.escape(value.strip())
-        return re.compile(rf"(?<![가-힣])(?:{_SELF_INTRO}{v}|{v}{_NAMES_PERSON}|(?:^|(?<=[.!?~\n] )){v}{_SELF_STATE})")
+        return re.compile(rf"(?<![가-힣])(?:{_NICK_INTRO}{v}{_INTRO_END}|{_SELF_INTRO}{v}{_INTRO_END_COPULA}|{v}{_NAMES_PERSON}|{_LINE_START}{v}{_SELF_STATE}|{v}{_DEFINED})")
     return re.compile(r"[\s._-]*".join(chars), re.IGNORECASE)
 
 
@@ -176,7 +189,10 @@ def _is_dictionary_word(value: str) -> bool:
             continue
         if t.tag != "NNP" or not (_names._shape_given(v) or _names._shape_full(v)):
             return True
-    return False
+    # two known nouns written together ("밤하늘" = 밤 + 하늘, "별빛"): a compound word
+    toks = _names._analyzer().tokenize(v)
+    return len(toks) == 2 and "".join(t.form for t in toks) == v and all(
+        t.tag == "NNG" and t.id >= _names._OOV_ID and len(t.form) >= 1 for t in toks) and len(v) >= 3
 
 
 def decode_number_words(text: str) -> str:
@@ -222,7 +238,8 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
     if policy.names != "off":
         spans += _names.find_names(text, keep=(*keep, *policy.keep_names), public_kept=policy.names == "private")
         for m in (*_NAME_INTRO.finditer(text), *_NAME_AFTER_WORD.finditer(text)):
-            if m.group("v") not in _NAME_STOP and not _names.pet_name_at(text, m.start("v")):
+            if m.group("v") not in _NAME_STOP and not _names.pet_name_at(text, m.start("v")) \
+                    and (m.re is _NAME_INTRO or _names._kiwi_says(text, m.start("v"), m.end("v")) != "word"):
                 spans.append(("NAME", m.start("v"), m.end("v")))
     # Longest span wins where two overlap; known values first, so a nickname is {{user}}.
     spans.sort(key=lambda s: (s[1], -(s[2] - s[1]), s[0] != "USER"))

@@ -6,8 +6,8 @@ overlaps a gold span of its label. Predictions of labels outside ours (ko-pii's 
 URL or US_DRIVER_LICENSE, ...) are wrong by definition and count against overall precision as
 "OTHER". Run: python -m lora_lib.clean.pii_eval [--presidio] [--out FILE]
 
-The held-out set (tests/data/pii_holdout_ko.jsonl, written by someone who never saw the rules) has
-another format: {"id", "text", "pii": [{"text", "kind"}], "keep": [...], "known": [...]}, with kinds
+The held-out sets (tests/data/pii_holdout2_ko.jsonl, written by someone who never saw the rules, and
+tests/data/pii_tuning2_ko.jsonl, round 1's held-out set, since tuned on in round 2) have another format: {"id", "text", "pii": [{"text", "kind"}], "keep": [...], "known": [...]}, with kinds
 NAME PHONE EMAIL ADDRESS HANDLE ID USER. `score_holdout` scores it: a pii text is found when every
 place it occurs is covered >= 90% by predictions (so it no longer appears verbatim there); a
 prediction is correct when it overlaps a place where a pii text occurs; keep-rate is the share of
@@ -28,7 +28,8 @@ from .pii import KO_PII_LABELS, LABELS, redact
 Span = tuple[str, int, int]
 Detector = Callable[[str, Sequence[str]], list[Span]]
 DEFAULT_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_ko_chat.jsonl"
-HOLDOUT_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_holdout_ko.jsonl"
+HOLDOUT_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_holdout2_ko.jsonl"
+TUNING2_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_tuning2_ko.jsonl"
 HOLDOUT_KINDS = ("NAME", "PHONE", "EMAIL", "ADDRESS", "HANDLE", "ID", "USER")
 # The demo characters' own names (params/characters/*.yaml), passed as the clean stage passes them.
 CHARACTER_NAMES = ("나비", "보리", "김선비")

@@ -90,8 +90,27 @@ _PHONE_WORD = re.compile(r"(?:연락처|전화번호|전번|폰번호|핸드폰|
 _NOT_PHONE_WORD = re.compile(r"(?:주문|송장|운송장|예약|회원|접수|사건|모델|시리얼|인증|승인|쿠폰|방|좌석|출구|버스)")
 
 
-def number_parts(text: str, runs: list[NumberRun]) -> list[Span]:
+# A phone number's front half alone ("010-7723", "공일공 구삼이일" decoded), its back half (four digits or
+# digit words) later in the same line: "앞자리는 010-7723이고 뒷자리는 나중에 … 5581".
+_FRONT = re.compile(r"(?<![0-9])01[016789][\s\-.]{0,2}[0-9]{3,4}(?![0-9]|[\s\-.~]{1,3}[0-9])")
+_FRONT_WORD = re.compile(r"앞\s?(?:자리|번호|부분)?\s?(?:는|은|이|가|:)?\s{0,2}$")
+_BACK = re.compile(r"(?<![0-9가-힣])(?P<v>[0-9]{4}|[공영빵일이삼사오육륙칠팔구]{4})(?![0-9])"
+                   r"(?!\s?(?:원|년|시|분|초|명|개|번째|살|위|등|점|회|호|층|동|km|m\b|%|퍼|건|통))")
+
+
+def _halves(text: str) -> list[Span]:
     out: list[Span] = []
+    for m in _FRONT.finditer(text):
+        back = _BACK.search(text, m.end(), min(len(text), m.end() + 40))
+        if back and not re.search(r"[0-9]", text[m.end():back.start()]):
+            out += [("PHONE", m.start(), m.end()), ("PHONE", back.start("v"), back.end("v"))]
+        elif _FRONT_WORD.search(text, max(0, m.start() - 10), m.start()):
+            out.append(("PHONE", m.start(), m.end()))
+    return out
+
+
+def number_parts(text: str, runs: list[NumberRun]) -> list[Span]:
+    out: list[Span] = _halves(text) if "01" in text else []
     for m in _HALF.finditer(text):
         v = m.group("v")
         if sum(c in "0123456789" for c in v) == 0 and len(v) < 4:
@@ -111,10 +130,13 @@ def number_parts(text: str, runs: list[NumberRun]) -> list[Span]:
 
 # ----------------------------------------------------------------------------------------- e-mail
 _AT_STRONG = r"(?:@|＠|골뱅이|골벵이|꼴뱅이|골뱅|앳|엣|애트|에이티|\(at\)|\[at\]|\(골뱅이\))"
-_LOCAL = r"(?:[A-Za-z0-9](?:[ ][A-Za-z0-9._\-]){2,40}|(?:[A-Za-z0-9][A-Za-z0-9._\-]{0,20}[ ]){0,2}[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63})"
+# A local part: spaced letter by letter, up to three words, or words joined by a spelled-out dot
+# ("jieun 점 choi", "woojin점lee").
+_LOCAL = (r"(?:[A-Za-z0-9](?:[ ][A-Za-z0-9._\-]){2,40}|(?:[A-Za-z0-9][A-Za-z0-9._\-]{0,20}[ ]){0,2}[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}"
+          r"|[A-Za-z0-9][A-Za-z0-9_\-]{0,30}(?:\s{0,2}(?:점|쩜|닷|\(점\)|\(쩜\)|\(dot\))\s{0,2}[A-Za-z0-9][A-Za-z0-9_\-]{0,30}){1,3})")
 _DOMAIN_KO = r"(?:네이버|지메일|다음|한메일|네이트|카카오|핫메일|야후|아웃룩|구글|아이클라우드|g메일)"
 _DOMAIN = rf"(?:{_DOMAIN_KO}|[A-Za-z0-9](?:[ ][A-Za-z0-9\-]){{2,30}}|[A-Za-z0-9][A-Za-z0-9\-]{{0,62}})"
-_DOT = r"(?:\.|。|쩜|점|닷|\(dot\)|\[dot\]|(?<![A-Za-z])dot(?![A-Za-z]))"
+_DOT = r"(?:\.|。|쩜|점|닷|\(dot\)|\[dot\]|\((?:점|쩜|닷)\)|\[(?:점|쩜|닷)\]|(?<![A-Za-z])dot(?![A-Za-z]))"
 _TLD = r"(?:c ?o ?m|n ?e ?t|o ?r ?g|k ?r|c ?o|[A-Za-z]{2,6}|컴|넷|케이알|씨오|코|오알지)"
 _EMAIL_STRONG = re.compile(
     rf"(?<![A-Za-z0-9._%+\-])(?P<v>{_LOCAL}\s{{0,3}}{_AT_STRONG}\s{{0,3}}{_DOMAIN}(?:\s{{0,3}}{_DOT}\s{{0,3}}{_TLD}){{0,3}})"
@@ -154,12 +176,17 @@ _ID_HANDLE = re.compile(rf"(?<![A-Za-z])(?P<idw>{_ID_WORD})\s{{0,2}}{_JOSA}\s{{0
 _BARE_HANDLE = re.compile(r"(?<![\w@.])(?P<v>@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)(?![\w@])")
 _LINK = re.compile(r"(?P<v>(?:https?://)?(?:open\.kakao\.com/(?:o|me)/|discord\.gg/|discord(?:app)?\.com/invite/|t\.me/|"
                    r"line\.me/(?:ti/p|R/ti/p)/|(?:www\.)?instagram\.com/|(?:www\.)?(?:twitter|x)\.com/|"
-                   r"(?:www\.)?tiktok\.com/@|(?:www\.)?youtube\.com/@|(?:www\.)?facebook\.com/)[A-Za-z0-9_.~%\-@]{2,60})",
+                   r"(?:www\.)?tiktok\.com/@|(?:www\.)?youtube\.com/@|(?:www\.)?facebook\.com/|(?:m\.)?blog\.naver\.com/|twitch\.tv/|"
+                   r"(?:www\.)?github\.com/|(?:www\.)?threads\.net/@|linktr\.ee/|band\.us/|pf\.kakao\.com/)[A-Za-z0-9_.~%\-@]{2,60})",
                    re.IGNORECASE)
-_CODE = re.compile(r"(?:오픈채팅|오픈톡|오픈채팅방|오카|초대|참여|입장|디코|서버)\s{0,2}(?:방\s{0,2})?(?:코드|링크|비번|비밀번호|암호)"
-                   rf"\s{{0,2}}{_JOSA}\s{{0,2}}(?P<v>[A-Za-z0-9]{{4,24}})(?![A-Za-z0-9])")
+_CODE = re.compile(r"(?:오픈채팅|오픈톡|오픈채팅방|오카|초대|참여|입장|디코|서버|친구|추천인|추천|길드|클랜)\s{0,2}(?:방\s{0,2})?"
+                   rf"(?:코드|링크|비번|비밀번호|암호)\s{{0,2}}{_JOSA}\s{{0,2}}(?P<v>[A-Za-z0-9](?:-?[A-Za-z0-9]){{3,23}})(?![A-Za-z0-9])")
 # Words after an app name that are talk, not an id ("인스타 story", "카톡 ok"), lower-case only.
 _HANDLE_STOP = frozenset("ok okay story reels live dm lol the and is a an my me you to in on of ok요 ㅋㅋ".split())
+
+
+# "카카오톡 10.5.2 업데이트": digits and dots alone are a version number, not an id
+_VERSION = re.compile(r"[vV]?\d{1,4}(?:\.\d{1,4}){1,3}")
 
 
 def handles(text: str) -> list[Span]:
@@ -167,12 +194,12 @@ def handles(text: str) -> list[Span]:
     for m in _APP_HANDLE.finditer(text):
         v = m.group("v")
         # "인스타 story 봤어?" is talk: a plain word needs "아이디"/":" or a digit, _ or . in it, or an @
-        if v.lower() in _HANDLE_STOP:
+        if v.lower() in _HANDLE_STOP or _VERSION.fullmatch(v):
             continue
         if m.group("idw") or ":" in m.group() or v.startswith("@") or re.search(r"[\d_.]", v):
             out.append(("MESSENGER", m.start("v"), m.end("v")))
     for m in _ID_HANDLE.finditer(text):
-        if m.group("v").lower() not in _HANDLE_STOP and len(m.group("v")) >= 3:
+        if m.group("v").lower() not in _HANDLE_STOP and len(m.group("v")) >= 3 and not _VERSION.fullmatch(m.group("v")):
             out.append(("MESSENGER", m.start("v"), m.end("v")))
     if "@" in text:
         out += [("MESSENGER", m.start("v"), m.end("v")) for m in _BARE_HANDLE.finditer(text)]
@@ -183,24 +210,46 @@ def handles(text: str) -> list[Span]:
 
 
 # -------------------------------------------------------------------------------------- addresses
-_UNIT_AFTER = r"(?!\s?(?:시|분|초|개|명|원|살|세|번째|번\b|번이|번만|번을|배|년|월|일|등|위|점|km|키로|kg|%|퍼|cm|미터|m\b|대|마리|잔|병|권|장|곡|판|회|차|주|박|달|개월|시간|인분|인))"
+_UNIT_AFTER = r"(?!\s?(?:층|시|분|초|개|명|원|살|세|번째|번\b|번이|번만|번을|배|년|월|일|등|위|점|km|키로|kg|%|퍼|cm|미터|m\b|대|마리|잔|병|권|장|곡|판|회|차|주|박|달|개월|시간|인분|인))"
 _ROAD = re.compile(rf"(?P<v>[가-힣A-Za-z0-9]{{1,12}}(?:대로|로|길)\s?\d{{1,4}}(?:\s?(?:번길|가길|길)\s?\d{{1,4}})?(?:-\d{{1,4}})?)(?![0-9]){_UNIT_AFTER}")
-_ROAD_STOP = re.compile(r"(?:으로|에로|쪽으로|걸로|대로|거로|것으로|그길|이길|저길|한길|외길|산길|밤길|눈길|발길|손길|물길|뱃길|하늘길|꽃길|"
+_ROAD_STOP = re.compile(r"(?:으로|에로|쪽으로|걸로|(?:는|은|한|던|킨|든|운|된|른|준|쓴|간|온)대로|거로|것으로|그길|이길|저길|한길|외길|산길|밤길|눈길|발길|손길|물길|뱃길|하늘길|꽃길|"
                         r"앞으로|뒤로|위로|아래로|옆으로|새로|따로|별로|정말로|진짜로|혼자로|서로|바로|절로|주로|실로|거꾸로|날로|멋대로|"
-                        r"마음대로|제멋대로|대로|맘대로|말로|글로|차로|배로|비행기로|버스로|택시로|지하철로|걸어서로|빨리로|천천히로)$")
+                        r"마음대로|제멋대로|맘대로|말로|글로|차로|배로|비행기로|버스로|택시로|지하철로|걸어서로|빨리로|천천히로)$")
 _LOT = re.compile(rf"(?P<v>[가-힣]{{1,6}}(?:동|리)\s?\d{{1,4}}(?:-\d{{1,4}})?(?:\s?번지)?)(?![0-9]){_UNIT_AFTER}")
 _LOT_STOP = re.compile(r"(?:이동|행동|활동|운동|자동|수동|감동|충동|변동|연동|출동|작동|가동|발동|소동|난동|파동|진동|"
                        r"구동|거동|노동|공동|합동|동동|미리|거리|우리|자리|머리|소리|요리|관리|처리|정리|수리|무리|다리|유리|"
                        r"도리|논리|심리|승리|차리|오리|고리|꼬리|가리|몇리|십리|천리|만리|백리|마리|배터리|카테고리|갤러리)$")
-_APT = re.compile(r"(?P<v>(?:\d{1,4}|[A-Za-z])\s?동\s?\d{1,4}\s?호|\d{1,4}\s?-\s?\d{1,4}\s?호)(?!선)")
+_APT = re.compile(r"(?P<v>(?:\d{1,4}|[A-Za-z]|(?<![가-힣])[가나다라마바사])\s?동\s?\d{1,4}\s?호|\d{1,4}\s?-\s?\d{1,4}\s?호)(?!선)")
+# What follows a building number inside one address: a building name, a floor, a unit
+# ("상계로5길 16 한양빌라 3층", "달구벌대로 2450, 2층", "역삼로17길 22 지하1층", "연희로 23-8 201호").
+_APT_BRANDS = (r"아파트|빌라|주공|자이|래미안|푸르지오|힐스테이트|e편한세상|더샵|아이파크|롯데캐슬|오피스텔|맨션|하이츠|센트레빌|위브|"
+               r"꿈에그린|데시앙|베르디움|스위첸|하늘채|스타힐스|어울림|수자인|캐슬|팰리스|리슈빌|파크뷰|SK뷰|sk뷰")
+_BUILDING = r"[가-힣A-Za-z0-9]{1,10}(?:빌라|아파트|맨션|오피스텔|빌딩|타워|하우스|주택|원룸|빌|하이츠|상가|프라자|플라자)"
+# A unit in a named building without a road ("한빛빌라 201호", "래미안 1203호"): the building's address.
+_BUILDING_UNIT = re.compile(rf"(?<![가-힣A-Za-z0-9])(?P<v>(?:{_BUILDING}|[가-힣A-Za-z0-9]{{0,8}}(?:{_APT_BRANDS}))\s{{0,2}}"
+                            r"(?:(?:[0-9]{1,4}|[A-Za-z]|[가나다라마바사])\s?동\s?)?[0-9]{1,4}\s?호)(?![0-9])(?!선)")
+_TAIL = re.compile(rf"(?:,\s{{0,2}}|\s{{1,2}})(?:(?:{_BUILDING}\s{{1,2}})?(?:(?:지하|B)\s?\d{{1,2}}\s?층|\d{{1,3}}\s?층|\d{{1,4}}\s?호)"
+                   rf"|{_BUILDING}(?![가-힣A-Za-z0-9]))")
 # "래미안 101-1203": 동-호 without the words, right after an apartment name
-_APT_DASH = re.compile(r"(?:아파트|빌라|주공|자이|래미안|푸르지오|힐스테이트|e편한세상|더샵|아이파크|롯데캐슬|오피스텔|맨션|하이츠)"
+_APT_DASH = re.compile(rf"(?:{_APT_BRANDS})"
                        r"\s{0,2}(?:[가-힣0-9]{1,6}\s)?(?P<v>\d{1,4}\s?-\s?\d{3,4})(?![0-9])")
 # "래미안 101동 살아": a building's 동 right after an apartment name, without the unit
-_APT_DONG = re.compile(r"(?:아파트|빌라|주공|자이|래미안|푸르지오|힐스테이트|e편한세상|더샵|아이파크|롯데캐슬|오피스텔|맨션|하이츠|단지)"
+_APT_DONG = re.compile(rf"(?:{_APT_BRANDS}|단지)"
                        r"\s{0,2}(?:[가-힣0-9]{1,6}\s)?(?P<v>\d{1,4}\s?동)(?![가-힣0-9])")
+# The city/district/dong words right before an address are part of it (a city or district alone stays).
 _REGION_WORD = re.compile(r"(?:[가-힣]{1,8}(?:특별시|광역시|특별자치시|특별자치도|시|도|군|구|읍|면|동|리)|서울|부산|대구|인천|광주|대전|울산|"
                           r"세종|경기|강원|충북|충남|전북|전남|경북|경남|제주)\s{1,2}$")
+_LATIN_ROAD = re.compile(r"(?<![A-Za-z])(?P<v>[A-Z][a-z]{1,14}-(?:daero|ro|gil)(?:\s?\d{1,4}(?:beon)?-gil)?\s\d{1,4}(?:-\d{1,4})?)(?![0-9])")
+
+
+def _tail(text: str, end: int) -> int:
+    """The end of an address after its building name, floor and unit (up to three parts)."""
+    for _ in range(3):
+        m = _TAIL.match(text, end)
+        if not m or m.end() == end:
+            break
+        end = m.end()
+    return end
 _PLATE_LETTERS = "가나다라마거너더러머버서어저고노도로모보소오조구누두루무부수우주아바사자배하허호"
 _PLATE = re.compile(rf"(?<![0-9가-힣])(?P<v>(?:(?:{_LICENCE_REGIONS})\s?)?\d{{2,3}}\s?[{_PLATE_LETTERS}]\s?\d{{4}})(?![0-9])"
                     r"(?!\s?(?:원|명|개|분|시|년|번|회))")
@@ -223,13 +272,15 @@ def addresses(text: str) -> list[Span]:
         road = re.sub(r"\d+$", "", head)
         if _ROAD_STOP.search(road) or len(road) < 2 or road[:-1].isdigit():
             continue
-        out.append(("ADDRESS", _extend_region(text, m.start("v")), m.end("v")))
+        out.append(("ADDRESS", _extend_region(text, m.start("v")), _tail(text, m.end("v"))))
     for m in _LOT.finditer(text):
         word = re.match(r"[가-힣]+", m.group("v")).group()
         if _LOT_STOP.search(word) or len(word) < 2:
             continue
-        out.append(("ADDRESS", _extend_region(text, m.start("v")), m.end("v")))
-    for m in (*_APT.finditer(text), *_APT_DASH.finditer(text), *_APT_DONG.finditer(text)):
+        out.append(("ADDRESS", _extend_region(text, m.start("v")), _tail(text, m.end("v"))))
+    if "-" in text:
+        out += [("ADDRESS", m.start("v"), m.end("v")) for m in _LATIN_ROAD.finditer(text)]
+    for m in (*_APT.finditer(text), *_APT_DASH.finditer(text), *_APT_DONG.finditer(text), *_BUILDING_UNIT.finditer(text)):
         out.append(("ADDRESS", m.start("v"), m.end("v")))
     return out
 
