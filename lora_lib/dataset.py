@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .config import Params
+from .models.masking import count_tokens
 from .store import read_json, read_jsonl, sha256_file, sha256_json, write_json, write_jsonl
 
 DATA_FILES = ("train.jsonl", "eval.jsonl", "preferences.jsonl", "rejected.jsonl")
@@ -182,7 +183,8 @@ def version_id(train: list[dict], evals: list[dict], clean_config: dict, format_
 
 
 def token_counter(tokenizer) -> TokenCounter:
-    """(tokens, assistant tokens) of a message list with the tokenizer's chat template applied.
+    """(tokens, trained assistant tokens) of a message list with the tokenizer's chat template applied
+    (masked as training will mask it: lora_lib.models.masking).
 
     Memoized: rendering the template is the slow part, and the build asks for the same lists again.
     """
@@ -193,9 +195,7 @@ def token_counter(tokenizer) -> TokenCounter:
     def count(messages: list[dict]) -> tuple[int, int]:
         key = json.dumps(messages, ensure_ascii=False, sort_keys=True)
         if key not in cache:
-            out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
-                                                return_assistant_tokens_mask=True)
-            cache[key] = (len(out["input_ids"]), int(sum(out.get("assistant_masks") or [])))
+            cache[key] = count_tokens(tokenizer, messages)
         return cache[key]
     return count
 

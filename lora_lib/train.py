@@ -1,9 +1,11 @@
 """Train: a dataset version + a base model -> a LoRA/QLoRA adapter with a reproducibility record.
 
-TRL's SFTTrainer does the work, with PEFT LoRA and loss on assistant tokens only (the chat
-template marks them with {% generation %}). Everything that can be wrong is checked before any
-training starts. The adapter's version is a hash of everything that made it (dataset version,
-train params, base model and tokenizer hashes, seed), so the same inputs name the same adapter.
+TRL's SFTTrainer does the work, with PEFT LoRA and loss on assistant tokens only: the rows are
+pre-tokenized with masks from lora_lib.models.masking (generation markers, TRL's training template,
+or render-diff for any other template; refused only when none is provably consistent). Everything
+that can be wrong is checked before any training starts. The adapter's version is a hash of
+everything that made it (dataset version, train params, base model and tokenizer hashes, seed), so
+the same inputs name the same adapter.
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ def check_params(p: Params) -> None:
 
 
 def check_inputs(p: Params, train: list[dict], tokenizer, preferences: list[dict] | None = None) -> None:
-    """Fail before training on an empty dataset, records without a reply, a template without markers,
-    and (for dpo) a version without preference pairs."""
+    """Fail before training on an empty dataset, records without a reply, a template whose
+    assistant-only masks cannot be proven, and (for dpo) a version without preference pairs."""
     check_params(p)
     if p.train.method == "dpo" and not preferences:
         raise TrainError(f"train.method=dpo but the dataset version for {p.character_id!r} has no preference "
@@ -74,13 +76,17 @@ def check_inputs(p: Params, train: list[dict], tokenizer, preferences: list[dict
         if not isinstance(msgs, list) or not any(isinstance(m, dict) and m.get("role") == "assistant"
                                                   and m.get("content") for m in msgs):
             raise TrainError(f"train record {i} ({rec.get('conversation_id')}): no assistant turn to learn from")
-    template = getattr(tokenizer, "chat_template", None)
-    if not template:
-        raise TrainError("the base model's tokenizer has no chat template; set one (ChatML) before training")
-    if "{% generation %}" not in template and "{%- generation %}" not in template and not _trl_can_patch(tokenizer):
-        raise TrainError("the chat template has no {% generation %} markers, so the loss cannot be limited "
-                         "to assistant turns, and TRL has no training template for it; add them around the "
-                         "assistant content")
+    masking_plan(tokenizer, train)
+
+
+def masking_plan(tokenizer, train: list[dict], config=None):
+    """How the loss is limited to assistant turns (lora_lib.models.masking), proven on the first records."""
+    from .models.masking import MaskingError, plan_for
+
+    try:
+        return plan_for(tokenizer, [r["messages"] for r in train[:8]], config)
+    except MaskingError as exc:
+        raise TrainError(str(exc)) from None
 
 
 def check_tokenizer(manifest: dict, tokenizer) -> str:
@@ -92,16 +98,6 @@ def check_tokenizer(manifest: dict, tokenizer) -> str:
                          f"(sha256 {built_with[:12]}, base model's is {fp[:12]}): rebuild the dataset stage "
                          "with this base_model")
     return fp
-
-
-def _trl_can_patch(tokenizer) -> bool:
-    """TRL swaps in a training template with generation markers for the templates it knows (Qwen, Llama, ...)."""
-    try:
-        from trl.chat_template_utils import get_training_chat_template
-
-        return get_training_chat_template(tokenizer) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def git_state(cwd: str | Path = ".") -> dict:
@@ -165,6 +161,8 @@ def setup_trainer(p: Params, model, tokenizer, train: list[dict], output_dir: st
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
+    from .models.masking import training_rows
+
     lora = LoraConfig(r=p.train.lora.r, lora_alpha=p.train.lora.alpha, lora_dropout=p.train.lora.dropout,
                       target_modules=p.train.lora.target_modules, use_rslora=p.train.lora.rslora,
                       task_type="CAUSAL_LM")
@@ -172,7 +170,7 @@ def setup_trainer(p: Params, model, tokenizer, train: list[dict], output_dir: st
         output_dir=str(output_dir), seed=p.seed, data_seed=p.seed,
         num_train_epochs=p.train.epochs, max_steps=p.train.max_steps,
         per_device_train_batch_size=p.train.batch_size, learning_rate=p.train.learning_rate,
-        max_length=p.train.max_length, assistant_only_loss=True, packing=False,
+        max_length=p.train.max_length, packing=False,  # assistant-only: the rows carry assistant_masks
         # On CPU these defaults cost time and buy nothing on a small model (DESIGN.md section 9).
         gradient_checkpointing=False, bf16=bf16, fp16=False,
         # Batches of similar length: the padded batch is as long as its longest chat, so random
@@ -185,9 +183,12 @@ def setup_trainer(p: Params, model, tokenizer, train: list[dict], output_dir: st
         report_to=["wandb"] if p.tracking != "none" and _wandb_active() else "none",
         disable_tqdm=not progress, dataloader_num_workers=0, dataloader_pin_memory=_cuda(),
     )
+    # Pre-tokenized with our own masks (any template: markers, TRL's training variant or render-diff),
+    # so the labels are exactly the ones `lora doctor` shows and masking.verify proved.
+    rows = training_rows(tokenizer, train, masking_plan(tokenizer, train, model.config), p.train.max_length)
     cls = _selective_head_trainer() if p.train.selective_lm_head and not _cuda() else SFTTrainer
     return cls(model=model, args=args, processing_class=tokenizer, peft_config=lora, callbacks=callbacks,
-               train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in train]))
+               train_dataset=Dataset.from_list(rows))
 
 
 # Above this many (label tokens x vocabulary) logits, TRL's chunked log-prob head saves memory that

@@ -75,8 +75,10 @@ class RowStreamer:
     sequence split mid-character) is held back until it completes.
     """
 
-    def __init__(self, tokenizer, callbacks: list[Callable[[str], None] | None], limits: list[int]):
+    def __init__(self, tokenizer, callbacks: list[Callable[[str], None] | None], limits: list[int],
+                 stop_ids: list[int] | None = None):
         self.tokenizer, self.callbacks, self.limits = tokenizer, callbacks, limits
+        self.stop_ids = set(stop_ids) if stop_ids else {tokenizer.eos_token_id}  # the family's end of turn
         self.ids: list[list[int]] = [[] for _ in callbacks]
         self.sent = [""] * len(callbacks)
         self.done = [False] * len(callbacks)
@@ -91,7 +93,7 @@ class RowStreamer:
             for tok in tokens:
                 if self.done[i]:
                     break
-                if tok == self.tokenizer.eos_token_id:
+                if tok in self.stop_ids:
                     self.done[i] = True
                     break
                 self.ids[i].append(tok)

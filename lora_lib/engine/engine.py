@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..models.families import ensure_pad_token, family_of, stop_token_ids
 from ..store import sha256_file
 from .decoding import Generation, RowSampler, RowStreamer, Sampling
 from .lora_batch import install_batched_lora
@@ -60,6 +61,11 @@ class Engine:
         self.tokenizer.padding_side = "left"  # decoder-only batches pad on the left
         self.model = AutoModelForCausalLM.from_pretrained(self.base_model, dtype=dtype or torch.float32)
         self.model.eval()
+        # The family decides what ends a reply (Llama-3: <|eot_id|>, Gemma: <end_of_turn>, ...) and the
+        # pad token a tokenizer without one gets (lora_lib.models.families).
+        self.family = family_of(self.tokenizer, self.model.config)
+        ensure_pad_token(self.tokenizer, self.family)
+        self.stop_ids = stop_token_ids(self.tokenizer, self.family, self.model.generation_config)
         self.adapters: OrderedDict[str, str] = OrderedDict()  # name -> path, least recently used first
         self.batched_lora = batched_lora  # False: PEFT's per-adapter loop for mixed batches
         self.load_count = 0
@@ -145,7 +151,7 @@ class Engine:
         sampler = RowSampler(sampling)
         texts = [self.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        streamer = RowStreamer(self.tokenizer, on_text or [None] * n, limits)
+        streamer = RowStreamer(self.tokenizer, on_text or [None] * n, limits, stop_ids=self.stop_ids)
         start = time.perf_counter()
         with self._lock, torch.inference_mode():
             unknown = {a for a in adapters if a and a not in self.adapters}
@@ -161,7 +167,7 @@ class Engine:
                 kwargs["logits_processor"] = LogitsProcessorList([sampler])
             self.model.generate(**enc, max_new_tokens=max(limits), do_sample=False,
                                 pad_token_id=self.tokenizer.pad_token_id,
-                                eos_token_id=self.tokenizer.eos_token_id, streamer=streamer, **kwargs)
+                                eos_token_id=self.stop_ids, streamer=streamer, **kwargs)
         latency = (time.perf_counter() - start) * 1000
         results = []
         for i, mask in enumerate(enc["attention_mask"]):
