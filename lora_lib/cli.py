@@ -144,6 +144,18 @@ def cmd_params(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from .config import load_params
+    from .models.doctor import diagnose
+
+    p = load_params(args.character, params_dir=args.params, overrides=parse_sets(args.set))
+    base = args.base or str(p.path(p.base_model))
+    d = diagnose(base, target_modules=p.train.lora.target_modules, r=p.train.lora.r, batch=p.train.batch_size,
+                 length=p.train.max_length)
+    print(d.report())
+    return 0 if d.masking else 2
+
+
 def cmd_bench(args) -> int:
     from .bench import run_benchmarks
 
@@ -493,6 +505,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--params", default="params")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     t.set_defaults(func=cmd_train)
+
+    dr = sub.add_parser("doctor", help="what training and serving will do with a base model (family, masking, memory)")
+    dr.add_argument("--base", help="model path or hub id (default: the character's base_model)")
+    dr.add_argument("--character", default="nabi", help="whose params give batch size, length and LoRA r")
+    dr.add_argument("--params", default="params")
+    dr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    dr.set_defaults(func=cmd_doctor)
 
     be = sub.add_parser("bench", help="run benchmarks into <store>/bench/*.json")
     be.add_argument("--store", default="runs")

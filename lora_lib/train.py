@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .config import Params, TrainParams, guide_warnings
 from .dataset import load_preferences, load_version, tokenizer_fingerprint
+from .models.families import family_of
 from .store import read_json, sha256_file, sha256_json, write_json
 
 
@@ -62,9 +63,10 @@ def check_params(p: Params) -> None:
                          f"(got {err.get('input')!r})") from None
 
 
-def check_inputs(p: Params, train: list[dict], tokenizer, preferences: list[dict] | None = None) -> None:
+def check_inputs(p: Params, train: list[dict], tokenizer, preferences: list[dict] | None = None):
     """Fail before training on an empty dataset, records without a reply, a template whose
-    assistant-only masks cannot be proven, and (for dpo) a version without preference pairs."""
+    assistant-only masks cannot be proven, and (for dpo) a version without preference pairs. Returns the
+    masking plan (the check `lora doctor` runs)."""
     check_params(p)
     if p.train.method == "dpo" and not preferences:
         raise TrainError(f"train.method=dpo but the dataset version for {p.character_id!r} has no preference "
@@ -76,7 +78,7 @@ def check_inputs(p: Params, train: list[dict], tokenizer, preferences: list[dict
         if not isinstance(msgs, list) or not any(isinstance(m, dict) and m.get("role") == "assistant"
                                                   and m.get("content") for m in msgs):
             raise TrainError(f"train record {i} ({rec.get('conversation_id')}): no assistant turn to learn from")
-    masking_plan(tokenizer, train)
+    return masking_plan(tokenizer, train)
 
 
 def masking_plan(tokenizer, train: list[dict], config=None):
@@ -279,7 +281,10 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
     train, _, manifest = load_version(p.store, p.character_id, dataset_version)
     pairs = load_preferences(p.store, p.character_id, dataset_version) if p.train.method == "dpo" else None
     tokenizer = AutoTokenizer.from_pretrained(base)
-    check_inputs(p, train, tokenizer, pairs)
+    plan = check_inputs(p, train, tokenizer, pairs)
+    base_check = {"family": family_of(tokenizer).name, "masking": plan.method}
+    if progress:
+        print(f"base model {base}: family {base_check['family']}, masking {plan.method} (lora doctor --base for more)")
     fingerprint["tokenizer_fingerprint"] = check_tokenizer(manifest, tokenizer)
     fingerprint["tokenizer_sha256"] = fingerprint["tokenizer_sha256"] or fingerprint["tokenizer_fingerprint"]
     version = adapter_version(dataset_version, p, fingerprint)
@@ -341,7 +346,7 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
         "tokens_per_second": round(train_tokens / wall, 1) if wall > 0 and not last else None,
         "peak_rss_mb": peak_rss_mb(),
         "final_loss": losses[-1]["loss"] if losses else None, "train_loss": out.training_loss, "losses": losses,
-        "dpo": dpo,
+        "dpo": dpo, "base_check": base_check,
         "adapter_sha256": sha256_file(tmp / "adapter_model.safetensors"),
         "resumed_from": str(last.relative_to(root)) if last else None,
     }

@@ -149,7 +149,8 @@ class Engine:
         if len(adapters) != n or len(limits) != n or len(sampling) != n:
             raise ValueError("one adapter, one max_new_tokens and one sampling per prompt")
         sampler = RowSampler(sampling)
-        texts = [self.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+        texts = [self.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True,
+                                                    **self.family.chat_kwargs) for p in prompts]
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         streamer = RowStreamer(self.tokenizer, on_text or [None] * n, limits, stop_ids=self.stop_ids)
         start = time.perf_counter()

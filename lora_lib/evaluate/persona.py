@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..models.identity import same_base
 from ..store import read_jsonl
 
 # The classifier's "no character" class, trained on user turns: a plain polite reply should land here,
@@ -167,7 +168,8 @@ def previous_approved(registry, character_id: str, current_version: str, base_mo
     """The approved adapter this candidate would replace: the route's stable version if approved, else the
     newest approved one; never the candidate itself, never one trained on another base model."""
     candidates = [a for a in registry.list_adapters(character_id)
-                  if a["status"] == "approved" and a["version"] != current_version and a["base_model"] == base_model]
+                  if a["status"] == "approved" and a["version"] != current_version
+                  and same_base(a["base_model"], base_model)]
     route = registry.get_route(character_id)
     stable = route and route.get("stable_version")
     for a in candidates:

@@ -62,15 +62,17 @@ class Family:
     tests_with: str = ""  # what tests/test_families.py builds (tokenizer file, template, config class)
     notes: str = ""
     extra_stops: tuple[str, ...] = field(default=())  # also stop generation on these (if in the vocabulary)
+    # Extra apply_chat_template kwargs for every render (serving and masking alike).
+    chat_kwargs: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 FAMILIES: dict[str, Family] = {f.key: f for f in (
     Family("qwen3", "Qwen3", ("qwen3",), "<think>", "<|im_end|>", "<|endoftext|>",
            trl_templates=("qwen3",), templates=("qwen3", "qwen3_instruct_2507"),
            tests_with="dashscope qwen.tiktoken + Qwen3 added tokens (151,669) + trl qwen3.jinja + Qwen3Config",
-           notes="listed before qwen2_5: both use <|im_start|>; the empty <think></think> of the "
-                 "last turn is trained with the reply (TRL's qwen3_training template)",
-           extra_stops=("<|endoftext|>",)),
+           notes="listed before qwen2_5: both use <|im_start|>; served and trained with "
+                 "enable_thinking=False: the empty <think></think> is part of the prompt, not the reply",
+           extra_stops=("<|endoftext|>",), chat_kwargs={"enable_thinking": False}),
     Family("chatml", "ChatML (other architectures)", (), "<|im_start|>", "<|im_end|>", None,
            tests_with="the demo base (tests/test_train.py): its own ChatML template with generation markers",
            notes="any model with a ChatML template that is not a Qwen config, e.g. the demo base"),
@@ -118,6 +120,10 @@ def detect_family(chat_template: str | None, model_type: str | None = None) -> F
     if typed or found:
         return (typed or found)[0]
     return next((f for f in FAMILIES.values() if model_type in f.model_types), UNKNOWN)
+
+
+def chat_kwargs(tokenizer, config=None) -> dict:
+    return family_of(tokenizer, config).chat_kwargs
 
 
 def family_of(tokenizer, config=None) -> Family:

@@ -59,12 +59,17 @@ def _ids(tokenizer, text: str) -> list[int]:
 
 
 def _render(tokenizer, messages, template=None, **kw) -> str:
-    return tokenizer.apply_chat_template(messages, tokenize=False, chat_template=template, **kw)
+    from .families import chat_kwargs
+
+    return tokenizer.apply_chat_template(messages, tokenize=False, chat_template=template,
+                                         **chat_kwargs(tokenizer), **kw)
 
 
 def marker_mask(tokenizer, messages: list[dict], template: str | None = None) -> tuple[list[int], list[int]]:
+    from .families import chat_kwargs
+
     out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, chat_template=template,
-                                        return_assistant_tokens_mask=True)
+                                        return_assistant_tokens_mask=True, **chat_kwargs(tokenizer))
     return list(out["input_ids"]), list(out["assistant_masks"])
 
 
@@ -96,8 +101,9 @@ def diff_mask(tokenizer, messages: list[dict], end_of_turn_id: int) -> tuple[lis
 
 def masks(tokenizer, messages: list[dict], plan: MaskPlan) -> tuple[list[int], list[int]]:
     """(input_ids, assistant mask) of one conversation. Marker spans are cut to the reply: after their last
-    end-of-turn token (TRL's Qwen and Gemma training templates also mark the newline after it) and
-    before it at the end of the generation prompt (Qwen2.5's marks the newline after "assistant")."""
+    end-of-turn token (TRL's Qwen and Gemma training templates also mark the newline after it), and
+    without the tokens the generation prompt already ends with (Qwen2.5's marks the newline after
+    "assistant", Qwen3's the empty <think></think> that enable_thinking=False puts in the prompt)."""
     if plan.method == DIFF:
         return diff_mask(tokenizer, messages, plan.end_of_turn_id)
     ids, mask = marker_mask(tokenizer, messages, plan.template)
@@ -108,10 +114,10 @@ def masks(tokenizer, messages: list[dict], plan: MaskPlan) -> tuple[list[int], l
         if plan.end_of_turn_id in span:
             end = s + len(span) - span[::-1].index(plan.end_of_turn_id)
             mask[end:e] = [0] * (e - end)
-        if len(found) == len(turns):  # a span starting inside the generation prompt starts after it
+        if len(found) == len(turns):  # what the generation prompt already ends with is not the reply
             before = _ids(tokenizer, _render(tokenizer, messages[: turns[k]], add_generation_prompt=True))
-            if s < len(before) < e and ids[: len(before)] == before:
-                mask[s:len(before)] = [0] * (len(before) - s)
+            lead = next((n for n in range(min(len(before), e - s - 1), 0, -1) if ids[s:s + n] == before[-n:]), 0)
+            mask[s:s + lead] = [0] * lead
     return ids, mask
 
 

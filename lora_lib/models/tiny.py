@@ -79,7 +79,9 @@ def _convert(key: str, cache: Path):
         return tok, {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}, trl_template(key)
     if key == "llama3":
         tok = _tiktoken(llama3, LLAMA3_PATTERN, LLAMA3_SPECIALS, cache)
-        return tok, {"bos_token": "<|begin_of_text|>", "eos_token": "<|eot_id|>",
+        # EOS as in Llama-3 base checkpoints (<|end_of_text|>): chat replies end with <|eot_id|>, which
+        # only the family table tells the engine (the test checks it stops there).
+        return tok, {"bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>",
                      "pad_token": "<|finetune_right_pad_id|>"}, trl_template("llama3_2")
     if key == "exaone":  # converted vocabulary: the Llama-3 BPE plus EXAONE's special tokens
         tok = _tiktoken(llama3, LLAMA3_PATTERN, EXAONE_SPECIALS, cache)
@@ -113,26 +115,59 @@ def build_tokenizer(key: str, cache: str | Path):
 
 
 def _config(key: str, vocab: int, ids: dict):
-    from transformers import (ExaoneConfig, Gemma2Config, LlamaConfig, MistralConfig, Qwen2Config,
-                              Qwen3Config)
+    from transformers import ExaoneConfig, Gemma2Config, LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config
 
-    small = dict(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+    small = dict(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512, **ids)
-    return {"qwen2_5": lambda: Qwen2Config(**small, tie_word_embeddings=True),
-            "qwen3": lambda: Qwen3Config(**small, head_dim=8, tie_word_embeddings=True),
+    return {"qwen2_5": lambda: Qwen2Config(**small, tie_word_embeddings=False),
+            "qwen3": lambda: Qwen3Config(**small, head_dim=16, tie_word_embeddings=False),
             "llama3": lambda: LlamaConfig(**small, tie_word_embeddings=False),
-            "gemma": lambda: Gemma2Config(**small, head_dim=8),
+            "gemma": lambda: Gemma2Config(**small, head_dim=16),
             "mistral": lambda: MistralConfig(**small, tie_word_embeddings=False),
             "exaone": lambda: ExaoneConfig(**small)}[key]()
 
 
-def build_base(key: str, out: str | Path, cache: str | Path, *, seed: int = 0) -> Path:
-    """A tiny random base of the family in `out` (safetensors, tokenizer, chat template, generation config)."""
+def teach(model, tokenizer, conversations: list[list[dict]], *, steps: int = 80, lr: float = 1e-2,
+          target_loss: float = 0.05) -> list[float]:
+    """Full-parameter AdamW on the assistant tokens (masked as training masks them), so that a random
+    base answers these prompts with these replies and then its end-of-turn token: generation that
+    stops is then observable, not luck. Stops early once the loss is under target_loss. Returns the losses."""
+    import torch
+
+    from .masking import masks, plan_for
+
+    plan = plan_for(tokenizer, conversations, model.config)
+    rows = [masks(tokenizer, c, plan) for c in conversations]
+    width = max(len(ids) for ids, _ in rows)
+    pad = tokenizer.pad_token_id
+    input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in rows])
+    attention = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in rows])
+    labels = torch.tensor([[t if m else -100 for t, m in zip(ids, mask, strict=True)] + [-100] * (width - len(ids))
+                           for ids, mask in rows])
+    # The input embedding stays frozen: most of the parameters, and not needed to learn a reply.
+    model.get_input_embeddings().weight.requires_grad_(False)
+    opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=lr, weight_decay=0.0)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+        losses.append(round(loss.item(), 4))
+        if loss.item() < target_loss:  # learnt: replies and end of turn are the greedy tokens
+            break
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    model.get_input_embeddings().weight.requires_grad_(True)
+    model.eval()
+    return losses
+
+
+def build_base(key: str, out: str | Path, cache: str | Path, *, seed: int = 0,
+               teach_on: list[list[dict]] | None = None, steps: int = 80) -> Path:
+    """A tiny random base of the family in `out` (safetensors, tokenizer, chat template, generation
+    config); with `teach_on`, first taught those conversations (`teach`)."""
     import torch
     from transformers import AutoModelForCausalLM, GenerationConfig
-
-    from .families import FAMILIES as F
-    from .families import stop_token_ids
 
     out = Path(out)
     if (out / "config.json").exists():
@@ -141,8 +176,13 @@ def build_base(key: str, out: str | Path, cache: str | Path, *, seed: int = 0) -
     ids = {"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id, "pad_token_id": tok.pad_token_id}
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(_config(key, len(tok), ids), dtype=torch.float32)
-    model.generation_config = GenerationConfig(eos_token_id=stop_token_ids(tok, F[key]),
-                                               pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id)
-    model.save_pretrained(str(out), safe_serialization=True)
-    tok.save_pretrained(str(out))
+    if teach_on:
+        teach(model, tok, teach_on, steps=steps)
+    # Only the tokenizer's EOS, as some checkpoints ship it: the end of turn comes from the family table.
+    model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                                               bos_token_id=tok.bos_token_id)
+    tmp = out.with_name(out.name + ".tmp")
+    model.save_pretrained(str(tmp), safe_serialization=True)
+    tok.save_pretrained(str(tmp))
+    tmp.rename(out)
     return out
