@@ -80,7 +80,7 @@ def diverged_adapter(src: Path, dst_root: Path, noise_std: float, seed: int = 0)
 
 def gate_adapter(p: Params, engine, name: str, prompts: list[list[dict]]) -> dict:
     """The evaluate stage's decision for an already loaded adapter: base vs adapter on the same prompts."""
-    from .evaluate.report import decide, generate_replies, score_replies
+    from .evaluate import decide, generate_replies, score_replies
 
     base = score_replies(generate_replies(engine, prompts, None, p), p)
     adapter = score_replies(generate_replies(engine, prompts, name, p), p)

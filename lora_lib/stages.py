@@ -129,123 +129,78 @@ def run_train(p: Params, paths: RunPaths, tracker: Tracker, *, resume: bool = Fa
     return _finish(paths, "train", result, tracker)
 
 
-def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Path = "params") -> dict:
-    """Adapter vs base vs the previously approved adapter on the same held-out prompts, greedy decoding:
-    automatic gates, persona metrics, leakage, the blinded A/B set (and its result once rated), and one
-    pass/fail decision with reasons in gate_report.json (next to the adapter too)."""
-    from tqdm.auto import tqdm
-
+def classifier_inputs(p: Params, params_dir: str | Path = "params") -> dict:
+    """{"characters", "fallback"} for evaluate.build_classifier: every configured character, and the
+    character classifier's fallback for a character whose clean stage has not run yet: its exports are
+    collected and cleaned here, in memory, exactly as its stages would."""
     from .config import known_characters
-    from .dataset import eval_prompts, load_version
-    from .engine import Engine
-    from .evaluate import human_ab as ab
-    from .evaluate.persona import NEUTRAL, CharacterClassifier, classifier_corpus, previous_approved
-    from .evaluate.report import (
-        decide,
-        gates_table,
-        generate_replies,
-        replies_table,
-        score_replies,
-        worst_replies,
-    )
-    from .registry import Registry
 
-    dataset_version = _require(paths, "dataset", "dataset_version")
-    adapter_version = _require(paths, "train", "adapter_version")
-    train, evals, _ = load_version(p.store, p.character_id, dataset_version)
-    prompts = eval_prompts(evals, p.evaluate.n_prompts)
-    if not prompts:
-        raise RuntimeError(f"dataset {dataset_version} has no eval prompts: raise dataset.eval_fraction")
-    out = paths.stage_dir("evaluate")
-    base_model = str(p.path(p.base_model))
-    engine = Engine(base_model)
-    name = f"{p.character_id}@{adapter_version}"
-    engine.load_adapter(name, paths.adapter_root() / adapter_version)
-    models: dict[str, str | None] = {"base": None, "adapter": name}
-    prev = previous_approved(Registry(p.registry_url()), p.character_id, adapter_version, base_model)
-    if prev is not None:
-        engine.load_adapter(f"{p.character_id}@{prev['version']}", prev["path"])
-        models["previous"] = f"{p.character_id}@{prev['version']}"
-    with tqdm(total=len(models) * len(prompts), desc="generate", unit="reply") as bar:
-        replies = {who: generate_replies(engine, prompts, adapter, p, on_batch=bar.update)
-                   for who, adapter in models.items()}
-
-    # The character classifier: clean assistant turns of every configured character; a character whose
-    # clean stage has not run yet is collected and cleaned here, in memory, exactly as its stages would.
     def clean_in_memory(cid: str) -> list[dict]:
         q = load_params(cid, params_dir=params_dir, overrides={"store": p.store})
         res, gold, card = collect_all(q)
         return clean_all(q, res.conversations + gold + card, params_dir).kept
 
-    characters = sorted(set(known_characters(params_dir)) | {p.character_id})
-    corpus, sources = classifier_corpus(p.store, characters, own=(p.character_id, paths.stage_dir("clean")
-                                                                   / "conversations.jsonl"),
-                                        fallback=clean_in_memory,
-                                        dataset_sources=p.evaluate.persona.classifier_sources)
-    # The base model's own voice is neutral too: without it, a polite base reply can look more like one
-    # character than like user turns, and "agreement above the base" would measure nothing. Its replies to
-    # *train* prompts (never the eval prompts scored below) join the neutral class.
-    neutral_prompts = eval_prompts(train, p.evaluate.n_prompts)
-    corpus[NEUTRAL] = corpus.get(NEUTRAL, []) + generate_replies(engine, neutral_prompts, None, p)
-    sources[NEUTRAL] = f"{sources.get(NEUTRAL, 'no user turns')} + base model replies to {len(neutral_prompts)} train prompts"
-    classifier, classifier_info = None, {"sources": sources}
-    try:
-        classifier = CharacterClassifier(corpus, ngram_max=p.evaluate.persona.ngram_max, seed=p.seed,
-                                         min_per_character=p.evaluate.persona.min_train_per_character)
-        classifier_info.update(classes=classifier.classes, train_counts=classifier.counts,
-                               cv_accuracy=classifier.cv_accuracy, skipped=classifier.skipped)
-    except ValueError as exc:  # too little data: the persona gates say "not measured", never a made-up figure
-        classifier_info["error"] = str(exc)
-    scores = {who: score_replies(r, p, classifier) for who, r in replies.items()}
+    return {"characters": sorted(set(known_characters(params_dir)) | {p.character_id}), "fallback": clean_in_memory}
 
-    # Blinded human A/B: candidate vs the approved adapter it would replace (else the base).
-    baseline = "previous" if "previous" in replies else "base"
-    ab_dir = out / "ab"
-    items, mapping = ab.build_ab_set([ab.prompt_text(pr) for pr in prompts], replies["adapter"], replies[baseline],
-                                     n=p.evaluate.human_ab.n_prompts, seed=p.evaluate.human_ab.seed,
-                                     candidate_name=name, baseline_name=models[baseline] or "base")
-    stale = ab.retire_stale_ratings(ab_dir, mapping)  # ratings of other replies must not be unblinded here
-    ab.write_ab_set(ab_dir, items, mapping)
-    ab_res, h = None, p.evaluate.human_ab
-    ratings, rating_files = ab.collect_ratings(ab_dir)  # real ratings only; the SIMULATED file never counts
-    if ratings:
-        ab_res = {**ab.ab_result(ratings, mapping, min_ratings=h.min_ratings, rule=h.rule,
-                                 min_win_rate=h.min_win_rate, max_sign_p=h.max_sign_p), "files": rating_files}
 
-    decision = decide({"adapter": scores["adapter"], "base": scores["base"], "previous": scores.get("previous")},
-                      p, ab_res)
-    rows = replies_table(prompts, replies, scores, p)
-    write_jsonl(out / "replies.jsonl", rows)
-    write_jsonl(out / "worst_replies.jsonl", worst_replies(rows, scores["adapter"]["reasons"]))
-    report = {"adapter": name, "dataset_version": dataset_version, "n_prompts": len(prompts),
-              "decoding": {"do_sample": False, "max_new_tokens": p.evaluate.max_new_tokens},
-              "style_marker_rate": {"base": scores["base"]["style_marker_rate"],
-                                    "adapter": scores["adapter"]["style_marker_rate"]},
-              "gate_pass_rate": {"base": scores["base"]["gate_pass_rate"],
-                                 "adapter": scores["adapter"]["gate_pass_rate"]},
-              "persona": {who: s["persona"] for who, s in scores.items()},
-              "previous": None if prev is None else {
-                  "adapter_version": prev["version"], "style_marker_rate": scores["previous"]["style_marker_rate"],
-                  "gate_pass_rate": scores["previous"]["gate_pass_rate"]},
-              "classifier": classifier_info,
-              "human_ab": {**(ab_res or {"status": "pending", "sheet": str(ab_dir / "sheet.csv"),
-                                         "n_items": len(items), "baseline": mapping["baseline"]}),
-                           **({"stale_ratings": [str(f) for f in stale]} if stale else {})},
-              "thresholds": {"min_style_marker_rate": p.evaluate.min_style_marker_rate,
-                             "min_gate_pass_rate": p.evaluate.min_gate_pass_rate,
-                             **p.evaluate.persona.model_dump(include={"min_agreement", "max_leakage",
-                                                                      "max_regression"})},
-              **decision}
-    write_json(out / "gate_report.json", report)
-    write_json(paths.adapter_root() / adapter_version / "gate_report.json", report)
-    tracker.table("eval/replies", [{k: ", ".join(v) if isinstance(v, list) else v for k, v in r.items()}
-                                   for r in rows])
-    tracker.table("eval/gates", [{**g, "value": str(g["value"])} for g in gates_table(report)])
-    tracker.summary({"style_marker_rate/base": scores["base"]["style_marker_rate"],
-                     "style_marker_rate/adapter": scores["adapter"]["style_marker_rate"],
-                     "agreement/adapter": scores["adapter"]["persona"]["agreement"],
-                     "leakage/adapter": scores["adapter"]["persona"]["leakage"], "gates/passed": decision["passed"]})
-    return _finish(paths, "evaluate", {**report, "adapter_version": adapter_version}, tracker)
+def evaluate_inputs(p: Params, paths: RunPaths, params_dir: str | Path = "params") -> dict:
+    """What the evaluate steps read for this run: its dataset version, the compared models (candidate from
+    the train stage, previous approved from the registry), the base model, this run's clean file, the
+    classifier's characters and fallback, and where the outputs go."""
+    from .evaluate import compared_models
+    from .registry import Registry
+
+    dataset_version = _require(paths, "dataset", "dataset_version")
+    adapter_version = _require(paths, "train", "adapter_version")
+    base_model = str(p.path(p.base_model))
+    adapter_dir = paths.adapter_root() / adapter_version
+    return {"dataset_version": dataset_version, "base_model": base_model, "adapter_dir": adapter_dir,
+            "models": compared_models(Registry(p.registry_url()), p.character_id, adapter_version, adapter_dir,
+                                      base_model),
+            "own_clean": paths.stage_dir("clean") / "conversations.jsonl", "out_dir": paths.stage_dir("evaluate"),
+            **classifier_inputs(p, params_dir)}
+
+
+def evaluate_adapter(p: Params, inputs: dict, *, progress: bool = True) -> dict:
+    """The evaluate steps in order (notebook 05 runs them one cell each): generate (or reuse the cached
+    replies) -> gates -> persona -> blinded A/B -> decision. Returns {"report", "rows", "scores",
+    "generations"}; writes only the replies cache and the A/B set (write_outputs writes the rest)."""
+    from . import evaluate as ev
+
+    prompts, neutral_prompts = ev.eval_prompt_sets(p, inputs["dataset_version"])
+    gen = ev.generate_all(p, inputs["models"], prompts, neutral_prompts, inputs["out_dir"],
+                          base_model=inputs["base_model"], progress=progress)
+    gates = ev.score_gates(gen["replies"], p)
+    classifier, classifier_info = ev.build_classifier(p, inputs["characters"], gen["neutral_replies"],
+                                                      own_clean=inputs["own_clean"], fallback=inputs["fallback"])
+    persona = ev.score_persona(gen["replies"], p, classifier)
+    ab = ev.ab_round(Path(inputs["out_dir"]) / "ab", prompts, gen["replies"], gen["models"], p)
+    scores = ev.merge_scores(gates, persona)
+    report = ev.gate_report(p, inputs["models"], scores, classifier_info, ab,
+                            dataset_version=inputs["dataset_version"], n_prompts=len(prompts))
+    return {"report": report, "rows": ev.replies_table(prompts, gen["replies"], scores, p), "scores": scores,
+            "generations": gen}
+
+
+def finish_evaluate(p: Params, paths: RunPaths, tracker: Tracker, inputs: dict, report: dict, rows: list[dict],
+                    scores: dict) -> dict:
+    """The evaluate stage's files (replies, worst replies, gate_report.json here and next to the adapter),
+    tracker tables and result.json."""
+    from .evaluate import track, write_outputs
+
+    write_outputs(inputs["out_dir"], report, rows, scores, adapter_dir=inputs["adapter_dir"])
+    track(tracker, report, rows, scores)
+    return _finish(paths, "evaluate", {**report, "adapter_version": inputs["models"]["adapter"]["version"]}, tracker)
+
+
+def run_evaluate(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Path = "params") -> dict:
+    """Adapter vs base vs the previously approved adapter on the same held-out prompts, greedy decoding:
+    automatic gates, persona metrics, leakage, the blinded A/B set (and its result once rated), and one
+    pass/fail decision with reasons in gate_report.json (next to the adapter too). Replies are reused
+    from the evaluate dir when only thresholds changed."""
+    inputs = evaluate_inputs(p, paths, params_dir)
+    res = evaluate_adapter(p, inputs)
+    return finish_evaluate(p, paths, tracker, inputs, res["report"], res["rows"], res["scores"])
 
 
 def run_serve(p: Params, paths: RunPaths, tracker: Tracker) -> dict:

@@ -10,7 +10,7 @@ Layout (DESIGN.md section 3):
                                           summary.json, index.html
   <store>/batches/<batch_id>/             a batch over characters: batch.json, summary.json, index.html
   <store>/sweeps/<character>/<sweep_id>/  a sweep: sweep.json, results.json, compare_runs.ipynb/.html
-  <store>/index.html                      every run, batch and sweep (lora_lib/reports.py)
+  <store>/index.html                      every run, batch and sweep (lora_lib/reports/)
 """
 
 from __future__ import annotations

@@ -203,7 +203,7 @@ def test_prompt_gets_the_system_prompt_and_the_callers_name(served):
 
 
 def test_soak_checker_finds_a_request_served_after_its_adapter_was_rejected():
-    from lora_lib.bench import _status_at, _status_timeline
+    from lora_lib.bench.soak import _status_at, _status_timeline
 
     audit = [{"action": "register_adapter", "character_id": "nabi", "ts": "2026-01-01T00:00:00+00:00",
               "detail": {"version": "v2", "status": "approved"}},

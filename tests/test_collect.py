@@ -9,6 +9,7 @@ from bson.json_util import CANONICAL_JSON_OPTIONS, RELAXED_JSON_OPTIONS
 
 from lora_lib import collect as col
 from lora_lib.cli import main
+from lora_lib.collect import readers
 from lora_lib.config import CollectParams, MessageFields
 
 P = CollectParams()
@@ -44,7 +45,7 @@ def test_json_lines_and_arrays_canonical_and_relaxed_read_the_same(tmp_path, mon
     expect = [d for _, d, _ in col.iter_export(tmp_path / "m.json")]
     assert [d["content"] for d in expect] == [d["content"] for d in docs]
     assert all(d["createdAt"].tzinfo is not None for d in expect)
-    monkeypatch.setattr(col, "_CHUNK", 7)  # elements, strings and escapes cut across chunk borders
+    monkeypatch.setattr(readers, "_CHUNK", 7)  # elements, strings and escapes cut across chunk borders
     for name in ("a.json", "b.json"):
         got = list(col.iter_export(tmp_path / name))
         assert [d for _, d, _ in got] == expect and not [e for _, _, e in got if e]

@@ -4,14 +4,14 @@ import pytest
 
 from lora_lib.config import load_params
 from lora_lib.evaluate import human_ab as ab
+from lora_lib.evaluate.decision import decide, score_replies
+from lora_lib.evaluate.generate import previous_approved
 from lora_lib.evaluate.persona import (
     NEUTRAL,
     CharacterClassifier,
     persona_metrics,
-    previous_approved,
     style_marker_rate,
 )
-from lora_lib.evaluate.report import decide, score_replies
 from lora_lib.registry import Registry
 
 from .conftest import ROOT

@@ -20,7 +20,7 @@ from ..config import CleanParams
 from .language import language_reason
 from .leakage import classifier_reason, leakage_reason
 from .meta import meta_reason
-from .pii import redact
+from .pii import NamePolicy, redact
 from .quality import quality_reason
 
 
@@ -91,7 +91,7 @@ class TurnContext:
 
 def clean_turn(role: str, text: str, ctx: TurnContext) -> tuple[str, list[str], str | None]:
     """One turn -> (masked text, PII labels found, reason to drop it or None). Pure."""
-    red = redact(text, keep_values=ctx.keep_values)
+    red = redact(text, keep_values=ctx.keep_values, policy=NamePolicy.from_params(ctx.params))
     reason = None if role == "system" else turn_reason(
         red.text, role, ctx.params, system_prompt=ctx.system_prompt, own_markers=ctx.own_markers,
         other_markers=dict(ctx.other_markers), other_names=dict(ctx.other_names), classifier=ctx.classifier,

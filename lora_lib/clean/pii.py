@@ -1,17 +1,22 @@
 """PII masking with typed placeholders, built on ko-pii's Korean rule-based detectors.
 
 ko-pii finds the identifiers written plainly (phone, e-mail, RRN, account, card, address, ...,
-with checksums where the number has one). On top of it we add what chat needs:
-- numbers written in Korean words ("공일공 일이삼사 …"): decoded digit for digit (same length,
-  so spans map back one to one) and the decoded text goes through ko-pii;
-- e-mails spelled out ("골뱅이", "at", "(at)", "닷컴", "dot");
-- messenger/SNS ids ("카톡 아이디 …", "인스타 @…", "라인 ID: …") and bare @handles;
-- self-introductions with a full name; 4x4 card groups without a valid checksum; an address's
-  city/province word that ko-pii leaves outside the span;
-- known values (the user's nickname, user id, profile name) in any spacing -> {{user}}.
-Negatives stay untouched: dates, times, prices, order numbers, ages, counts, the card's character
-names, customer-service numbers (1588-xxxx). ko-pii's PERSON detector is not used: on chat it fired
-on ordinary words ("구경거리", "성현", "단련장"), which would mangle the training text.
+with checksums where the number has one). On top of it, for chat:
+- numerals.py: one normaliser for numbers as people type them (Korean digit words, mixed forms,
+  any separator incl. ~ / ㆍ ㅡ, '에' joins, a phone number in two halves); each digit run is then
+  classified by pii_patterns.classify_number (phone, RRN, card 14-19 digits with Luhn, licence incl.
+  the old region-name format, business number with its checksum, account next to a bank word), and
+  the decoded text also goes through ko-pii;
+- pii_patterns.py: e-mails spelled out (골뱅이/앳/at/에이티, 쩜/점/닷/dot, letter by letter),
+  building-level addresses (road + number, 지번, 동/호), handles after 인스타/카톡/디코/아이디,
+  open-chat and invite links/codes, car plates;
+- names.py: person names (Kiwi + surnames + given-name syllables + context); public figures from
+  the gazetteer and the card's character names stay;
+- known values (the user's nickname, user id, profile name) -> {{user}}, in any spacing; a
+  nickname that is a dictionary word ("하늘", "토끼") only where it names a person.
+City or district alone, dates, times, prices, order numbers, ages, counts and customer-service
+numbers (1588-xxxx) stay. ko-pii's PERSON detector is not used: on chat it fired on ordinary words
+("구경거리", "성현", "단련장").
 """
 
 from __future__ import annotations
@@ -25,10 +30,14 @@ from ko_pii.core.overlap import resolve_overlaps
 from ko_pii.core.unicode_norm import needs_normalization, normalize_unicode, remap_to_source
 from ko_pii.detect import DETECTORS as _KO_PII_DETECTORS
 
+from . import names as _names
+from . import numerals
+from . import pii_patterns as _pat
+
 # Our label -> placeholder. ko-pii labels not listed keep their own name: <LABEL>.
 PLACEHOLDER = {"PHONE": "<PHONE>", "EMAIL": "<EMAIL>", "RRN": "<RRN>", "ACCOUNT": "<ACCOUNT>",
                "CARD": "<CARD>", "ADDRESS": "<ADDRESS>", "PERSON": "<NAME>", "NAME": "<NAME>",
-               "MESSENGER": "<MESSENGER>"}
+               "MESSENGER": "<MESSENGER>", "VEHICLE": "<VEHICLE>"}
 USER = "{{user}}"
 # Identifiers only: ages, heights, dates, URLs and the like are ordinary chat, not PII to mask
 # (spam links are the quality filter's business).
@@ -43,34 +52,6 @@ LABELS = ("PHONE", "EMAIL", "RRN", "ACCOUNT", "CARD", "ADDRESS", "NAME", "MESSEN
 _KO_PII_GATE = re.compile(r"[@＠]|\((?:at|AT)\)|\[(?:at|AT)\]|(?:[0-9０-９][^0-9０-９]{0,3}){6}|"
                           r"[가-힣](?:로|길|동|리|가|번지)\s*[0-9０-９]|[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 
-# Korean digit words: one syllable per digit, so decoding keeps every offset.
-_DIGIT_WORDS = "공영일이삼사오육륙칠팔구"
-_DECODE = str.maketrans(_DIGIT_WORDS, "001234566789")
-_DIGIT_WORD_HINT = re.compile(f"[{_DIGIT_WORDS}]{{3,}}")
-_NUMBER_RUN = re.compile(f"[{_DIGIT_WORDS}0-9]+(?:[ .\\-][{_DIGIT_WORDS}0-9]+)*")
-_MIN_RUN_DIGITS = 8  # shorter runs are words ("오이 구이") or small counts, never an identifier
-
-_EMAIL_HINT = re.compile(r"골뱅이|\bat\b|\(at\)|\[at\]", re.IGNORECASE)
-_DOMAIN = r"(?:[A-Za-z0-9-]{2,}|네이버|지메일|다음|한메일|네이트|카카오)"
-_DOT = r"(?:\.|\(dot\)|\[dot\]|\bdot\b|닷|점)"
-_TLD = r"(?:[A-Za-z]{2,6}|컴|넷|케이알)"
-_EMAIL_SPELLED = [
-    # "minsu92 골뱅이 naver 닷컴", "happy_day(at)daum.net", "x [at] gmail [dot] com"
-    re.compile(rf"(?<![\w.])(?P<v>[A-Za-z0-9][A-Za-z0-9._%+-]{{1,63}}\s*(?:골뱅이|\(at\)|\[at\])\s*{_DOMAIN}"
-               rf"(?:\s*{_DOT}\s*{_TLD})*(?:\s*(?:닷컴|닷넷))?)", re.IGNORECASE),
-    # "jieun.lee at gmail dot com": the bare English word "at" needs a dot part to count
-    re.compile(rf"(?<![\w.])(?P<v>[A-Za-z0-9][A-Za-z0-9._%+-]{{1,63}}\s+at\s+{_DOMAIN}"
-               rf"(?:\s*{_DOT}\s*{_TLD})+)", re.IGNORECASE),
-]
-
-_MESSENGER_APPS = (r"카톡|카카오톡|카카오|인스타그램|인스타|insta(?:gram)?|라인|line|텔레그램|텔레|telegram|디코|디스코드|"
-                   r"discord|트위터|twitter|틱톡|tiktok|페북|페이스북|스냅챗|위챗|오픈톡|오픈채팅")
-_MESSENGER = re.compile(
-    rf"(?P<app>{_MESSENGER_APPS})\s*(?P<idw>아이디|아디|ID|계정|닉네임|닉)?\s*(?P<colon>[:：])?\s*"
-    r"(?:는|은|이|도|로|으로|이랑|랑)?\s*(?P<v>@?[A-Za-z0-9_.]{3,30}(?:#\d{4})?)(?![A-Za-z0-9_.@])",
-    re.IGNORECASE)
-_HANDLE = re.compile(r"(?<![\w@.])(?P<v>@[A-Za-z0-9_](?:[A-Za-z0-9_.]{1,29}[A-Za-z0-9_])?)(?![\w@])")
-
 _SURNAMES = ("김이박최정강조윤장임한오서신권황안송류홍전고문손양배백허남심노하곽성차주우구민유나진지엄채원천방공"
              "현함변염여추도소석선설마길연위표명기반라왕금옥육인맹제모탁국어은편용")
 # Words that look like a surname + given name but are ordinary ("난 진짜야", "저는 고양이예요").
@@ -84,7 +65,6 @@ _NAME_INTRO = re.compile(
     r"[가-힣]{1,2}?)(?:이라고|라고|이에요|예요|이야|야|입니다|이고|이구요|이요|씨|님|임|이다|\s*라고\s*해)")
 # "내 이름 조은비": after the word 이름 a name may end the sentence without a copula.
 _NAME_AFTER_WORD = re.compile(rf"이름(?:은|이)?\s*(?P<v>(?:남궁|황보|제갈|선우|독고|[{_SURNAMES}])[가-힣]{{2}})(?=$|[\s,.!?~])")
-_CARD_GROUPS = re.compile(r"(?<![\d-])(?P<v>\d{4}([ -])\d{4}\2\d{4}\2\d{4})(?![\d-])")
 _PROVINCE_BEFORE = re.compile(r"(서울특별시|서울시|서울|부산광역시|부산시|부산|대구광역시|대구|인천광역시|인천|광주광역시|광주|"
                               r"대전광역시|대전|울산광역시|울산|세종시|세종|경기도|경기|강원도|강원|충청북도|충북|충청남도|충남|"
                               r"전라북도|전북|전라남도|전남|경상북도|경북|경상남도|경남|제주특별자치도|제주도|제주)\s$")
@@ -98,6 +78,8 @@ _SERVICE_NUMBER = re.compile(r"^1[5-9]\d{2}[ .-]?\d{4}$")
 _SKIP_DETECTORS = {"person", "postal_code", "birth", "personal_attr", "url", "nationality", "edi_drug", "court_case",
                    "corp_reg", "prescription", "pnu", "government", "civil_petition", "hr"}
 _DETECTORS = tuple(fn for fn in _KO_PII_DETECTORS if fn.__module__.rsplit(".", 1)[-1] not in _SKIP_DETECTORS)
+_DIGIT = re.compile(r"[0-9]")
+_ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
 _ALNUM_RUN = re.compile(r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ]+")
 
 
@@ -128,25 +110,78 @@ class Redaction:
         return [label for label, _, _ in self.findings]
 
 
+@dataclass(frozen=True)
+class NamePolicy:
+    """Who is masked (the `clean.pii_*` params; one place): `names` "private" masks private persons and
+    keeps public/historical/fictional figures of the gazetteer talked about as such, "all" masks those
+    too, "off" masks no names; `keep_names` are names that always stay (beside the card's)."""
+
+    names: str = "private"
+    keep_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_params(cls, p) -> NamePolicy:
+        return cls(p.pii_names, tuple(p.pii_keep_names))
+
+
+def _default_policy() -> NamePolicy:
+    from ..config import CleanParams
+
+    return NamePolicy.from_params(CleanParams())
+
+
+_KNOWN_SEP = "._- "
+# A line that starts with the nickname and goes on about the speaker's own state ("모찌 배고파",
+# "코코 오늘 학교 안 감") uses it as the speaker's name.
+_SELF_STATE = (r"(?=(?:은|는|이|가|도|이는|이도)?\s(?:오늘\s|지금\s|이제\s|방금\s|내일\s)?(?:배고|졸려|졸리|피곤|심심|왔|갈게|간다|"
+               r"잘게|잔다|학교|회사|출근|퇴근|여기\s|기분|숙제|시험|알바|집에|놀러))")
+# A dictionary word names a person right after a self-introduction or before a vocative/honorific/person particle.
+_SELF_INTRO = (r"(?:(?<=나는 )|(?<=난 )|(?<=저는 )|(?<=전 )|(?<=나 )|(?<=저 )|(?<=제가 )|(?<=내가 )|(?<=닉은 )|(?<=닉네임은 )|"
+               r"(?<=닉 )|(?<=닉네임 )|(?<=내 닉 )|(?<=닉넴 )|(?<=닉넴은 )|(?<=닉이 )|(?<=닉네임이 )|(?<=닉: )|(?<=닉네임: )|"
+               r"(?<=안녕 )|(?<=안녕하세요 )|(?<=반가워 )|(?<=반가워요 )|(?<=고마워 )|(?<=고마워요 ))")
+_NAMES_PERSON = (r"(?=\s?(?:님|씨|짱|쨩)|(?:아|야|이가|이는|이도|이랑|이한테|한테|에게|이야|이에요|이예요|예요|이라고|라고|이라|"
+                 r"인데|인데요|입니다|이고|이구|임|쓰|이네|네|이도)(?![가-힣])"
+                 r"|(?:이|이가|가|는|이는|도|이도)?\s?(?:왔|등장|여기|간다|갑니다|왔어|왔다|왔어요|왔습니다|출근|퇴근|잘게|잔다)"
+                 r"|(?:이|)?(?:라고|로|으로)\s?(?:불러|부르|해\s?줘|해줘))")
+
+
 @lru_cache(maxsize=4096)
 def _known_value_pattern(value: str) -> re.Pattern | None:
-    chars = [re.escape(c) for c in value if not c.isspace() and c not in "._-"]
+    """Where the value `value` is written in a line. A value that is a dictionary word ("하늘",
+    "토끼", "바다") counts only where it names a person: followed by a vocative, honorific or person
+    particle ("하늘아", "하늘님", "하늘이가", "하늘 씨"), or after a self-introduction ("난 하늘이야",
+    "닉은 하늘"); any other value (made-up words, Latin letters, digits) counts in any spacing
+    ("느 긋 한 곰 돌 이", "LAZY.SUNDAY")."""
+    chars = [re.escape(c) for c in value if not c.isspace() and c not in _KNOWN_SEP]
     if len(chars) < 2:  # a one-letter nickname would mask half the chat
         return None
-    return re.compile(r"[\s._-]*".join(chars), re.IGNORECASE)  # any spacing or separator: "김 민 수", "LAZY.SUNDAY"
+    if _is_dictionary_word(value):
+        v = re.escape(value.strip())
+        return re.compile(rf"(?<![가-힣])(?:{_SELF_INTRO}{v}|{v}{_NAMES_PERSON}|(?:^|(?<=[.!?~\n] )){v}{_SELF_STATE})")
+    return re.compile(r"[\s._-]*".join(chars), re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def _is_dictionary_word(value: str) -> bool:
+    """One ordinary Korean word: Kiwi reads it (alone or before "좋아") as one known morpheme that is
+    no name; a known proper noun counts as a word unless it is shaped like a given name ("초코" is a
+    word, "서연" a name)."""
+    v = value.strip()
+    if not (1 < len(v) <= 4 and all("가" <= c <= "힣" for c in v)):
+        return False
+    for probe in (v, v + " 좋아"):
+        toks = _names._analyzer().tokenize(probe)
+        t = toks[0] if toks else None
+        if t is None or t.form != v or t.id < _names._OOV_ID:
+            continue
+        if t.tag != "NNP" or not (_names._shape_given(v) or _names._shape_full(v)):
+            return True
+    return False
 
 
 def decode_number_words(text: str) -> str:
-    """Korean digit words in long number-like runs -> digits, offsets unchanged ("공일공 1234" -> "010 1234")."""
-    if not _DIGIT_WORD_HINT.search(text):
-        return text
-    out = text
-    for m in _NUMBER_RUN.finditer(text):
-        run = m.group()
-        digits = sum(1 for c in run if c.isdigit() or c in _DIGIT_WORDS)
-        if digits >= _MIN_RUN_DIGITS and _DIGIT_WORD_HINT.search(run):
-            out = out[:m.start()] + run.translate(_DECODE) + out[m.end():]
-    return out
+    """Korean digit words in number-like runs -> digits, offsets unchanged ("공일공 1234" -> "010 1234")."""
+    return numerals.decode(text)
 
 
 def _ko_pii_spans(text: str) -> list[tuple[str, int, int]]:
@@ -161,45 +196,61 @@ def _ko_pii_spans(text: str) -> list[tuple[str, int, int]]:
     return out
 
 
-def _spans(text: str, known_values: Sequence[str]) -> list[tuple[str, int, int]]:
+def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: NamePolicy) -> list[tuple[str, int, int]]:
     spans = []
     for value in known_values:
         pat = _known_value_pattern(str(value or ""))
         if pat:
             spans += [("USER", m.start(), m.end()) for m in pat.finditer(text)]
-    decoded = decode_number_words(text)
+    runs = numerals.number_runs(text)
+    decoded = numerals.decode(text, runs)
+    for run in runs:
+        if (found := _pat.classify_number(run, decoded)):
+            spans.append(found)
+    has_digit = _DIGIT.search(decoded) is not None
+    if has_digit:
+        spans += _pat.number_parts(decoded, runs)
+        spans += _pat.addresses(decoded)
+        spans += _pat.plates(decoded)
     if _KO_PII_GATE.search(decoded):
         spans += _ko_pii_spans(decoded)
-        spans += [("CARD", m.start("v"), m.end("v")) for m in _CARD_GROUPS.finditer(decoded)]
-    if "@" in text or _EMAIL_HINT.search(text):
-        for pat in _EMAIL_SPELLED:
-            spans += [("EMAIL", m.start("v"), m.end("v")) for m in pat.finditer(text)]
-        spans += [("MESSENGER", m.start("v"), m.end("v")) for m in _HANDLE.finditer(text)]
-    for m in _MESSENGER.finditer(text):
-        handle = m.group("v")
-        # "인스타 story 봤어?" is talk, not an id: a plain word needs "아이디"/":" or a digit/_/. in it
-        if m.group("idw") or m.group("colon") or handle.startswith("@") or re.search(r"[\d_.]", handle):
-            spans.append(("MESSENGER", m.start("v"), m.end("v")))
-    for m in (*_NAME_INTRO.finditer(text), *_NAME_AFTER_WORD.finditer(text)):
-        if m.group("v") not in _NAME_STOP:
-            spans.append(("NAME", m.start("v"), m.end("v")))
+    # e-mails, handles, links and passports all hold Latin letters or digits: most chat lines have none
+    if _ASCII_ALNUM.search(text):
+        spans += _pat.emails(text)
+        spans += _pat.handles(text)
+        spans += _pat.passports(text)
+    if policy.names != "off":
+        spans += _names.find_names(text, keep=(*keep, *policy.keep_names), public_kept=policy.names == "private")
+        for m in (*_NAME_INTRO.finditer(text), *_NAME_AFTER_WORD.finditer(text)):
+            if m.group("v") not in _NAME_STOP and not _names.pet_name_at(text, m.start("v")):
+                spans.append(("NAME", m.start("v"), m.end("v")))
     # Longest span wins where two overlap; known values first, so a nickname is {{user}}.
     spans.sort(key=lambda s: (s[1], -(s[2] - s[1]), s[0] != "USER"))
     out: list[tuple[str, int, int]] = []
     for span in spans:
         if out and span[1] < out[-1][2]:
+            if span[2] > out[-1][2] and span[0] == out[-1][0]:  # same kind, overlapping: one span
+                out[-1] = (span[0], out[-1][1], span[2])
+            continue
+        # adjacent address parts ("우동 1234-5 101동 1203호") are one address
+        if out and span[0] == out[-1][0] == "ADDRESS" and not text[out[-1][2]:span[1]].strip(" ,"):
+            out[-1] = ("ADDRESS", out[-1][1], span[2])
             continue
         out.append(span)
     return out
 
 
-def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence[str] = ()) -> Redaction:
+def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence[str] = (),
+           policy: NamePolicy | None = None) -> Redaction:
     """Mask PII in `text`; findings are (label, start, end) in the original text.
 
     `keep_values` are names that look like PII but are not (the card's character names): a finding
-    whose text is one of them is left alone.
+    whose text is one of them is left alone. `policy` (default: the `clean.pii_*` defaults of
+    CleanParams) says which person names are masked.
     """
-    findings = _spans(text, known_values)
+    policy = policy or _DEFAULT_POLICY()
+    keep_values = _with_given_names(tuple(keep_values))
+    findings = _spans(text, known_values, keep_values, policy)
     if keep_values:
         findings = [f for f in findings if text[f[1]:f[2]].strip() not in keep_values]
     parts, pos = [], 0
@@ -210,10 +261,21 @@ def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence
     return Redaction("".join(parts), findings)
 
 
+_DEFAULT_POLICY = lru_cache(maxsize=1)(_default_policy)
+
+
+@lru_cache(maxsize=256)
+def _with_given_names(keep: tuple[str, ...]) -> tuple[str, ...]:
+    """A character called "김선비" is also called "선비": its given name stays too."""
+    extra = [k[2:] if k.startswith(_names.SURNAMES_2) else k[1:] for k in keep
+             if len(k) >= 3 and all("가" <= c <= "힣" for c in k) and (k[0] in _names.SURNAMES_1 or k.startswith(_names.SURNAMES_2))]
+    return keep + tuple(e for e in extra if len(e) >= 2 and e not in keep)
+
+
 def mask_known_values(text: str, known_values: Sequence[str]) -> str:
-    """Replace the user's own nickname/id (any spacing) with {{user}}; nothing else.
-    One pass, longer values first: a profile name is not half-masked by the nickname inside it, and
-    a placeholder already written is never matched again."""
+    """Replace the user's own nickname/id (any spacing; a dictionary-word nickname only where it names
+    a person) with {{user}}; nothing else. One pass, longer values first: a profile name is not
+    half-masked by the nickname inside it, and a placeholder already written is never matched again."""
     pats = [p for v in sorted((str(v) for v in known_values if v), key=len, reverse=True)
             if (p := _known_value_pattern(v))]
     if not pats:

@@ -5,6 +5,13 @@ characters (a half-masked phone number is still a leak); a prediction counts as 
 overlaps a gold span of its label. Predictions of labels outside ours (ko-pii's FRN, Presidio's
 URL or US_DRIVER_LICENSE, ...) are wrong by definition and count against overall precision as
 "OTHER". Run: python -m lora_lib.clean.pii_eval [--presidio] [--out FILE]
+
+The held-out set (tests/data/pii_holdout_ko.jsonl, written by someone who never saw the rules) has
+another format: {"id", "text", "pii": [{"text", "kind"}], "keep": [...], "known": [...]}, with kinds
+NAME PHONE EMAIL ADDRESS HANDLE ID USER. `score_holdout` scores it: a pii text is found when every
+place it occurs is covered >= 90% by predictions (so it no longer appears verbatim there); a
+prediction is correct when it overlaps a place where a pii text occurs; keep-rate is the share of
+keep substrings still verbatim in the redacted text. Run: python -m lora_lib.clean.pii_eval --holdout
 """
 
 from __future__ import annotations
@@ -21,6 +28,10 @@ from .pii import KO_PII_LABELS, LABELS, redact
 Span = tuple[str, int, int]
 Detector = Callable[[str, Sequence[str]], list[Span]]
 DEFAULT_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_ko_chat.jsonl"
+HOLDOUT_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_holdout_ko.jsonl"
+HOLDOUT_KINDS = ("NAME", "PHONE", "EMAIL", "ADDRESS", "HANDLE", "ID", "USER")
+# The demo characters' own names (params/characters/*.yaml), passed as the clean stage passes them.
+CHARACTER_NAMES = ("나비", "보리", "김선비")
 PRESIDIO_MAP = {"PHONE_NUMBER": "PHONE", "EMAIL_ADDRESS": "EMAIL", "CREDIT_CARD": "CARD", "KR_RRN": "RRN",
                 "PERSON": "NAME", "LOCATION": "ADDRESS", "IBAN_CODE": "ACCOUNT", "US_BANK_NUMBER": "ACCOUNT"}
 
@@ -118,6 +129,111 @@ def score(rows: Sequence[dict], detect: Detector) -> dict:
     return {"per_label": out, "misses": misses, "false_positives": false_pos}
 
 
+def load_holdout(path: str | Path = HOLDOUT_SET) -> list[dict]:
+    rows = []
+    for lineno, row in iter_jsonl_lines(path):
+        for item in row["pii"]:
+            if item["kind"] not in HOLDOUT_KINDS or item["text"] not in row["text"]:
+                raise ValueError(f"{path}:{lineno}: bad pii item {item}")
+        rows.append(row)
+    return rows
+
+
+def _places(text: str, sub: str) -> list[tuple[int, int]]:
+    out, i = [], text.find(sub)
+    while sub and i >= 0:
+        out.append((i, i + len(sub)))
+        i = text.find(sub, i + 1)
+    return out
+
+
+def score_holdout(rows: Sequence[dict], detect: Detector, keep_values: Sequence[str] = CHARACTER_NAMES) -> dict:
+    """{"per_kind": {kind: {gold, found, recall}}, "per_label": {predicted label: {predicted, correct,
+    precision}}, "overall": {...}, "keep": {n, kept, rate}, "misses", "false_positives", "broken_keeps"}."""
+    gold_n: dict[str, int] = defaultdict(int)
+    found_n: dict[str, int] = defaultdict(int)
+    pred_n: dict[str, int] = defaultdict(int)
+    ok_n: dict[str, int] = defaultdict(int)
+    keep_total = keep_ok = 0
+    misses, false_pos, broken = [], [], []
+    for row in rows:
+        text = row["text"]
+        pred = _merge([p for p in detect(text, row.get("known") or [], keep_values) if p[2] > p[1]])
+        covered = set()
+        for _, ps, pe in pred:
+            covered |= set(range(ps, pe))
+        gold_places = []
+        for item in row["pii"]:
+            places = _places(text, item["text"])
+            gold_places += places
+            gold_n[item["kind"]] += 1
+            if all(sum(1 for i in range(s, e) if i in covered) >= 0.9 * (e - s) for s, e in places):
+                found_n[item["kind"]] += 1
+            else:
+                misses.append({"id": row["id"], "kind": item["kind"], "span": item["text"], "text": text})
+        for pl, ps, pe in pred:
+            pred_n[pl] += 1
+            if any(ps < ge and gs < pe for gs, ge in gold_places):
+                ok_n[pl] += 1
+            else:
+                false_pos.append({"id": row["id"], "label": pl, "span": text[ps:pe], "text": text})
+        redacted = _apply(text, pred)
+        for k in row.get("keep") or []:
+            keep_total += 1
+            if k in redacted:
+                keep_ok += 1
+            else:
+                broken.append({"id": row["id"], "keep": k, "text": text, "redacted": redacted})
+    per_kind = {k: {"gold": gold_n[k], "found": found_n[k],
+                    "recall": round(found_n[k] / gold_n[k], 4) if gold_n[k] else None} for k in HOLDOUT_KINDS}
+    per_label = {k: {"predicted": pred_n[k], "correct": ok_n[k], "precision": round(ok_n[k] / pred_n[k], 4)}
+                 for k in sorted(pred_n)}
+    g, f, p, c = sum(gold_n.values()), sum(found_n.values()), sum(pred_n.values()), sum(ok_n.values())
+    return {"n_lines": len(rows), "n_negative_lines": sum(1 for r in rows if not r["pii"]),
+            "per_kind": per_kind, "per_label": per_label,
+            "overall": {"gold": g, "found": f, "recall": round(f / g, 4) if g else None, "predicted": p,
+                        "correct": c, "precision": round(c / p, 4) if p else None},
+            "keep": {"n": keep_total, "kept": keep_ok, "rate": round(keep_ok / keep_total, 4) if keep_total else None},
+            "misses": misses, "false_positives": false_pos, "broken_keeps": broken}
+
+
+def _apply(text: str, spans: Sequence[Span]) -> str:
+    parts, pos = [], 0
+    for label, s, e in sorted(spans, key=lambda x: x[1]):
+        if s < pos:
+            s = pos
+        if s < e:
+            parts += [text[pos:s], f"<{label}>"]
+            pos = e
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def ours_with_keep(text: str, known_values: Sequence[str] = (), keep_values: Sequence[str] = ()) -> list[Span]:
+    """Ours as the clean stage calls it (the characters' names kept), plus the user's known values."""
+    return redact(text, known_values, keep_values=keep_values).findings
+
+
+def ko_pii_alone_holdout(text: str, known_values: Sequence[str] = (), keep_values: Sequence[str] = ()) -> list[Span]:
+    return ko_pii_alone(text, known_values)
+
+
+def holdout_table(results: dict[str, dict]) -> str:
+    """Markdown: recall per kind, precision per predicted label, overall and keep-rate, per detector."""
+    names = list(results)
+    lines = ["| kind | " + " | ".join(f"{n} R" for n in names) + " |", "|" + "---|" * (1 + len(names))]
+    for k in HOLDOUT_KINDS:
+        lines.append(f"| {k} (n={results[names[0]]['per_kind'][k]['gold']}) | "
+                     + " | ".join(_fmt(results[n]["per_kind"][k]["recall"]) for n in names) + " |")
+    lines.append("| overall recall | " + " | ".join(_fmt(results[n]["overall"]["recall"]) for n in names) + " |")
+    lines.append("| overall precision | " + " | ".join(_fmt(results[n]["overall"]["precision"]) for n in names) + " |")
+    lines.append("| keep-rate | " + " | ".join(_fmt(results[n]["keep"]["rate"]) for n in names) + " |")
+    for n in names:
+        lines.append(f"\n{n} precision per predicted label: " + ", ".join(
+            f"{k} {v['correct']}/{v['predicted']}" for k, v in results[n]["per_label"].items()))
+    return "\n".join(lines)
+
+
 def _figures(c: dict) -> dict:
     predicted = c["tp"] + c["fp"]
     return {"gold": c["gold"], "found": c["found"], "predicted": predicted, "correct": c["tp"],
@@ -165,7 +281,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", default=str(DEFAULT_SET))
     ap.add_argument("--presidio", action="store_true", help="also run Presidio (needs presidio-analyzer)")
     ap.add_argument("--out", help="write the full result (with misses and false positives) as JSON")
+    ap.add_argument("--holdout", nargs="?", const=str(HOLDOUT_SET), help="score the held-out set instead")
     args = ap.parse_args(argv)
+    if args.holdout:
+        rows = load_holdout(args.holdout)
+        result = {"ko-pii alone": score_holdout(rows, ko_pii_alone_holdout), "ours": score_holdout(rows, ours_with_keep)}
+        print(holdout_table(result))
+        if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        return 0
     result = compare(load_set(args.set), with_presidio=args.presidio)
     print(table(result))
     for name, r in result.items():

@@ -6,11 +6,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from .decoding import Sampling
+from .decoding import OnText, Sampling
 from .engine import AdapterSpec, Engine
 
 log = logging.getLogger("lora_lib.engine")
@@ -20,10 +19,10 @@ log = logging.getLogger("lora_lib.engine")
 
 @dataclass
 class Job:
-    messages: list[dict]
+    messages: list[dict] | str | list[int]  # a chat, or a plain prompt or token ids (no chat template)
     adapter: AdapterSpec | None
     max_new_tokens: int
-    on_text: Callable[[str], None] | None = None
+    on_text: OnText | None = None
     ignore_eos: bool = False
     sampling: Sampling | None = None
     future: Future = field(default_factory=Future)
@@ -45,14 +44,21 @@ class Batcher:
         self.batches = 0
         self.rows = 0
         self.busy_s = 0.0  # time spent in generate(): busy_s / wall time is the engine's utilisation
-        self._q: queue.Queue[Job | None] = queue.Queue()
-        self._held: list[Job] = []
+        self._q: queue.Queue[list[Job] | None] = queue.Queue()  # groups of jobs that share a batch
+        self._held: list[list[Job]] = []
         self._thread = threading.Thread(target=self._run, name="lora-batcher", daemon=True)
         self._thread.start()
 
     def submit(self, job: Job) -> Future:
-        self._q.put(job)
+        self._q.put([job])
         return job.future
+
+    def submit_many(self, jobs: list[Job]) -> list[Future]:
+        """Jobs that go into one generate() call together (the n choices of a request), up to max_batch."""
+        if len(jobs) > self.max_batch:
+            raise ValueError(f"{len(jobs)} jobs cannot share a batch of at most {self.max_batch} rows")
+        self._q.put(list(jobs))
+        return [j.future for j in jobs]
 
     def close(self) -> None:
         self._q.put(None)
@@ -65,38 +71,38 @@ class Batcher:
         # nothing else queued: jobs held over from the last round, or a full batch, go at once.
         wait = not pending
         if not pending:
-            job = self._q.get()
-            if job is None:
+            group = self._q.get()
+            if group is None:
                 return None
-            pending.append(job)
+            pending.append(group)
         deadline = time.perf_counter() + self.wait_s
         while len(pending) < self.max_batch * 4:
             try:
                 if wait and len(pending) < self.max_batch:
-                    job = self._q.get(timeout=max(0.0, deadline - time.perf_counter()))
+                    group = self._q.get(timeout=max(0.0, deadline - time.perf_counter()))
                 else:
-                    job = self._q.get_nowait()
+                    group = self._q.get_nowait()
             except queue.Empty:
                 break
-            if job is None:
+            if group is None:
                 self._q.put(None)  # stop after this batch
                 break
-            pending.append(job)
+            pending.append(group)
         batch, names = [], []
-        for job in pending:
-            name = job.adapter.name if job.adapter else None
-            fits = len(batch) < self.max_batch and (
-                name in names or (len(names) < (1 if not self.mixed else self.engine.capacity)))
-            if not self.mixed and names and name != names[0]:
+        for group in pending:
+            group_names = [j.adapter.name if j.adapter else None for j in group]
+            new = [n for n in dict.fromkeys(group_names) if n not in names]
+            fits = len(batch) + len(group) <= self.max_batch and (
+                len(names) + len(new) <= (1 if not self.mixed else self.engine.capacity))
+            if not self.mixed and names and new:
                 fits = False
-            if batch and job.ignore_eos != batch[0].ignore_eos:  # one generate() call decides EOS for all
+            if batch and group[0].ignore_eos != batch[0].ignore_eos:  # one generate() call decides EOS for all
                 fits = False
-            if fits:
-                batch.append(job)
-                if name not in names:
-                    names.append(name)
+            if fits or not batch:  # a group alone always goes (submit_many keeps it within max_batch)
+                batch.extend(group)
+                names.extend(new)
             else:
-                self._held.append(job)
+                self._held.append(group)
         return batch
 
     def _run(self) -> None:

@@ -19,13 +19,12 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..models.families import ensure_pad_token, family_of, stop_token_ids
 from ..store import sha256_file
-from .decoding import Generation, RowSampler, RowStreamer, Sampling
+from .decoding import Generation, OnText, RowSampler, RowStreamer, Sampling
 from .lora_batch import install_batched_lora
 
 BASE = "__base__"
@@ -125,20 +124,23 @@ class Engine:
         if spec is not None:
             self.load_adapter(spec.name, spec.path, spec.sha256)
 
-    def generate(self, prompts: list[list[dict]], adapters: list[str | None] | str | None = None, *,
+    def generate(self, prompts: list[list[dict] | str | list[int]], adapters: list[str | None] | str | None = None, *,
                  max_new_tokens: int | list[int] = 48,
-                 on_text: list[Callable[[str], None] | None] | None = None,
+                 on_text: list[OnText | None] | None = None,
                  ignore_eos: bool = False,
                  sampling: list[Sampling | None] | Sampling | None = None) -> list[Generation]:
-        """Replies for a batch of chat prompts; `adapters` names one adapter per row (None = base).
+        """Replies for a batch of prompts; `adapters` names one adapter per row (None = base).
 
+        A prompt is a chat (a list of messages, through the chat template), a plain string (used as it
+        is, special tokens added as the tokenizer does: /v1/completions) or a list of token ids.
         ignore_eos (vLLM's benchmarking option): every row generates its max_new_tokens, EOS suppressed.
 
-        max_new_tokens may be per row; on_text, per row, receives text deltas as they are generated.
-        sampling, per row (None = greedy): temperature / top_p / seed, independent of the other rows.
+        max_new_tokens may be per row; on_text, per row, receives text deltas as they are generated (and
+        logprob entries). sampling, per row (None = greedy): temperature / top_p / seed, penalties, stop
+        strings, logprobs, independent of the other rows.
         """
         import torch
-        from transformers import LogitsProcessorList
+        from transformers import LogitsProcessorList, StoppingCriteriaList
 
         n = len(prompts)
         if not isinstance(adapters, list):
@@ -148,11 +150,15 @@ class Engine:
             sampling = [sampling] * n
         if len(adapters) != n or len(limits) != n or len(sampling) != n:
             raise ValueError("one adapter, one max_new_tokens and one sampling per prompt")
-        sampler = RowSampler(sampling)
-        texts = [self.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True,
-                                                    **self.family.chat_kwargs) for p in prompts]
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        streamer = RowStreamer(self.tokenizer, on_text or [None] * n, limits, stop_ids=self.stop_ids)
+        enc = self._encode(prompts)
+        prompt_ids = None
+        if any(s is not None and s.repetition_penalty != 1.0 for s in sampling):
+            prompt_ids = [row[mask.bool()] for row, mask in zip(enc["input_ids"], enc["attention_mask"], strict=True)]
+        # ignore_eos here rather than HF's min_new_tokens: that would act before the raw logprobs are taken
+        sampler = RowSampler(sampling, enc["input_ids"].shape[1], prompt_ids,
+                             self.stop_ids if ignore_eos else None)
+        streamer = RowStreamer(self.tokenizer, on_text or [None] * n, limits, sampling, sampler,
+                               stop_ids=self.stop_ids)
         start = time.perf_counter()
         with self._lock, torch.inference_mode():
             unknown = {a for a in adapters if a and a not in self.adapters}
@@ -162,17 +168,44 @@ class Engine:
                 if a:
                     self.adapters.move_to_end(a)
             kwargs = {"adapter_names": [a or BASE for a in adapters]} if self.adapters else {}
-            if ignore_eos:
-                kwargs["min_new_tokens"] = max(limits)
-            if sampler.rows:  # after HF's own processors (min_new_tokens), so EOS stays suppressed
+            if sampler.active:
                 kwargs["logits_processor"] = LogitsProcessorList([sampler])
+            if any(s is not None and s.stop for s in sampling):  # a row that met its stop string ends
+                kwargs["stopping_criteria"] = StoppingCriteriaList([_RowsDone(streamer)])
             self.model.generate(**enc, max_new_tokens=max(limits), do_sample=False,
                                 pad_token_id=self.tokenizer.pad_token_id,
                                 eos_token_id=self.stop_ids, streamer=streamer, **kwargs)
         latency = (time.perf_counter() - start) * 1000
-        results = []
-        for i, mask in enumerate(enc["attention_mask"]):
-            text = self.tokenizer.decode(streamer.ids[i], skip_special_tokens=True).strip()
-            finish = "length" if len(streamer.ids[i]) >= limits[i] else "stop"
-            results.append(Generation(text, int(mask.sum()), len(streamer.ids[i]), latency, finish, n))
-        return results
+        return [Generation(streamer.final_text(i), int(mask.sum()), len(streamer.ids[i]), latency,
+                           streamer.finish[i], n, streamer.logprobs[i])
+                for i, mask in enumerate(enc["attention_mask"])]
+
+    def _encode(self, prompts: list[list[dict] | str | list[int]]) -> dict:
+        """Left-padded input ids of the rows: chats through the chat template, strings as they are, token
+        ids as given."""
+        if all(_is_chat(p) for p in prompts):  # chats only: one tokenizer call, as before
+            texts = [self._template(p) for p in prompts]
+            return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        ids = [self.tokenizer(self._template(p), add_special_tokens=False).input_ids if _is_chat(p) else
+               self.tokenizer(p).input_ids if isinstance(p, str) else list(p) for p in prompts]
+        return self.tokenizer.pad({"input_ids": ids}, return_tensors="pt", padding=True)
+
+    def _template(self, messages: list[dict]) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                                  **self.family.chat_kwargs)
+
+
+def _is_chat(prompt) -> bool:
+    return isinstance(prompt, list) and bool(prompt) and isinstance(prompt[0], dict)
+
+
+class _RowsDone:
+    """A stopping criterion: the rows the streamer has finished (a stop string met) stop generating."""
+
+    def __init__(self, streamer: RowStreamer):
+        self.streamer = streamer
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.tensor(self.streamer.done, dtype=torch.bool, device=input_ids.device)

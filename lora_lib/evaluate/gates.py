@@ -197,6 +197,23 @@ def gate_kwargs(p) -> dict:
             "max_repeat_ngram": e.max_repeat_ngram}
 
 
+# ---- step 2 of evaluation: the gates over every model's replies ----------------------------------------
+
+def gate_scores(replies: Sequence[str], p) -> dict:
+    """Per-gate pass rates, per-reply pass/fail and per-reply reasons of one model's replies."""
+    kwargs = gate_kwargs(p)
+    reasons = [explain_reply(r, **kwargs) for r in replies]
+    n = max(len(replies), 1)
+    return {"n": len(replies), "gate_pass_rate": {g: sum(not r[g] for r in reasons) / n for g in GATES},
+            "checks": [{g: not r[g] for g in GATES} for r in reasons], "reasons": reasons}
+
+
+def score_gates(replies: dict[str, list[str]], p) -> dict[str, dict]:
+    """{model: gate_scores} for {model: replies} (the notebook's gates cell; re-run it after a threshold
+    change without regenerating)."""
+    return {who: gate_scores(texts, p) for who, texts in replies.items()}
+
+
 # ---- measured quality of the gates on the labelled set ----------------------------------------------
 
 def load_labels(path: str | Path = LABELS_PATH) -> list[dict]:

@@ -213,6 +213,32 @@ def ab_result(ratings: Sequence[dict], mapping: dict, *, min_ratings: int = 20, 
             "passed": passed, "why": why, "candidate": mapping.get("candidate"), "baseline": mapping.get("baseline")}
 
 
+def ab_round(folder: str | Path, prompts: Sequence[Sequence[dict]], replies: dict[str, list[str]],
+             models: dict[str, str | None], p) -> dict:
+    """Step 4 of evaluation: the blinded A/B of the candidate ("adapter") vs the approved adapter it would
+    replace ("previous"), else the base. Writes the set to `folder`, sets aside ratings of another set,
+    and unblinds the real ratings found there (the SIMULATED file never counts).
+
+    Returns {"result": the ab_result with its files, or None without ratings, "report": what the gate
+    report shows, "items", "mapping", "stale"}."""
+    h, folder = p.evaluate.human_ab, Path(folder)
+    baseline = "previous" if "previous" in replies else "base"
+    items, mapping = build_ab_set([prompt_text(pr) for pr in prompts], replies["adapter"], replies[baseline],
+                                  n=h.n_prompts, seed=h.seed, candidate_name=models["adapter"],
+                                  baseline_name=models[baseline] or "base")
+    stale = retire_stale_ratings(folder, mapping)  # ratings of other replies must not be unblinded here
+    write_ab_set(folder, items, mapping)
+    result = None
+    ratings, rating_files = collect_ratings(folder)
+    if ratings:
+        result = {**ab_result(ratings, mapping, min_ratings=h.min_ratings, rule=h.rule,
+                              min_win_rate=h.min_win_rate, max_sign_p=h.max_sign_p), "files": rating_files}
+    report = {**(result or {"status": "pending", "sheet": str(folder / "sheet.csv"), "n_items": len(items),
+                            "baseline": mapping["baseline"]}),
+              **({"stale_ratings": [str(f) for f in stale]} if stale else {})}
+    return {"result": result, "report": report, "items": items, "mapping": mapping, "stale": stale}
+
+
 def simulate_ratings(mapping: dict, *, p_candidate: float = 0.7, p_tie: float = 0.1, p_both_bad: float = 0.05,
                      raters: int = 1, seed: int = 0) -> list[dict]:
     """SIMULATED ratings (rater names say so): each item prefers the candidate with p_candidate among

@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..models.identity import same_base
 from ..store import read_jsonl
 
 # The classifier's "no character" class, trained on user turns: a plain polite reply should land here,
@@ -162,17 +161,44 @@ def persona_metrics(replies: Sequence[str], character_id: str, markers: Sequence
     return out
 
 
-# ---- the previously approved adapter ---------------------------------------------------------------
+# ---- step 3 of evaluation: the classifier and every model's persona figures ------------------------
 
-def previous_approved(registry, character_id: str, current_version: str, base_model: str) -> dict | None:
-    """The approved adapter this candidate would replace: the route's stable version if approved, else the
-    newest approved one; never the candidate itself, never one trained on another base model."""
-    candidates = [a for a in registry.list_adapters(character_id)
-                  if a["status"] == "approved" and a["version"] != current_version
-                  and same_base(a["base_model"], base_model)]
-    route = registry.get_route(character_id)
-    stable = route and route.get("stable_version")
-    for a in candidates:
-        if a["version"] == stable:
-            return a
-    return candidates[-1] if candidates else None
+def build_classifier(p, character_ids: Sequence[str], neutral_replies: Sequence[str], *,
+                     own_clean: str | Path | None = None, fallback=None) -> tuple[CharacterClassifier | None, dict]:
+    """(classifier or None, its info for the report: sources, classes, counts, cv accuracy or the error).
+
+    The corpus is classifier_corpus over `character_ids` (this run's clean file `own_clean` first, else
+    the store's newest, else `fallback`). The base model's own voice is neutral too: without it, a polite
+    base reply can look more like one character than like user turns, and "agreement above the base"
+    would measure nothing. Its replies to *train* prompts (`neutral_replies`; never the eval prompts
+    scored) join the neutral class."""
+    corpus, sources = classifier_corpus(p.store, character_ids,
+                                        own=None if own_clean is None else (p.character_id, Path(own_clean)),
+                                        fallback=fallback, dataset_sources=p.evaluate.persona.classifier_sources)
+    corpus[NEUTRAL] = corpus.get(NEUTRAL, []) + list(neutral_replies)
+    sources[NEUTRAL] = (f"{sources.get(NEUTRAL, 'no user turns')} + base model replies to {len(neutral_replies)} "
+                        "train prompts")
+    classifier, info = None, {"sources": sources}
+    try:
+        classifier = CharacterClassifier(corpus, ngram_max=p.evaluate.persona.ngram_max, seed=p.seed,
+                                         min_per_character=p.evaluate.persona.min_train_per_character)
+        info.update(classes=classifier.classes, train_counts=classifier.counts,
+                    cv_accuracy=classifier.cv_accuracy, skipped=classifier.skipped)
+    except ValueError as exc:  # too little data: the persona gates say "not measured", never a made-up figure
+        info["error"] = str(exc)
+    return classifier, info
+
+
+def persona_scores(replies: Sequence[str], p, classifier: CharacterClassifier | None = None) -> dict:
+    """Style-marker rate, classifier figures and per-reply verdicts of one model's replies."""
+    persona = persona_metrics(replies, p.character_id, p.character.style_markers, classifier,
+                              leak_min_prob=p.evaluate.persona.leak_min_prob)
+    return {"style_marker_rate": persona["style_marker_rate"],
+            "persona": {k: persona[k] for k in ("agreement", "own_probability", "leakage", "leaked_to")},
+            "predicted": persona["predicted"]}
+
+
+def score_persona(replies: Mapping[str, Sequence[str]], p, classifier: CharacterClassifier | None = None
+                  ) -> dict[str, dict]:
+    """{model: persona_scores} for {model: replies}."""
+    return {who: persona_scores(texts, p, classifier) for who, texts in replies.items()}

@@ -1,105 +1,17 @@
-"""The gate decision for one candidate adapter: adapter vs base vs the previously approved adapter,
-on the same held-out prompts with greedy decoding; one pass/fail with reasons per gate."""
+"""Tables, plots and files of an evaluation: replies side by side, the worst replies per failed gate,
+the gates dashboard, and what the evaluate step writes and logs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from matplotlib.figure import Figure
 
 from ..config import Params
-from .gates import GATES, explain_reply, gate_kwargs
-from .persona import CharacterClassifier, has_style_marker, persona_metrics
-
-
-def generate_replies(engine, prompts: list[list[dict]], adapter: str | None, p: Params,
-                     on_batch: Callable[[int], object] | None = None) -> list[str]:
-    """Greedy replies of `adapter` (None = the base) to every prompt, in batches of evaluate.batch_size;
-    `on_batch(n)` after each batch (a progress bar's update)."""
-    out: list[str] = []
-    for i in range(0, len(prompts), p.evaluate.batch_size):
-        batch = prompts[i:i + p.evaluate.batch_size]
-        out += [g.text for g in engine.generate(batch, adapter, max_new_tokens=p.evaluate.max_new_tokens)]
-        if on_batch is not None:
-            on_batch(len(batch))
-    return out
-
-
-def score_replies(replies: list[str], p: Params, classifier: CharacterClassifier | None = None) -> dict:
-    """Per-gate pass rates (and per-reply reasons), style-marker rate and classifier figures of replies."""
-    kwargs = gate_kwargs(p)
-    reasons = [explain_reply(r, **kwargs) for r in replies]
-    n = max(len(replies), 1)
-    persona = persona_metrics(replies, p.character_id, p.character.style_markers, classifier,
-                              leak_min_prob=p.evaluate.persona.leak_min_prob)
-    return {"n": len(replies), "style_marker_rate": persona["style_marker_rate"],
-            "gate_pass_rate": {g: sum(not r[g] for r in reasons) / n for g in GATES},
-            "checks": [{g: not r[g] for g in GATES} for r in reasons], "reasons": reasons,
-            "persona": {k: persona[k] for k in ("agreement", "own_probability", "leakage", "leaked_to")},
-            "predicted": persona["predicted"]}
-
-
-def _gate(name: str, passed: bool | None, value, threshold, why: str, compared: Mapping | None = None) -> dict:
-    return {"gate": name, "passed": passed, "value": value, "threshold": threshold, "why": why,
-            "compared": dict(compared or {})}
-
-
-def decide(scores: Mapping[str, dict | None], p: Params, human_ab: dict | None = None) -> dict:
-    """One decision: {"passed", "reasons", "gates": [{gate, passed, value, threshold, why, compared}]}.
-
-    scores: {"adapter": ..., "base": ..., "previous": ... or None} from score_replies. A gate whose
-    figure cannot be computed (no classifier) is reported with passed None ("not measured") and does
-    not block; human A/B blocks only when params require it.
-    """
-    e, pp = p.evaluate, p.evaluate.persona
-    a, base, prev = scores["adapter"], scores["base"], scores.get("previous")
-    gates = []
-    for g in GATES:
-        rate = a["gate_pass_rate"][g]
-        ok = rate >= e.min_gate_pass_rate
-        gates.append(_gate(f"auto:{g}", ok, rate, e.min_gate_pass_rate,
-                           f"{g} pass rate {rate:.2f} {'>=' if ok else '<'} {e.min_gate_pass_rate}",
-                           {"base": base["gate_pass_rate"][g], "previous": prev and prev["gate_pass_rate"][g]}))
-    smr = a["style_marker_rate"]
-    ok = smr >= e.min_style_marker_rate and (not pp.must_beat_base or smr > base["style_marker_rate"])
-    gates.append(_gate("persona:style_marker_rate", ok, smr, e.min_style_marker_rate,
-                       f"style-marker rate {smr:.2f} (min {e.min_style_marker_rate}, base "
-                       f"{base['style_marker_rate']:.2f}{', must beat the base' if pp.must_beat_base else ''})",
-                       {"base": base["style_marker_rate"], "previous": prev and prev["style_marker_rate"]}))
-    agr, leak = a["persona"]["agreement"], a["persona"]["leakage"]
-    if agr is None:
-        gates.append(_gate("persona:agreement", None, None, pp.min_agreement, "not measured: no classifier"))
-        gates.append(_gate("persona:leakage", None, None, pp.max_leakage, "not measured: no classifier"))
-    else:
-        b_agr = base["persona"]["agreement"]
-        ok = agr >= pp.min_agreement and (not pp.must_beat_base or agr > b_agr)
-        gates.append(_gate("persona:agreement", ok, agr, pp.min_agreement,
-                           f"classifier agreement {agr:.2f} (min {pp.min_agreement}, base {b_agr:.2f}"
-                           f"{', must beat the base' if pp.must_beat_base else ''})",
-                           {"base": b_agr, "previous": prev and prev["persona"]["agreement"]}))
-        ok = leak <= pp.max_leakage
-        gates.append(_gate("persona:leakage", ok, leak, pp.max_leakage,
-                           f"{leak:.2f} of replies read as another character {a['persona']['leaked_to']} "
-                           f"({'<=' if ok else '>'} {pp.max_leakage})",
-                           {"base": base["persona"]["leakage"], "previous": prev and prev["persona"]["leakage"]}))
-    if prev is not None:
-        drops = []
-        for key, now, before in (("style_marker_rate", smr, prev["style_marker_rate"]),
-                                 ("agreement", agr, prev["persona"]["agreement"])):
-            if now is not None and before is not None and before - now > pp.max_regression:
-                drops.append(f"{key} {before:.2f} -> {now:.2f}")
-        gates.append(_gate("regression:previous", not drops, drops, pp.max_regression,
-                           "worse than the previous approved adapter: " + "; ".join(drops) if drops
-                           else f"no drop over {pp.max_regression} vs the previous approved adapter"))
-    if human_ab is not None:
-        gates.append(_gate("human_ab", human_ab["passed"], human_ab["win_rate"], p.evaluate.human_ab.min_win_rate,
-                           f"human A/B: {human_ab['why']} ({human_ab['wins']}W/{human_ab['ties']}T/"
-                           f"{human_ab['losses']}L/{human_ab['both_bad']} both bad)"))
-    elif p.evaluate.human_ab.required:
-        gates.append(_gate("human_ab", False, None, p.evaluate.human_ab.min_win_rate,
-                           "human A/B required (evaluate.human_ab.required) but no ratings yet"))
-    reasons = [f"{g['gate']}: {g['why']}" for g in gates if g["passed"] is False]
-    return {"passed": not reasons, "reasons": reasons, "gates": gates}
+from ..store import write_json, write_jsonl
+from .gates import GATES
+from .persona import has_style_marker
 
 
 def replies_table(prompts: list[list[dict]], replies: Mapping[str, list[str]], scores: Mapping[str, dict],
@@ -163,3 +75,34 @@ def gates_table(report: Mapping) -> list[dict]:
     return [{"gate": g["gate"], "passed": g["passed"], "value": g["value"], "threshold": g["threshold"],
              "base": g["compared"].get("base"), "previous": g["compared"].get("previous"), "why": g["why"]}
             for g in report["gates"]]
+
+
+def pass_rates(gate_scores: Mapping[str, dict]) -> dict[str, dict]:
+    """{model: {gate: pass rate}} from the gates step (a table: gates by model)."""
+    return {who: g["gate_pass_rate"] for who, g in gate_scores.items()}
+
+
+def write_outputs(out_dir: str | Path, report: Mapping, rows: list[dict], scores: Mapping[str, dict],
+                  adapter_dir: str | Path | None = None) -> dict[str, Path]:
+    """replies.jsonl, worst_replies.jsonl and gate_report.json in out_dir (the gate report also in
+    adapter_dir when given: it travels with the weights)."""
+    out_dir = Path(out_dir)
+    files = {"replies": out_dir / "replies.jsonl", "worst_replies": out_dir / "worst_replies.jsonl",
+             "gate_report": out_dir / "gate_report.json"}
+    write_jsonl(files["replies"], rows)
+    write_jsonl(files["worst_replies"], worst_replies(rows, scores["adapter"]["reasons"]))
+    write_json(files["gate_report"], report)
+    if adapter_dir is not None:
+        write_json(Path(adapter_dir) / "gate_report.json", report)
+    return files
+
+
+def track(tracker, report: Mapping, rows: Sequence[dict], scores: Mapping[str, dict]) -> None:
+    """The evaluation's tables and headline figures in the experiment tracker."""
+    tracker.table("eval/replies", [{k: ", ".join(v) if isinstance(v, list) else v for k, v in r.items()}
+                                   for r in rows])
+    tracker.table("eval/gates", [{**g, "value": str(g["value"])} for g in gates_table(report)])
+    tracker.summary({"style_marker_rate/base": scores["base"]["style_marker_rate"],
+                     "style_marker_rate/adapter": scores["adapter"]["style_marker_rate"],
+                     "agreement/adapter": scores["adapter"]["persona"]["agreement"],
+                     "leakage/adapter": scores["adapter"]["persona"]["leakage"], "gates/passed": report["passed"]})

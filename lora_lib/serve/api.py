@@ -3,8 +3,10 @@
 - `POST /v1/chat/completions`: `model` = character id, `user` = sticky-rollout key, optional
   `user_name` (extension) or the last user message's `name` fills `{{user}}`. The response's `model`
   names what answered: `<owner>@<version>` (owner = the character, or its category on fallback) or
-  `<character>@base`. `stream: true` sends SSE chunks as tokens are generated. `temperature`, `top_p` and
-  `seed` are per request (defaults `serve.temperature` / `serve.top_p`; 0 = greedy); `n` must be 1.
+  `<character>@base`. `stream: true` sends SSE chunks as tokens are generated. Decoding parameters are per
+  request (defaults `serve.temperature` / `serve.top_p`; 0 = greedy); which ones are served and which get a
+  400: the table in openai_params.py (README: Serving).
+- `POST /v1/completions`: a plain prompt (no chat template) for the same characters and routes.
 - `GET /v1/models`, `POST /v1/feedback`, `GET /healthz`, `GET /metrics` (Prometheus).
 - Admin (`Authorization: Bearer $LORA_API_KEY`, refused when the variable is unset):
   `GET /admin/routes`, `POST /admin/routes/{character}/{set|rollout|promote|rollback}`,
@@ -19,7 +21,8 @@
 This module builds the app (create_app) and runs it. The parts: config (ServeConfig), schema (request
 bodies, APIError), auth (the API key), prompt (the messages the model sees), state (ServerState:
 routing, logs, metrics), backend (Engine + Batcher, or vLLM: vllm_backend, vllm_protocol), routes
-(/v1/..., /healthz, /metrics), streaming (SSE), admin (/admin/...).
+(/v1/..., /healthz, /metrics), openai_params (the parameter table), completion (one request's choices, log
+lines, response bodies), streaming (SSE), admin (/admin/...).
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ def create_app(config: ServeConfig, engine: Engine | None = None):
         body = getattr(request.state, "chat", None)
         state._log_error(rid, request.url.path, exc.status, exc.code, exc.message,
                          character_id=getattr(body, "model", None), user=getattr(body, "user", None))
-        if request.url.path == "/v1/chat/completions":
+        if request.url.path in ("/v1/chat/completions", "/v1/completions"):
             state.m_requests.labels(getattr(body, "model", "?") or "?", "-", "-", str(exc.status)).inc()
         return JSONResponse(exc.body(), status_code=exc.status)
 

@@ -1,30 +1,29 @@
-"""The public routes: POST /v1/chat/completions (streamed or not), GET /v1/models, POST /v1/feedback,
-GET /healthz, GET /metrics (Prometheus)."""
+"""The public routes: POST /v1/chat/completions and /v1/completions (streamed or not), GET /v1/models,
+POST /v1/feedback, GET /healthz, GET /metrics (Prometheus)."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-import time
 import uuid
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from ..engine import AdapterLoadError, Job, Sampling
-from ..evaluate.gates import check_reply
-from ..requestlog import append_request_log, user_ref
+from ..engine import AdapterLoadError
+from ..requestlog import append_request_log
 from .auth import check_key
-from .prompt import fill_user, prompt_messages
-from .schema import APIError, ChatRequest, FeedbackRequest, parse
+from .completion import Completion, check_limits, decoding
+from .openai_params import CHAT, COMPLETIONS
+from .prompt import prompt_messages
+from .schema import APIError, ChatRequest, CompletionRequest, FeedbackRequest, parse
 from .state import ServerState, _now
 from .streaming import chunk_writer, events
 
-# The fields of one request-log line, as finish() below writes them (schema: lora_lib/requestlog.md).
+# The fields of one request-log line, as Completion.record writes them (schema: lora_lib/requestlog.md).
 LOG_FIELDS = ("ts", "request_id", "character_id", "adapter_version", "adapter", "route_owner", "group",
               "base_model", "user_ref", "latency_ms", "queue_ms", "batch_size", "prompt_tokens",
               "completion_tokens", "reply", "reply_chars", "gates", "messages", "stream", "finish_reason",
-              "fallback", "sampling")
+              "fallback", "sampling", "endpoint", "prompt", "choice_index", "n", "decoding")
 
 
 def failed(exc: Exception) -> APIError:
@@ -39,18 +38,22 @@ def add_routes(app, state: ServerState) -> None:
     """Declare the public routes on `app` (after its route_class is set), served from `state`."""
     config = state.config
 
-    @app.post("/v1/chat/completions")
-    async def chat(request: Request):
-        start = time.perf_counter()
-        ts = _now()
-        rid = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    async def begin(request: Request, prefix: str, model, endpoint: str):
+        rid = f"{prefix}-{uuid.uuid4().hex[:24]}"
         request.state.request_id = rid
         if config.serve.chat_requires_key:
             check_key(config, request, admin=False)
-        req: ChatRequest = await parse(config, request, ChatRequest)
+        req = await parse(config, request, model, endpoint)
         request.state.chat = req
-        if req.n != 1:
-            raise APIError(400, "only n=1 is supported", param="n", code="unsupported_value")
+        if not state.known(req.model):
+            raise APIError(404, f"the model {req.model!r} does not exist: no such character (GET /v1/models)",
+                           param="model", code="model_not_found")
+        return rid, req
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        ts = _now()
+        rid, req = await begin(request, "chatcmpl", ChatRequest, CHAT)
         for i, m in enumerate(req.messages):
             if len(m.text()) > config.serve.max_message_chars:
                 raise APIError(400, f"messages.{i}.content is {len(m.text())} characters; the limit is "
@@ -60,78 +63,74 @@ def add_routes(app, state: ServerState) -> None:
             raise APIError(400, "messages need at least one non-empty user message", param="messages",
                            code="invalid_value")
         max_tokens = req.max_completion_tokens or req.max_tokens or config.serve.max_tokens_default
-        if max_tokens > config.serve.max_tokens_limit:
-            raise APIError(400, f"max_tokens {max_tokens} is over the limit {config.serve.max_tokens_limit}",
-                           param="max_tokens", code="invalid_value")
-        cid = req.model
-        if not state.known(cid):
-            raise APIError(404, f"the model {cid!r} does not exist: no such character (GET /v1/models)",
-                           param="model", code="model_not_found")
-        user_key = req.user or ""
-        info = config.characters.get(cid)
+        check_limits(config, req, max_tokens)
+        info = config.characters.get(req.model)
         display = req.user_name or next((m.name for m in reversed(req.messages) if m.role == "user" and m.name),
                                         None) or config.serve.default_user_name
-        served = await state.route(cid, user_key)
-        messages = prompt_messages(req, info, display)
+        c = Completion(CHAT, rid, ts, req, [prompt_messages(req, info, display)], max_tokens,
+                       decoding(config, req), display)
+        return await answer(c)
+
+    @app.post("/v1/completions")
+    async def completions(request: Request):
+        ts = _now()
+        rid, req = await begin(request, "cmpl", CompletionRequest, COMPLETIONS)
+        prompts = req.prompts()
+        for i, p in enumerate(prompts):
+            if isinstance(p, str) and len(p) > config.serve.max_message_chars:
+                raise APIError(400, f"prompt {i} is {len(p)} characters; the limit is "
+                                    f"{config.serve.max_message_chars}", param="prompt", code="message_too_long")
+        if not getattr(state.batcher, "plain_prompts", True):
+            raise APIError(400, "/v1/completions is served by the in-process engine only (serve.backend: engine); "
+                                "with serve.backend vllm, call /v1/chat/completions", code="unsupported_endpoint")
+        max_tokens = req.max_tokens or 16  # OpenAI's and vLLM's default for completions
+        check_limits(config, req, max_tokens, len(prompts))
+        return await answer(Completion(COMPLETIONS, rid, ts, req, prompts, max_tokens, decoding(config, req)))
+
+    async def answer(c: Completion):
+        """Route, generate the choices (one batch per prompt), log each, answer (streamed or not)."""
+        req = c.req
+        served = await state.route(req.model, req.user or "")
+        info = config.characters.get(req.model)
         loop = asyncio.get_running_loop()
         deltas: asyncio.Queue | None = asyncio.Queue() if req.stream else None
 
-        def on_text(delta: str) -> None:
-            loop.call_soon_threadsafe(deltas.put_nowait, delta)
+        def on_text(index: int):
+            def put(delta: str, entries: list | None = None) -> None:
+                loop.call_soon_threadsafe(deltas.put_nowait, (index, delta, entries))
+            return put
 
-        temperature = config.serve.temperature if req.temperature is None else req.temperature
-        # An unseeded sampled request gets a seed here, logged with it: every reply can be reproduced.
-        seed = req.seed if req.seed is not None or temperature == 0 else secrets.randbits(63)
-        sampling = Sampling(temperature, config.serve.top_p if req.top_p is None else req.top_p, seed)
-        job = Job(messages, served.spec, max_tokens, on_text if req.stream else None, ignore_eos=req.ignore_eos,
-                  sampling=sampling)
-        future = asyncio.wrap_future(state.batcher.submit(job))
+        groups = c.jobs(served.spec, on_text if req.stream else None)
+        jobs = [j for group in groups for j in group]
+        futures = [asyncio.wrap_future(f) for group in groups for f in submit(group)]
         model_name = served.model_name
-        created = int(time.time())
-        headers = {"x-lora-adapter": model_name, "x-lora-group": served.group, "x-request-id": rid}
+        headers = {"x-lora-adapter": model_name, "x-lora-group": served.group, "x-request-id": c.rid}
 
-        def finish(g) -> tuple[dict, str]:
-            reply = fill_user(g.text, display)
-            # The character's own gate settings (the ones its adapter was approved with); no params: defaults.
-            gates = check_reply(reply, **info.gates) if info and info.gates else check_reply(reply)
-            record = {"ts": ts, "request_id": rid, "character_id": cid, "adapter_version": served.version,
-                      "adapter": model_name, "route_owner": served.owner, "group": served.group,
-                      "base_model": state.engine.base_model, "user_ref": user_ref(user_key),
-                      "latency_ms": round((time.perf_counter() - start) * 1000, 3),
-                      "queue_ms": round(job.queue_ms, 3), "batch_size": g.batch_size,
-                      "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens,
-                      "reply": reply, "reply_chars": len(reply), "gates": gates, "messages": messages,
-                      "stream": req.stream, "finish_reason": g.finish_reason, "fallback": served.fallback,
-                      "sampling": {"temperature": sampling.temperature, "top_p": sampling.top_p,
-                                   "seed": sampling.seed}}
-            state.log_request(record)
-            return record, reply
+        def finish(g, index: int) -> None:
+            state.log_request(c.record(g, index, jobs[index], served, state.engine.base_model, info))
 
         if not req.stream:
             try:
-                g = await future
+                gens = await asyncio.gather(*futures)
             except Exception as exc:  # noqa: BLE001
                 raise failed(exc) from exc
-            record, reply = finish(g)
-            return JSONResponse({
-                "id": rid, "object": "chat.completion", "created": created, "model": model_name,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
-                             "finish_reason": g.finish_reason, "logprobs": None}],
-                "usage": {"prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens,
-                          "total_tokens": g.prompt_tokens + g.completion_tokens},
-                "system_fingerprint": None, "lora": {"group": served.group, "fallback": served.fallback}},
-                headers=headers)
-
-        chunk = chunk_writer(rid, created, model_name)
+            for i, g in enumerate(gens):
+                finish(g, i)
+            return JSONResponse(c.body(gens, model_name, served), headers=headers)
 
         def stream_failed(exc: Exception) -> APIError:
             err = failed(exc)
-            state._log_error(rid, "/v1/chat/completions", err.status, err.code, err.message,
-                             adapter=model_name, character_id=cid, group=served.group, user=req.user)
+            state._log_error(c.rid, c.path, err.status, err.code, err.message,
+                             adapter=model_name, character_id=req.model, group=served.group, user=req.user)
             return err
 
-        return StreamingResponse(events(future, deltas, display, chunk, finish, stream_failed),
+        return StreamingResponse(events(c, futures, deltas, chunk_writer(c, model_name), finish, stream_failed),
                                  media_type="text/event-stream", headers=headers)
+
+    def submit(group: list) -> list:
+        if len(group) == 1:
+            return [state.batcher.submit(group[0])]
+        return state.batcher.submit_many(group)  # the n choices of one prompt share a batch
 
     @app.get("/v1/models")
     async def models(request: Request):

@@ -9,6 +9,7 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from .config import ServeConfig
+from .openai_params import refusal
 
 
 class _TextPart(BaseModel):
@@ -27,20 +28,62 @@ class ChatMessage(BaseModel):
         return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
 
 
-class ChatRequest(BaseModel):
+class _Decoding(BaseModel):
+    """What both completion endpoints take besides the prompt (openai_params.PARAMS lists each field;
+    a field it refuses or does not know never gets here: check_params answers 400 first)."""
+
     model_config = ConfigDict(extra="ignore")
     model: StrictStr
-    messages: list[ChatMessage] = Field(min_length=1)
     stream: StrictBool = False
+    stream_options: dict | None = None  # usage is always in the last chunk
     user: StrictStr | None = None
-    user_name: StrictStr | None = None  # extension: the caller's display name for {{user}}
     max_tokens: StrictInt | None = Field(None, ge=1)
-    max_completion_tokens: StrictInt | None = Field(None, ge=1)
-    n: StrictInt = 1
+    n: StrictInt = Field(1, ge=1)
     ignore_eos: StrictBool = False  # vLLM's extension for benchmarks: generate exactly max_tokens
     temperature: float | None = Field(None, ge=0, le=2)  # None: serve.temperature; 0 = greedy
     top_p: float | None = Field(None, gt=0, le=1)        # None: serve.top_p
     seed: StrictInt | None = None  # same seed, prompt and version -> same reply (sampled rows only)
+    stop: StrictStr | list[StrictStr] | None = None
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    repetition_penalty: float | None = Field(None, gt=0, le=2)  # vLLM's extension
+
+    def stops(self) -> tuple[str, ...]:
+        stops = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+        if len(stops) > 4 or any(not s for s in stops):
+            raise APIError(400, "stop: a string or a list of up to 4 non-empty strings", param="stop",
+                           code="invalid_value")
+        return tuple(dict.fromkeys(stops))
+
+
+class ChatRequest(_Decoding):
+    messages: list[ChatMessage] = Field(min_length=1)
+    user_name: StrictStr | None = None  # extension: the caller's display name for {{user}}
+    max_completion_tokens: StrictInt | None = Field(None, ge=1)
+    logprobs: StrictBool | None = None
+    top_logprobs: StrictInt | None = Field(None, ge=0, le=20)
+
+    def top_tokens(self) -> int | None:
+        """How many top tokens per generated token (None: no logprobs)."""
+        if self.top_logprobs is not None and not self.logprobs:
+            raise APIError(400, "top_logprobs needs logprobs: true", param="top_logprobs", code="invalid_value")
+        return (self.top_logprobs or 0) if self.logprobs else None
+
+
+class CompletionRequest(_Decoding):
+    prompt: StrictStr | list[StrictStr] | list[StrictInt] | list[list[StrictInt]]
+    logprobs: StrictInt | None = Field(None, ge=0, le=20)
+
+    def prompts(self) -> list[str | list[int]]:
+        p = self.prompt
+        prompts = [p] if isinstance(p, str) or (p and isinstance(p[0], int)) else list(p)
+        if not prompts or any(len(x) == 0 for x in prompts):
+            raise APIError(400, "prompt: a non-empty string, list of strings or token ids", param="prompt",
+                           code="invalid_value")
+        return prompts
+
+    def top_tokens(self) -> int | None:
+        return self.logprobs
 
 
 class FeedbackRequest(BaseModel):
@@ -99,8 +142,17 @@ def _validation_error(exc: ValidationError) -> APIError:
     more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
     return APIError(400, f"{loc}: {err['msg']}{more}", param=loc or None, code="invalid_value")
 
-async def parse(config: ServeConfig, request: Request, model: type[BaseModel]) -> Any:
-    """The request body as `model`: size limit (serve.max_request_bytes), JSON object, schema; else an APIError."""
+def check_params(data: dict, endpoint: str) -> None:
+    """400 naming the first parameter this server does not know or does not implement (openai_params)."""
+    for name, value in data.items():
+        why = refusal(name, value, endpoint)
+        if why:
+            raise APIError(400, why, param=name, code="unsupported_parameter")
+
+
+async def parse(config: ServeConfig, request: Request, model: type[BaseModel], endpoint: str | None = None) -> Any:
+    """The request body as `model`: size limit (serve.max_request_bytes), JSON object, the parameters
+    (with `endpoint`, CHAT or COMPLETIONS: openai_params), schema; else an APIError."""
     raw = await request.body()
     if len(raw) > config.serve.max_request_bytes:
         raise APIError(413, f"request body is {len(raw)} bytes; the limit is {config.serve.max_request_bytes}",
@@ -111,6 +163,8 @@ async def parse(config: ServeConfig, request: Request, model: type[BaseModel]) -
         raise APIError(400, f"body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise APIError(400, "body must be a JSON object", code="invalid_json")
+    if endpoint is not None:
+        check_params(data, endpoint)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

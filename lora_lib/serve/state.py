@@ -199,8 +199,9 @@ class ServerState:
         while len(self.recent) > 100_000:
             self.recent.popitem(last=False)
         labels = (record["character_id"], record["adapter"])
-        self.m_requests.labels(*labels, record["group"], "ok").inc()
-        self.m_latency.labels(*labels).observe(record["latency_ms"] / 1000)
+        if not record.get("choice_index"):  # a request with n choices (or prompts) is one request
+            self.m_requests.labels(*labels, record["group"], "ok").inc()
+            self.m_latency.labels(*labels).observe(record["latency_ms"] / 1000)
         self.m_tokens.labels(record["adapter"]).inc(record["completion_tokens"])
 
     def find_request(self, request_id: str) -> dict | None:

@@ -196,6 +196,12 @@ class VllmBackend:
         self._pool.submit(self._run, job)
         return job.future
 
+    def submit_many(self, jobs: list[Job]) -> list[Future]:
+        """The n choices of a request: separate requests to vLLM, which batches them itself."""
+        return [self.submit(job) for job in jobs]
+
+    plain_prompts = False  # /v1/completions is not forwarded to vLLM (yet): the front answers 400
+
     def _run(self, job: Job) -> None:
         if not job.future.set_running_or_notify_cancel():
             return

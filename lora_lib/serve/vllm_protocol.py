@@ -62,6 +62,14 @@ def chat_body(job: Job, model: str) -> dict:
             body["seed"] = s.seed
     if job.ignore_eos:
         body["ignore_eos"] = True
+    # Per-request decoding beyond temperature: sent only when asked for, so vLLM's defaults stay as before.
+    if s.stop:
+        body["stop"] = list(s.stop)
+    for name, off in (("presence_penalty", 0.0), ("frequency_penalty", 0.0), ("repetition_penalty", 1.0)):
+        if getattr(s, name) != off:
+            body[name] = getattr(s, name)
+    if s.logprobs is not None:
+        body["logprobs"], body["top_logprobs"] = True, s.logprobs
     if job.on_text is not None:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}  # a last chunk with usage and choices=[]
@@ -92,7 +100,14 @@ def parse_chat_response(body: dict, latency_ms: float) -> Generation:
     choice = choices[0]
     prompt_tokens, completion_tokens = _usage(body.get("usage"), "chat response")
     text = choice["message"].get("content") or ""
-    return Generation(text.strip(), prompt_tokens, completion_tokens, latency_ms, _finish(choice.get("finish_reason")), 1)
+    return Generation(text.strip(), prompt_tokens, completion_tokens, latency_ms, _finish(choice.get("finish_reason")), 1,
+                      _logprobs(choice))
+
+
+def _logprobs(choice: dict) -> list[dict] | None:
+    """choices[i].logprobs.content (OpenAI's shape, which vLLM writes: ChatCompletionLogProbs), or None."""
+    lp = choice.get("logprobs")
+    return lp.get("content") if isinstance(lp, dict) and isinstance(lp.get("content"), list) else None
 
 
 DONE = object()  # the stream's "data: [DONE]" line
@@ -133,6 +148,8 @@ class StreamState:
         self.finish_reason: str | None = None
         self.usage: dict | None = None
         self.done = False
+        self.logprobs: list[dict] | None = None  # with logprobs: every token's entry so far
+        self.pending: list[dict] = []  # entries not yet passed on
 
     def feed(self, chunk: dict) -> str:
         """The text to pass on for this chunk ("" if none)."""
@@ -144,6 +161,10 @@ class StreamState:
             if choice.get("index", 0) != 0:
                 continue
             self.raw += (choice.get("delta") or {}).get("content") or ""
+            entries = _logprobs(choice)
+            if entries is not None:
+                self.logprobs = (self.logprobs or []) + entries
+                self.pending += entries
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
         text = self.raw.strip()
@@ -153,7 +174,8 @@ class StreamState:
         return ""
 
     def feed_lines(self, lines: Iterable[str], on_text) -> StreamState:
-        """Read SSE lines up to `data: [DONE]`, passing each text delta to on_text; returns self."""
+        """Read SSE lines up to `data: [DONE]`, passing each text delta to on_text (with the logprob
+        entries that came since, when the request asked for logprobs); returns self."""
         for line in lines:
             event = parse_sse_line(line)
             if event is DONE:
@@ -161,7 +183,10 @@ class StreamState:
                 break
             if event is not None:
                 delta = self.feed(event)
-                if delta:
+                if self.pending:
+                    on_text(delta, self.pending)
+                    self.pending = []
+                elif delta:
                     on_text(delta)
         return self
 
@@ -172,7 +197,7 @@ class StreamState:
             raise VllmError("vLLM stream ended without a finish_reason")
         prompt_tokens, completion_tokens = _usage(self.usage, "stream (stream_options.include_usage)")
         return Generation(self.raw.strip(), prompt_tokens, completion_tokens, latency_ms,
-                          _finish(self.finish_reason), 1)
+                          _finish(self.finish_reason), 1, self.logprobs)
 
 
 # ---- pure functions: errors --------------------------------------------------------------------------

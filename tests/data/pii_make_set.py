@@ -319,6 +319,10 @@ for text in NEGATIVES:
 for text, known in (("곰돌이 인형 샀어", ("느긋한곰돌이", "ucbff4bd4fd")), ("sunday 에 만나", ("lazy_sunday", "uee2635ab55")),
                     ("펭귄 영상 봤어?", ("씩씩한펭귄", "ua0c53395ab"))):
     rows.append({"id": f"n{len(rows):03d}", "text": text, "spans": [], "known_values": list(known), "form": "negative"})
+# Issue 17: a bare surname with a title names a person ("김 대리" -> 김), so this line is no negative.
+for r in rows:
+    if r["text"] == "김 대리님 회의 언제예요?":
+        r.update(spans=[{"label": "NAME", "start": 0, "end": 1}], form="surname_title")
 
 if __name__ == "__main__":
     OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

@@ -1,211 +1,18 @@
-"""Reports a reviewer reads: executed notebooks as HTML, run and batch pages, a store-wide index.
-
-Every page states the run id, character, params hash, git commit and the lineage of the run's
-dataset (version, parent, sources, contributing users, cleaning config) and adapter (version,
-dataset, base model hash, seed, train params), read from the manifest and record the stages
-wrote. Pages are static HTML with relative links: a store can be copied or served as it is.
-`screenshot` renders a page in headless Chromium (the Debian `chromium` package) to a PNG.
-"""
+"""The pages: a run's index (stages, key results, sizes), a batch's report, the store-wide index
+of runs, batches and sweeps; `rebuild` re-renders them all from what is on disk."""
 
 from __future__ import annotations
 
-import hashlib
-import html
-import os
-import re
-import shutil
-import subprocess
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .store import STAGES, RunPaths, atomic_write_text, read_json, sha256_file
+from ..store import STAGES, RunPaths, read_json, sha256_file
+from .lineage import header_html, run_context
+from .markup import _e, _page, _read, _short, _write
+from .notebooks import render_run
 
 # Directories of a store that are not characters (see store.py for the layout).
 RESERVED = {"demo", "datasets", "adapters", "batches", "sweeps", "wandb", "bench", "registry"}
-
-CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1400px}
-table{border-collapse:collapse;margin:1em 0}td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left;
-vertical-align:top}th{background:#f4f4f4}code{font-size:90%}.ok{color:#176f2c;font-weight:600}
-.failed{color:#b00020;font-weight:600}.muted{color:#888}.facts td:first-child{color:#555;white-space:nowrap}
-.err{max-width:38em;font-family:monospace;font-size:85%;color:#b00020}
-.chip{display:inline-block;padding:1px 6px;margin:1px;border-radius:8px;font-size:80%;border:1px solid currentColor}
-.chip.ok{background:#e6f4ea;font-weight:400}.chip.failed{background:#fde7ea}.reasons{margin:4px 0;padding-left:1.2em;
-font-size:85%;max-width:30em}summary{cursor:pointer}"""
-
-
-def skip_slow_optional_imports() -> None:
-    """Call before importing nbformat, nbconvert or papermill.
-
-    jsonschema (under nbformat) imports `rfc3987_syntax` when it is installed (jupyterlab pulls it
-    in) only to check the "iri" string format, which notebooks never use; that import compiles a
-    Lark grammar and took ~4 s of every process here. Marking it absent makes jsonschema skip
-    that one format check (it guards the import with suppress(ImportError)).
-    """
-    import sys
-
-    sys.modules.setdefault("rfc3987_syntax", None)
-
-
-def _write(path: Path, text: str) -> None:
-    """Atomic write, readable by a web server (mkstemp makes files owner-only)."""
-    atomic_write_text(path, text)
-    os.chmod(path, 0o644)
-
-
-def _read(path: Path) -> dict:
-    return read_json(path) if path.exists() else {}
-
-
-def _e(value) -> str:
-    return html.escape("" if value is None else str(value))
-
-
-def _short(value, n: int = 12) -> str:
-    return str(value)[:n] if value else "—"
-
-
-# ---------------------------------------------------------------- lineage
-
-
-def dataset_lineage(manifest: dict) -> dict:
-    """The facts of a dataset version that say where it came from."""
-    if not manifest:
-        return {}
-    counts = manifest.get("counts", {})
-    return {"version": manifest.get("version"), "parent_version": manifest.get("parent_version"),
-            "train": counts.get("train"), "eval": counts.get("eval"), "sources": counts.get("sources", {}),
-            "contributing_users": len(manifest.get("user_refs", [])),
-            "clean_config_sha256": manifest.get("config_sha256", {}).get("clean")}
-
-
-def adapter_lineage(record: dict) -> dict:
-    """The facts of an adapter that say what made it."""
-    if not record:
-        return {}
-    tp = record.get("train_params", {})
-    return {"version": record.get("adapter_version"), "dataset_version": record.get("dataset_version"),
-            "method": record.get("method"), "base_model": record.get("base_model"),
-            "base_model_sha256": record.get("sha256"), "tokenizer_sha256": record.get("tokenizer_sha256"),
-            "seed": record.get("seed"), "r": tp.get("lora", {}).get("r"), "alpha": tp.get("lora", {}).get("alpha"),
-            "learning_rate": tp.get("learning_rate"), "epochs": tp.get("epochs"),
-            "adapter_sha256": record.get("adapter_sha256"), "git_commit": record.get("git", {}).get("commit")}
-
-
-def run_context(paths: RunPaths, summary: dict) -> dict:
-    """What every page of a run states: ids, params hash, commit, dataset and adapter lineage."""
-    ds, ad = summary.get("dataset_version"), summary.get("adapter_version")
-    return {"character_id": paths.character_id, "run_id": paths.run_id,
-            "params_sha256": summary.get("params_sha256"), "git_commit": summary.get("git_commit"),
-            "git_dirty": summary.get("git_dirty"),
-            "dataset": dataset_lineage(_read(paths.dataset_root() / ds / "manifest.json")) if ds else {},
-            "adapter": adapter_lineage(_read(paths.adapter_root() / ad / "record.json")) if ad else {}}
-
-
-def _dataset_text(d: dict) -> str:
-    if not d:
-        return "none yet"
-    sources = ", ".join(f"{k} {v}" for k, v in sorted(d["sources"].items()))
-    return (f"`{d['version']}` (parent `{d['parent_version'] or 'none'}`): {d['train']} train / {d['eval']} eval "
-            f"records; sources {sources}; {d['contributing_users']} contributing users; "
-            f"cleaning config `{_short(d['clean_config_sha256'])}`")
-
-
-def _adapter_text(a: dict) -> str:
-    if not a:
-        return "none yet"
-    return (f"`{a['version']}` ({a['method']}, r {a['r']}, alpha {a['alpha']}, lr {a['learning_rate']}, "
-            f"{a['epochs']} epochs, seed {a['seed']}) from dataset `{a['dataset_version']}` on base model "
-            f"`{_short(a['base_model_sha256'])}` (tokenizer `{_short(a['tokenizer_sha256'])}`); "
-            f"weights sha256 `{_short(a['adapter_sha256'])}`")
-
-
-def header_markdown(ctx: dict, *, index_link: str | None = "index.html", index_label: str = "run index") -> str:
-    """The lineage header put on top of every rendered notebook."""
-    dirty = " (uncommitted changes)" if ctx.get("git_dirty") else ""
-    rows = [("run", f"`{ctx['run_id']}`" + (f" · [{index_label}]({index_link})" if index_link else "")),
-            ("character", f"`{ctx['character_id']}`"),
-            ("params sha256", f"`{_short(ctx.get('params_sha256'))}`"),
-            ("git commit", f"`{_short(ctx.get('git_commit'))}`{dirty}"),
-            ("dataset", _dataset_text(ctx.get("dataset", {}))),
-            ("adapter", ctx.get("adapter_note") or _adapter_text(ctx.get("adapter", {})))]
-    return "| | |\n|---|---|\n" + "\n".join(f"| **{k}** | {v} |" for k, v in rows)
-
-
-def _md_to_html(text: str) -> str:
-    """`code` spans of our own header text -> <code>; everything else escaped."""
-    parts = _e(text).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-
-
-def header_html(ctx: dict) -> str:
-    dirty = " (uncommitted changes)" if ctx.get("git_dirty") else ""
-    rows = [("run", f"<code>{_e(ctx['run_id'])}</code>"), ("character", f"<code>{_e(ctx['character_id'])}</code>"),
-            ("params sha256", f"<code>{_e(_short(ctx.get('params_sha256')))}</code>"),
-            ("git commit", f"<code>{_e(_short(ctx.get('git_commit')))}</code>{dirty}"),
-            ("dataset", _md_to_html(_dataset_text(ctx.get("dataset", {})))),
-            ("adapter", _md_to_html(_adapter_text(ctx.get("adapter", {}))))]
-    return '<table class="facts">' + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
-
-
-# ---------------------------------------------------------------- notebooks
-
-
-def review_path(notebook: Path) -> Path:
-    """Where the code-free rendering of an executed notebook goes."""
-    return notebook.with_suffix(".review.html")
-
-
-def render_notebook(notebook: str | Path, ctx: dict | None = None, *, hide_code: bool = False,
-                    out: str | Path | None = None, index_link: str | None = "index.html",
-                    index_label: str = "run index", share_css: bool = True) -> Path:
-    """Executed notebook -> HTML with its outputs, the lineage header on top; `hide_code` for reviewers."""
-    skip_slow_optional_imports()
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    notebook = Path(notebook)
-    nb = nbformat.read(notebook, as_version=4)
-    if ctx:
-        nb.cells.insert(0, nbformat.v4.new_markdown_cell(header_markdown(ctx, index_link=index_link, index_label=index_label)))
-    exporter = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=hide_code,
-                            exclude_output_prompt=hide_code)
-    body, _ = exporter.from_notebook_node(nb)
-    out = Path(out) if out else (review_path(notebook) if hide_code else notebook.with_suffix(".html"))
-    _write(out, _share_css(body, out.parent) if share_css else body)
-    return out
-
-
-def _share_css(page: str, directory: Path, min_chars: int = 8192) -> str:
-    """Move the theme CSS nbconvert inlines in every page (~250 KB) to one file per directory.
-
-    Named by content hash, so pages from another nbconvert version get their own file; the run
-    directory stays self-contained.
-    """
-    def link(match: re.Match) -> str:
-        css = match.group(1)
-        if len(css) < min_chars:
-            return match.group(0)
-        name = f"nbconvert-{hashlib.sha256(css.encode()).hexdigest()[:12]}.css"
-        if not (directory / name).exists():
-            _write(directory / name, css)
-        return f'<link rel="stylesheet" href="{name}">'
-
-    return re.sub(r'<style type="text/css">(.*?)</style>', link, page, flags=re.S)
-
-
-def executed_notebooks(run_dir: Path) -> list[Path]:
-    return [run_dir / f"{i:02d}_{s}.ipynb" for i, s in enumerate(STAGES, 1) if (run_dir / f"{i:02d}_{s}.ipynb").exists()]
-
-
-def render_run(paths: RunPaths, summary: dict, *, review_html: bool = True) -> list[Path]:
-    """Render every executed notebook of a run (with code, and without it when `review_html`)."""
-    ctx, out = run_context(paths, summary), []
-    for nb in executed_notebooks(paths.run_dir):
-        out.append(render_notebook(nb, ctx))
-        if review_html:
-            out.append(render_notebook(nb, ctx, hide_code=True))
-    return out
 
 
 # ---------------------------------------------------------------- sizes
@@ -244,11 +51,6 @@ def run_sizes(paths: RunPaths, summary: dict) -> dict:
 
 
 # ---------------------------------------------------------------- pages
-
-
-def _page(title: str, body: str) -> str:
-    return (f'<!doctype html><html lang="en"><meta charset="utf-8"><title>{_e(title)}</title>'
-            f"<style>{CSS}</style><body>{body}</body></html>\n")
 
 
 def _status_cell(status) -> str:
@@ -472,7 +274,7 @@ characters &middot; updated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UT
 
 def rebuild(store: str | Path, *, review_html: bool = True) -> Path:
     """Re-render every run's notebooks and pages from what is on disk; return the store index."""
-    from .store import run_paths
+    from ..store import run_paths
 
     for s in collect_runs(store):
         paths = run_paths(store, s["character_id"], s["run_id"])
@@ -481,36 +283,3 @@ def rebuild(store: str | Path, *, review_html: bool = True) -> Path:
     for path in Path(store).glob("batches/*/summary.json"):
         write_batch_report(path.parent, read_json(path))
     return write_store_index(store)
-
-
-# ---------------------------------------------------------------- headless browser
-
-
-def find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        if path := shutil.which(name):
-            return path
-    return None
-
-
-def screenshot(page: str | Path, png: str | Path, *, width: int = 1280, height: int = 900,
-               chromium: str | None = None, timeout: float = 120) -> Path:
-    """Render a local HTML page in headless Chromium and save a PNG; RuntimeError if that fails."""
-    exe = chromium or find_chromium()
-    if not exe:
-        raise RuntimeError("no Chromium found: install it (Debian: apt-get install -y chromium)")
-    page, png = Path(page).resolve(), Path(png).resolve()
-    if not page.exists():
-        raise FileNotFoundError(f"page not found: {page}")
-    png.parent.mkdir(parents=True, exist_ok=True)
-    png.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
-        # --no-sandbox: containers usually run as root, where Chromium's sandbox refuses to start.
-        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-               f"--user-data-dir={profile}", f"--window-size={width},{height}", f"--screenshot={png}",
-               "--virtual-time-budget=5000", page.as_uri()]
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                             env={**os.environ, "HOME": profile})
-    if not png.exists() or png.stat().st_size == 0:
-        raise RuntimeError(f"chromium wrote no screenshot (exit {res.returncode}): {res.stderr.strip()[-500:]}")
-    return png

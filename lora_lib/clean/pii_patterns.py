@@ -1,0 +1,247 @@
+"""The identifier rules ko-pii does not cover in chat: numbers as people write them, spelled-out
+e-mails, building-level addresses, handles and invite codes, car plates.
+
+Every pattern here is bounded (fixed maxima on each repeat, no nested unbounded repeats), so its time
+is linear in the length of the text; tests/test_clean_pii_bounds.py checks that on adversarial input.
+Each function returns (label, start, end) spans in the text it is given.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .numerals import NumberRun
+
+Span = tuple[str, int, int]
+
+# ---------------------------------------------------------------------------------------- numbers
+_PHONE = re.compile(r"01[016789]\d{7,8}|02\d{7,8}|0(?:3[1-3]|4[1-4]|5[1-5]|6[1-4])\d{7,8}|070\d{8}|050\d{8,9}")
+_SERVICE = re.compile(r"1[5-9]\d{6}")  # 1588-1234: a company's number, not a person's
+_BANK_CONTEXT = re.compile(r"(?:은행|뱅크|계좌|통장|입금|송금|이체|예금주|국민|신한|우리|하나|농협|기업|카뱅|케뱅|토스|새마을|"
+                           r"우체국|수협|신협|씨티|SC|IBK|KB|NH|부산|대구|경남|광주|전북|제주)")
+_LICENCE_CONTEXT = re.compile(r"면허")
+_LICENCE_REGIONS = ("서울|부산|경기|강원|충북|충남|전북|전남|경북|경남|제주|대구|인천|광주|대전|울산|경기남부|경기북부")
+_LICENCE_OLD = re.compile(rf"(?:{_LICENCE_REGIONS})\s?$")
+_NOT_ACCOUNT = re.compile(r"주문|송장|운송장|예약|회원|접수|번호표|모델|시리얼|인증|승인|쿠폰|트래킹|사건|버전|로또|좌표|위도|경도")
+# A date or a time range is no identifier: "2024-01-15", "2023.12.25 14:30", "20240115".
+_DATE_LIKE = re.compile(r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{0,4}")
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _business_ok(d: str) -> bool:
+    w = (1, 3, 7, 1, 3, 7, 1, 3, 5)
+    s = sum(int(d[i]) * w[i] for i in range(9)) + int(d[8]) * 5 // 10
+    return (10 - s % 10) % 10 == int(d[9])
+
+
+def _rrn_like(d: str) -> bool:
+    mm, dd = int(d[2:4]), int(d[4:6])
+    return 1 <= mm <= 12 and 1 <= dd <= 31 and d[6] in "12345678"
+
+
+def classify_number(run: NumberRun, text: str) -> Span | None:
+    """The label of one normalised digit run, decided on its digits, grouping and nearby words."""
+    d, g = run.digits, run.groups
+    before = text[max(0, run.start - 24):run.start]
+    if d.startswith("82") and _PHONE.fullmatch("0" + d[2:]):  # +82 10-1234-5678
+        return ("PHONE", *run.span())
+    if d.startswith("820") and _PHONE.fullmatch(d[2:]):
+        return ("PHONE", *run.span())
+    if _PHONE.fullmatch(d):
+        return ("PHONE", *run.span())
+    if _SERVICE.fullmatch(d):
+        return None
+    if len(d) == 13 and _rrn_like(d) and (g in ((6, 7), (13,)) or run.words):
+        return ("RRN", *run.span())
+    if len(d) == 12 and (g in ((2, 2, 6, 2), (12,)) or run.words) and 11 <= int(d[:2]) <= 28 \
+            and (g != (12,) or _LICENCE_CONTEXT.search(before)):
+        return ("DRIVER_LICENSE", *run.span())
+    if len(d) == 10 and g == (2, 6, 2) and (_LICENCE_OLD.search(before) or _LICENCE_CONTEXT.search(before)):
+        start = _LICENCE_OLD.search(before)
+        return ("DRIVER_LICENSE", run.start - len(before) + start.start() if start else run.start, run.end)
+    bank = _BANK_CONTEXT.search(before)
+    if bank and 10 <= len(d) <= 16 and g != (4, 4, 4, 4) and not _DATE_LIKE.fullmatch(d):
+        return ("ACCOUNT", *run.span())
+    if 14 <= len(d) <= 19 and not _DATE_LIKE.fullmatch(d) and (_luhn(d) or g == (4, 4, 4, 4)):
+        return ("CARD", *run.span())
+    if len(d) == 10 and g in ((3, 2, 5), (10,)) and (_business_ok(d) and g == (3, 2, 5) or "사업자" in before):
+        return ("BUSINESS_REG", *run.span())
+    # Three or more groups of 10-14 digits, shaped like a bank account (3-2-6, 4-2-7, 3-3-6, 6-2-6, ...)
+    if 10 <= len(d) <= 14 and len(g) >= 3 and g not in ((4, 4, 4), (4, 4, 4, 4)) and min(g) >= 2 \
+            and not _DATE_LIKE.fullmatch(d) and not _NOT_ACCOUNT.search(before):
+        return ("ACCOUNT", *run.span())
+    return None
+
+
+# Part of a number named by the words before it: a phone number's or an RRN's half given alone
+# ("뒷자리는 5678", "주민번호 앞자리 950101"), a short phone number after a phone word.
+_HALF = re.compile(r"(?P<what>폰|핸드폰|휴대폰|전화|전번|번호|연락처|주민번호|주민등록번호|주번|외국인등록번호)?\s{0,2}"
+                   r"(?:의\s)?(?:앞|뒷|뒤|중간|가운데|끝|마지막)\s{0,2}(?:자리|번호|네\s?자리|4자리|부분)\s{0,2}(?:는|은|가|이|:|도)?\s{0,2}"
+                   r"(?P<v>[0-9]{3,7}(?![0-9])|[공영빵일이삼사오육륙칠팔구]{3,7}?"
+                   r"(?=[^가-힣]|$|이야|이에요|이고|이요|이구|이랑|입니다|인데|야|요|고|로|랑|에|이))")
+_PHONE_WORD = re.compile(r"(?:연락처|전화번호|전번|폰번호|핸드폰|휴대폰|핸폰|폰|전화)\s{0,2}(?:번호)?\s{0,2}(?:는|은|:|이|가)?\s{0,2}$")
+_NOT_PHONE_WORD = re.compile(r"(?:주문|송장|운송장|예약|회원|접수|사건|모델|시리얼|인증|승인|쿠폰|방|좌석|출구|버스)")
+
+
+def number_parts(text: str, runs: list[NumberRun]) -> list[Span]:
+    out: list[Span] = []
+    for m in _HALF.finditer(text):
+        v = m.group("v")
+        if sum(c in "0123456789" for c in v) == 0 and len(v) < 4:
+            continue
+        rrn = re.search(r"주민|외국인|주번|생년", m.group("what") or "") or (
+            len(v) in (6, 7) and re.search(r"주민|외국인|주번", text[max(0, m.start() - 30):m.start()]))
+        label = "RRN" if rrn else "PHONE"
+        if label == "RRN" or len(v) in (3, 4):
+            out.append((label, m.start("v"), m.end("v")))
+    for r in runs:  # 7-8 digits right after a phone word: "전화번호 123-4567"
+        if len(r.digits) in (7, 8) and r.groups in ((3, 4), (4, 4), (7,), (8,)) \
+                and _PHONE_WORD.search(text, max(0, r.start - 14), r.start) \
+                and not _NOT_PHONE_WORD.search(text, max(0, r.start - 14), r.start) and not _SERVICE.fullmatch(r.digits):
+            out.append(("PHONE", *r.span()))
+    return out
+
+
+# ----------------------------------------------------------------------------------------- e-mail
+_AT_STRONG = r"(?:@|＠|골뱅이|골벵이|꼴뱅이|골뱅|앳|엣|애트|에이티|\(at\)|\[at\]|\(골뱅이\))"
+_LOCAL = r"(?:[A-Za-z0-9](?:[ ][A-Za-z0-9._\-]){2,40}|(?:[A-Za-z0-9][A-Za-z0-9._\-]{0,20}[ ]){0,2}[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63})"
+_DOMAIN_KO = r"(?:네이버|지메일|다음|한메일|네이트|카카오|핫메일|야후|아웃룩|구글|아이클라우드|g메일)"
+_DOMAIN = rf"(?:{_DOMAIN_KO}|[A-Za-z0-9](?:[ ][A-Za-z0-9\-]){{2,30}}|[A-Za-z0-9][A-Za-z0-9\-]{{0,62}})"
+_DOT = r"(?:\.|。|쩜|점|닷|\(dot\)|\[dot\]|(?<![A-Za-z])dot(?![A-Za-z]))"
+_TLD = r"(?:c ?o ?m|n ?e ?t|o ?r ?g|k ?r|c ?o|[A-Za-z]{2,6}|컴|넷|케이알|씨오|코|오알지)"
+_EMAIL_STRONG = re.compile(
+    rf"(?<![A-Za-z0-9._%+\-])(?P<v>{_LOCAL}\s{{0,3}}{_AT_STRONG}\s{{0,3}}{_DOMAIN}(?:\s{{0,3}}{_DOT}\s{{0,3}}{_TLD}){{0,3}})"
+    r"(?![A-Za-z0-9])", re.IGNORECASE)
+# The English word "at" alone needs a dot part after the domain to count ("jieun.lee at gmail dot com").
+_EMAIL_AT_WORD = re.compile(
+    rf"(?<![A-Za-z0-9._%+\-])(?P<v>{_LOCAL}\s{{1,3}}at\s{{1,3}}{_DOMAIN}(?:\s{{0,3}}{_DOT}\s{{0,3}}{_TLD}){{1,3}})"
+    r"(?![A-Za-z0-9])", re.IGNORECASE)
+# ... or a well-known mail domain: "minsu92 at gmail"
+_EMAIL_AT_DOMAIN = re.compile(
+    rf"(?<![A-Za-z0-9._%+\-])(?P<v>{_LOCAL}\s{{1,3}}at\s{{1,3}}(?:gmail|naver|daum|hanmail|kakao|nate|hotmail|yahoo|icloud|outlook))"
+    r"(?![A-Za-z0-9])", re.IGNORECASE)
+_EMAIL_HINT = re.compile(r"[@＠]|골뱅|골벵이|꼴뱅이|앳|엣|애트|에이티|(?<![A-Za-z])at(?![A-Za-z])|\(at\)", re.IGNORECASE)
+
+
+def emails(text: str) -> list[Span]:
+    if not _EMAIL_HINT.search(text):
+        return []
+    out = [("EMAIL", m.start("v"), m.end("v")) for m in _EMAIL_STRONG.finditer(text)]
+    out += [("EMAIL", m.start("v"), m.end("v")) for m in _EMAIL_AT_WORD.finditer(text)]
+    out += [("EMAIL", m.start("v"), m.end("v")) for m in _EMAIL_AT_DOMAIN.finditer(text)]
+    return out
+
+
+# ---------------------------------------------------------------------------------------- handles
+_APPS = (r"카톡|카카오톡|카카오|인스타그램|인스타|insta(?:gram)?|ig|라인|line|텔레그램|텔레|telegram|디코|디스코드|discord|"
+         r"트위터|트윗|twitter|엑스|틱톡|tiktok|페북|페이스북|facebook|스냅챗|snapchat|위챗|wechat|스레드|threads|유튜브|youtube|"
+         r"트위치|twitch|스팀|steam|배틀넷|롤|게임|오픈톡|오픈채팅|블로그|깃허브|github|네이버|본계|부계|뒷계")
+_ID_WORD = r"아이디|아디|아뒤|ID|id|계정|닉네임|닉|핸들|유저네임|username|태그|주소"
+_JOSA = r"(?:는|은|이|가|도|로|으로|이랑|랑|요|:|：|=)?"
+_HANDLE_VALUE = r"@?[A-Za-z0-9_](?:[A-Za-z0-9_.\-]{1,29})(?:#\d{4,5})?"
+_APP_HANDLE = re.compile(
+    rf"(?P<app>{_APPS})\s{{0,2}}(?P<idw>{_ID_WORD})?\s{{0,2}}{_JOSA}\s{{0,2}}(?:[:：]\s{{0,2}})?(?P<v>{_HANDLE_VALUE})"
+    r"(?![A-Za-z0-9_@])", re.IGNORECASE)
+_ID_HANDLE = re.compile(rf"(?<![A-Za-z])(?P<idw>{_ID_WORD})\s{{0,2}}{_JOSA}\s{{0,2}}(?:[:：]\s{{0,2}})?(?P<v>{_HANDLE_VALUE})"
+                        r"(?![A-Za-z0-9_@])")
+_BARE_HANDLE = re.compile(r"(?<![\w@.])(?P<v>@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)(?![\w@])")
+_LINK = re.compile(r"(?P<v>(?:https?://)?(?:open\.kakao\.com/(?:o|me)/|discord\.gg/|discord(?:app)?\.com/invite/|t\.me/|"
+                   r"line\.me/(?:ti/p|R/ti/p)/|(?:www\.)?instagram\.com/|(?:www\.)?(?:twitter|x)\.com/|"
+                   r"(?:www\.)?tiktok\.com/@|(?:www\.)?youtube\.com/@|(?:www\.)?facebook\.com/)[A-Za-z0-9_.~%\-@]{2,60})",
+                   re.IGNORECASE)
+_CODE = re.compile(r"(?:오픈채팅|오픈톡|오픈채팅방|오카|초대|참여|입장|디코|서버)\s{0,2}(?:방\s{0,2})?(?:코드|링크|비번|비밀번호|암호)"
+                   rf"\s{{0,2}}{_JOSA}\s{{0,2}}(?P<v>[A-Za-z0-9]{{4,24}})(?![A-Za-z0-9])")
+# Words after an app name that are talk, not an id ("인스타 story", "카톡 ok"), lower-case only.
+_HANDLE_STOP = frozenset("ok okay story reels live dm lol the and is a an my me you to in on of ok요 ㅋㅋ".split())
+
+
+def handles(text: str) -> list[Span]:
+    out: list[Span] = []
+    for m in _APP_HANDLE.finditer(text):
+        v = m.group("v")
+        # "인스타 story 봤어?" is talk: a plain word needs "아이디"/":" or a digit, _ or . in it, or an @
+        if v.lower() in _HANDLE_STOP:
+            continue
+        if m.group("idw") or ":" in m.group() or v.startswith("@") or re.search(r"[\d_.]", v):
+            out.append(("MESSENGER", m.start("v"), m.end("v")))
+    for m in _ID_HANDLE.finditer(text):
+        if m.group("v").lower() not in _HANDLE_STOP and len(m.group("v")) >= 3:
+            out.append(("MESSENGER", m.start("v"), m.end("v")))
+    if "@" in text:
+        out += [("MESSENGER", m.start("v"), m.end("v")) for m in _BARE_HANDLE.finditer(text)]
+    if "/" in text:
+        out += [("MESSENGER", m.start("v"), m.end("v")) for m in _LINK.finditer(text)]
+    out += [("MESSENGER", m.start("v"), m.end("v")) for m in _CODE.finditer(text)]
+    return out
+
+
+# -------------------------------------------------------------------------------------- addresses
+_UNIT_AFTER = r"(?!\s?(?:시|분|초|개|명|원|살|세|번째|번\b|번이|번만|번을|배|년|월|일|등|위|점|km|키로|kg|%|퍼|cm|미터|m\b|대|마리|잔|병|권|장|곡|판|회|차|주|박|달|개월|시간|인분|인))"
+_ROAD = re.compile(rf"(?P<v>[가-힣A-Za-z0-9]{{1,12}}(?:대로|로|길)\s?\d{{1,4}}(?:\s?(?:번길|가길|길)\s?\d{{1,4}})?(?:-\d{{1,4}})?)(?![0-9]){_UNIT_AFTER}")
+_ROAD_STOP = re.compile(r"(?:으로|에로|쪽으로|걸로|대로|거로|것으로|그길|이길|저길|한길|외길|산길|밤길|눈길|발길|손길|물길|뱃길|하늘길|꽃길|"
+                        r"앞으로|뒤로|위로|아래로|옆으로|새로|따로|별로|정말로|진짜로|혼자로|서로|바로|절로|주로|실로|거꾸로|날로|멋대로|"
+                        r"마음대로|제멋대로|대로|맘대로|말로|글로|차로|배로|비행기로|버스로|택시로|지하철로|걸어서로|빨리로|천천히로)$")
+_LOT = re.compile(rf"(?P<v>[가-힣]{{1,6}}(?:동|리)\s?\d{{1,4}}(?:-\d{{1,4}})?(?:\s?번지)?)(?![0-9]){_UNIT_AFTER}")
+_LOT_STOP = re.compile(r"(?:이동|행동|활동|운동|자동|수동|감동|충동|변동|연동|출동|작동|가동|발동|소동|난동|파동|진동|"
+                       r"구동|거동|노동|공동|합동|동동|미리|거리|우리|자리|머리|소리|요리|관리|처리|정리|수리|무리|다리|유리|"
+                       r"도리|논리|심리|승리|차리|오리|고리|꼬리|가리|몇리|십리|천리|만리|백리|마리|배터리|카테고리|갤러리)$")
+_APT = re.compile(r"(?P<v>(?:\d{1,4}|[A-Za-z])\s?동\s?\d{1,4}\s?호|\d{1,4}\s?-\s?\d{1,4}\s?호)(?!선)")
+# "래미안 101-1203": 동-호 without the words, right after an apartment name
+_APT_DASH = re.compile(r"(?:아파트|빌라|주공|자이|래미안|푸르지오|힐스테이트|e편한세상|더샵|아이파크|롯데캐슬|오피스텔|맨션|하이츠)"
+                       r"\s{0,2}(?:[가-힣0-9]{1,6}\s)?(?P<v>\d{1,4}\s?-\s?\d{3,4})(?![0-9])")
+# "래미안 101동 살아": a building's 동 right after an apartment name, without the unit
+_APT_DONG = re.compile(r"(?:아파트|빌라|주공|자이|래미안|푸르지오|힐스테이트|e편한세상|더샵|아이파크|롯데캐슬|오피스텔|맨션|하이츠|단지)"
+                       r"\s{0,2}(?:[가-힣0-9]{1,6}\s)?(?P<v>\d{1,4}\s?동)(?![가-힣0-9])")
+_REGION_WORD = re.compile(r"(?:[가-힣]{1,8}(?:특별시|광역시|특별자치시|특별자치도|시|도|군|구|읍|면|동|리)|서울|부산|대구|인천|광주|대전|울산|"
+                          r"세종|경기|강원|충북|충남|전북|전남|경북|경남|제주)\s{1,2}$")
+_PLATE_LETTERS = "가나다라마거너더러머버서어저고노도로모보소오조구누두루무부수우주아바사자배하허호"
+_PLATE = re.compile(rf"(?<![0-9가-힣])(?P<v>(?:(?:{_LICENCE_REGIONS})\s?)?\d{{2,3}}\s?[{_PLATE_LETTERS}]\s?\d{{4}})(?![0-9])"
+                    r"(?!\s?(?:원|명|개|분|시|년|번|회))")
+
+
+def _extend_region(text: str, start: int) -> int:
+    """Include the city/district/dong words right before an address ("서울 강남구 역삼동 123")."""
+    for _ in range(4):
+        m = _REGION_WORD.search(text, max(0, start - 14), start)
+        if not m or m.end() != start:
+            break
+        start = m.start()
+    return start
+
+
+def addresses(text: str) -> list[Span]:
+    out: list[Span] = []
+    for m in _ROAD.finditer(text):
+        head = re.match(r"[가-힣A-Za-z0-9]+", m.group("v")).group()
+        road = re.sub(r"\d+$", "", head)
+        if _ROAD_STOP.search(road) or len(road) < 2 or road[:-1].isdigit():
+            continue
+        out.append(("ADDRESS", _extend_region(text, m.start("v")), m.end("v")))
+    for m in _LOT.finditer(text):
+        word = re.match(r"[가-힣]+", m.group("v")).group()
+        if _LOT_STOP.search(word) or len(word) < 2:
+            continue
+        out.append(("ADDRESS", _extend_region(text, m.start("v")), m.end("v")))
+    for m in (*_APT.finditer(text), *_APT_DASH.finditer(text), *_APT_DONG.finditer(text)):
+        out.append(("ADDRESS", m.start("v"), m.end("v")))
+    return out
+
+
+_PASSPORT = re.compile(r"(?<![A-Za-z0-9])(?P<v>[MSRODmsrod][0-9]{8}|[MSRODmsrod][0-9]{3}[A-Za-z][0-9]{4})(?![A-Za-z0-9])")
+
+
+def passports(text: str) -> list[Span]:
+    if "여권" not in text and not re.search(r"(?<![A-Za-z])[MSROD][0-9]", text):
+        return []
+    return [("PASSPORT", m.start("v"), m.end("v")) for m in _PASSPORT.finditer(text)]
+
+
+def plates(text: str) -> list[Span]:
+    return [("VEHICLE", m.start("v"), m.end("v")) for m in _PLATE.finditer(text)]

@@ -1,0 +1,45 @@
+"""PUBLIC_FIGURES_KO: the gazetteer of names that stay when talked about as public figures.
+
+Hand-curated for this module (no network at build time, no licensed list): people any Korean reader
+knows from school, news and entertainment, the way Korean Wikipedia's lists group them: monarchs and
+historical figures, independence activists, presidents, national sports figures, actors, singers
+and writers who are household names; plus the heroes of classic novels and folk tales. A name here
+is kept only when no private-relation context surrounds it ("손흥민 골 봤어?" keeps the name,
+"손흥민 선배가 그러던데" masks it): see names.py. Add to it in params (clean.pii_public_names) rather
+than here when a deployment needs more.
+"""
+
+HISTORICAL = """
+단군 주몽 온조 박혁거세 김수로 광개토대왕 광개토왕 장수왕 근초고왕 을지문덕 연개소문 계백 김유신 김춘추 선덕여왕 진흥왕
+문무왕 원효 의상 혜초 장보고 최치원 왕건 견훤 궁예 서희 강감찬 윤관 김부식 일연 정몽주 최영 이성계 정도전 이방원 태조
+정종 태종 세종 세종대왕 문종 단종 세조 성종 연산군 중종 인종 명종 선조 광해군 인조 효종 현종 숙종 경종 영조 정조 순조
+헌종 철종 고종 순종 황희 맹사성 장영실 신숙주 성삼문 박팽년 김종서 한명회 조광조 이황 이이 율곡 퇴계 신사임당 허균 허준
+이순신 권율 곽재우 유성룡 류성룡 김시민 논개 사명대사 서산대사 송시열 정약용 다산 박지원 박제가 김정희 추사 김홍도 신윤복
+정선 김정호 홍대용 최제우 전봉준 흥선대원군 명성황후 김옥균 안중근 윤봉길 유관순 김구 안창호 이봉창 김좌진 홍범도 신채호
+한용운 이육사 윤동주 김소월 이상 방정환 주시경 나운규 이중섭 박수근 김활란 여운형 이승만 장면 박정희 최규하 전두환 노태우
+김영삼 김대중 노무현 이명박 박근혜 문재인 윤석열 이재명 반기문 김수환 법정 성철
+"""
+SPORTS = """
+손흥민 박지성 차범근 이영표 안정환 홍명보 기성용 이강인 김민재 황희찬 황의조 조규성 이승우 김연아 박태환 황영조 손기정
+이봉주 박찬호 류현진 추신수 이승엽 선동열 이대호 오타니 메시 호날두 박세리 박인비 고진영 최경주 김연경 안산 황선우 우상혁
+장미란 이상화 최민정 김동성 진종오 양학선 이용대 안세영 신유빈 정현 권순우 허재 서장훈 김병현 박항서 히딩크 벤투
+"""
+ENTERTAINMENT = """
+정우성 이정재 송강호 최민식 이병헌 전도연 김혜수 황정민 하정우 마동석 공유 현빈 손예진 송혜교 송중기 김수현 전지현 이민호
+박서준 박보검 박보영 아이유 이지은 김태희 비 싸이 보아 이효리 엄정화 서태지 조용필 이선희 나훈아 남진 이미자 심수봉 김건모
+신승훈 임영웅 이찬원 영탁 김호중 장윤정 홍진영 송가인 유재석 강호동 신동엽 이경규 김구라 박명수 정준하 하하 노홍철 전현무
+김종국 이광수 송지효 지석진 양세형 조세호 박나래 이영자 김숙 윤여정 김윤석 류승룡 조인성 소지섭 원빈 장동건 고소영 한가인
+김고은 수지 배수지 윤아 태연 제니 지수 로제 리사 RM 진 슈가 제이홉 지민 뷔 정국 지드래곤 태양 대성 탑 강다니엘 차은우
+박찬욱 봉준호 김기덕 홍상수 이창동 나영석 김태호 백종원 이순재 신구 나문희 김혜자 고두심 최불암 안성기 한석규 설경구
+"""
+WRITERS = """
+박경리 조정래 황석영 한강 신경숙 공지영 김영하 은희경 이문열 박완서 김훈 정유정 김애란 천명관 황순원 김유정 이효석 현진건
+염상섭 채만식 이광수 최인훈 박목월 서정주 김춘수 고은 조지훈 정지용 백석 김수영 천상병 도종환 안도현 나태주
+"""
+FICTIONAL = """
+홍길동 춘향 성춘향 이몽룡 변학도 방자 향단 심청 심학규 흥부 놀부 콩쥐 팥쥐 장화 홍련 전우치 임꺽정 장길산 허생 옹고집 박씨부인
+토끼 별주부 둘리 고길동 희동이 도우너 또치 마이콜 뽀로로 크롱 루피 패티 에디 포비 해리 헤르미온느 론 셜록 홈즈 왓슨 코난
+짱구 도라에몽 진구 피카츄 지우 이슬이 웅이 호빵맨 손오공 저팔계 사오정 삼장법사 제페토 피노키오 신데렐라 백설공주 엘사 안나
+"""
+
+PUBLIC_FIGURES_KO = frozenset((HISTORICAL + SPORTS + ENTERTAINMENT + WRITERS + FICTIONAL).split())

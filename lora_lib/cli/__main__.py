@@ -1,0 +1,7 @@
+"""`python -m lora_lib.cli ...` = `lora ...`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

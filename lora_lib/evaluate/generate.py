@@ -1,0 +1,113 @@
+"""Step 1 of evaluation: greedy replies of the base, the previously approved adapter and the candidate to
+the same held-out prompts, through the generation engine.
+
+The replies go to <evaluate dir>/generations.json under a key: the hash of the adapters' sha256, the base
+model, the prompts and the decoding params. A re-run whose key is unchanged (only a threshold moved)
+reads them back instead of loading the model, and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ..config import Params
+from ..engine import WEIGHTS_FILE
+from ..models.identity import same_base
+from ..store import read_json, sha256_file, sha256_json, write_json
+
+GENERATIONS_FILE = "generations.json"
+
+
+def generate_replies(engine, prompts: list[list[dict]], adapter: str | None, p: Params,
+                     on_batch: Callable[[int], object] | None = None) -> list[str]:
+    """Greedy replies of `adapter` (None = the base) to every prompt, in batches of evaluate.batch_size;
+    `on_batch(n)` after each batch (a progress bar's update)."""
+    out: list[str] = []
+    for i in range(0, len(prompts), p.evaluate.batch_size):
+        batch = prompts[i:i + p.evaluate.batch_size]
+        out += [g.text for g in engine.generate(batch, adapter, max_new_tokens=p.evaluate.max_new_tokens)]
+        if on_batch is not None:
+            on_batch(len(batch))
+    return out
+
+
+def previous_approved(registry, character_id: str, current_version: str, base_model: str) -> dict | None:
+    """The approved adapter this candidate would replace: the route's stable version if approved, else the
+    newest approved one; never the candidate itself, never one trained on another base model."""
+    candidates = [a for a in registry.list_adapters(character_id)
+                  if a["status"] == "approved" and a["version"] != current_version
+                  and same_base(a["base_model"], base_model)]
+    route = registry.get_route(character_id)
+    stable = route and route.get("stable_version")
+    for a in candidates:
+        if a["version"] == stable:
+            return a
+    return candidates[-1] if candidates else None
+
+
+def eval_prompt_sets(p: Params, dataset_version: str) -> tuple[list[list[dict]], list[list[dict]]]:
+    """(eval prompts, train prompts) of a dataset version, evaluate.n_prompts of each. The train prompts
+    feed the classifier's neutral class (the base model's own voice), never the scored replies."""
+    from ..dataset import eval_prompts, load_version
+
+    train, evals, _ = load_version(p.store, p.character_id, dataset_version)
+    prompts = eval_prompts(evals, p.evaluate.n_prompts)
+    if not prompts:
+        raise RuntimeError(f"dataset {dataset_version} has no eval prompts: raise dataset.eval_fraction")
+    return prompts, eval_prompts(train, p.evaluate.n_prompts)
+
+
+def compared_models(registry, character_id: str, version: str, path: str | Path, base_model: str) -> dict:
+    """{"base": None, "adapter": spec, "previous": spec (if any)}; a spec is {name, version, path, sha256}.
+    The candidate's sha256 is read from its weights on disk (a run's adapter is not registered yet)."""
+    models: dict[str, dict | None] = {"base": None, "adapter": {
+        "name": f"{character_id}@{version}", "version": version, "path": str(path),
+        "sha256": sha256_file(Path(path) / WEIGHTS_FILE)}}
+    prev = previous_approved(registry, character_id, version, base_model)
+    if prev is not None:
+        models["previous"] = {"name": f"{character_id}@{prev['version']}", "version": prev["version"],
+                              "path": str(prev["path"]), "sha256": prev["sha256"]}
+    return models
+
+
+def generation_key(models: Mapping[str, dict | None], base_model: str, prompts: list, neutral_prompts: list,
+                   p: Params) -> str:
+    """What the replies depend on: adapter weights, base model, prompts and decoding (greedy)."""
+    return sha256_json({"adapters": {who: m and m["sha256"] for who, m in models.items()},
+                        "base_model": str(base_model), "prompts": prompts, "neutral_prompts": neutral_prompts,
+                        "decoding": {"do_sample": False, "max_new_tokens": p.evaluate.max_new_tokens,
+                                     "batch_size": p.evaluate.batch_size}})
+
+
+def generate_all(p: Params, models: Mapping[str, dict | None], prompts: list[list[dict]],
+                 neutral_prompts: list[list[dict]], out_dir: str | Path, *, base_model: str, progress: bool = True,
+                 log: Callable[[str], object] = print) -> dict:
+    """{"key", "cached", "file", "models" ({who: adapter name or None}), "prompts", "replies" ({who: [...]}),
+    "neutral_prompts", "neutral_replies" (the base model's replies to the train prompts)}.
+
+    Reuses <out_dir>/generations.json when its key matches; otherwise loads the engine, generates
+    and writes it."""
+    from tqdm.auto import tqdm
+
+    key = generation_key(models, base_model, prompts, neutral_prompts, p)
+    file = Path(out_dir) / GENERATIONS_FILE
+    if file.exists():
+        cached = read_json(file)
+        if cached.get("key") == key:
+            log(f"generate: reusing the replies in {file} (same adapters, base model, prompts and decoding)")
+            return {**cached, "cached": True, "file": str(file)}
+    from ..engine import Engine
+
+    engine = Engine(base_model)
+    for m in models.values():
+        if m is not None:
+            engine.load_adapter(m["name"], m["path"])
+    names = {who: m and m["name"] for who, m in models.items()}
+    with tqdm(total=len(names) * len(prompts), desc="generate", unit="reply", disable=not progress) as bar:
+        replies = {who: generate_replies(engine, prompts, name, p, on_batch=bar.update) for who, name in names.items()}
+    neutral = generate_replies(engine, neutral_prompts, None, p)
+    out = {"key": key, "models": names, "prompts": prompts, "replies": replies, "neutral_prompts": neutral_prompts,
+           "neutral_replies": neutral}
+    write_json(file, out)
+    return {**out, "cached": False, "file": str(file)}

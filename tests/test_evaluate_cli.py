@@ -1,0 +1,73 @@
+"""`lora evaluate --character C --adapter NAME@VERSION` on a registered adapter of the test-size store."""
+
+import json
+import shutil
+
+import pytest
+
+from lora_lib import stages
+from lora_lib.cli import main
+from lora_lib.config import load_params
+from lora_lib.engine.synthetic import make_adapter
+from lora_lib.registry import Registry
+from lora_lib.store import run_paths
+from lora_lib.tracking import Tracker
+
+from .conftest import ROOT
+
+SMALL = ["--set", "evaluate.n_prompts=4", "--set", "evaluate.max_new_tokens=8", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def registered(demo_store, tmp_path_factory):
+    """A store of its own (world + test-size model copied) with nabi's dataset and one registered
+    synthetic adapter trained on nothing (the steps, not the figures, are under test)."""
+    store = tmp_path_factory.mktemp("evaluate-cli")
+    shutil.copytree(demo_store / "demo", store / "demo")
+    p = load_params("nabi", params_dir=ROOT / "params", overrides={"store": str(store), "tracking": "none"})
+    paths = run_paths(store, "nabi", "data")
+    stages.run_collect(p, paths, Tracker())
+    stages.run_clean(p, paths, Tracker(), params_dir=ROOT / "params")
+    stages.run_dataset(p, paths, Tracker(), params_dir=ROOT / "params")
+    base = str(p.path(p.base_model))
+    adapter = make_adapter(base, store / "adapters" / "nabi" / "syn1", seed=3)
+    Registry(p.registry_url()).register_adapter(
+        character_id="nabi", version="syn1", path=str(adapter), base_model=base,
+        dataset_version=paths.result("dataset")["dataset_version"], status="candidate", actor="test")
+    return store
+
+
+def lora_evaluate(store, *extra):
+    return main(["evaluate", "--character", "nabi", "--adapter", "nabi@syn1", "--store", str(store),
+                 "--params", str(ROOT / "params"), *SMALL, *extra])
+
+
+def test_evaluate_command_writes_a_report_and_reuses_replies_when_only_a_threshold_changes(registered, capsys):
+    assert lora_evaluate(registered) == 0
+    out = capsys.readouterr().out
+    folder = registered / "evaluate" / "nabi" / "syn1"
+    report = json.loads((folder / "gate_report.json").read_text())
+    assert report["adapter"] == "nabi@syn1" and report["n_prompts"] == 4 and report["previous"] is None
+    assert f"nabi@syn1: {'APPROVE' if report['passed'] else 'REJECT: '}" in out
+    assert str(folder / "gate_report.json") in out and "reusing" not in out
+    assert (folder / "replies.jsonl").exists() and (folder / "ab" / "sheet.csv").exists()
+    assert not (registered / "adapters" / "nabi" / "syn1" / "gate_report.json").exists()  # its own report stays
+
+    assert lora_evaluate(registered, "--set", "evaluate.min_gate_pass_rate=0.0") == 0
+    assert "generate: reusing the replies" in capsys.readouterr().out
+    again = json.loads((folder / "gate_report.json").read_text())
+    assert again["thresholds"]["min_gate_pass_rate"] == 0.0
+    assert again["gate_pass_rate"] == report["gate_pass_rate"] and again["persona"] == report["persona"]
+    assert all(g["passed"] for g in again["gates"] if g["gate"].startswith("auto:"))
+
+    assert lora_evaluate(registered, "--set", "evaluate.max_new_tokens=9") == 0  # decoding changed: regenerate
+    assert "reusing" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("adapter,needle", [("nabi@nope", "unknown adapter nabi@nope"),
+                                            ("bori@syn1", "is not an adapter of --character 'nabi'"),
+                                            ("syn1", "not an adapter name")])
+def test_evaluate_command_names_a_bad_adapter(registered, capsys, adapter, needle):
+    assert main(["evaluate", "--character", "nabi", "--adapter", adapter, "--store", str(registered),
+                 "--params", str(ROOT / "params")]) == 2
+    assert needle in capsys.readouterr().err
