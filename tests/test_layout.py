@@ -18,7 +18,7 @@ PKG = ROOT / "lora_lib"
 GROUND = 0
 FLOORS = {
     "config": GROUND, "store": GROUND, "registry": GROUND, "requestlog": GROUND, "engine": GROUND,
-    "tracking": GROUND, "notebook": GROUND, "plots": GROUND,
+    "tracking": GROUND, "notebook": GROUND, "plots": GROUND, "models": GROUND,
     "clean": 1,  # pure per-turn functions, used by collect (known values) and the clean stage
     "collect": 2, "dataset": 3, "train": 4, "evaluate": 5, "serve": 6, "monitor": 7,
     "stages": 8, "pipeline": 8, "sweep": 8, "closed_loop": 8, "reports": 8, "demo": 8, "bench": 8, "cli": 8,

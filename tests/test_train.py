@@ -79,8 +79,8 @@ def test_bad_inputs_fail_before_training(nabi, tmp_path):
     with pytest.raises(TrainError, match="no chat template"):
         check_inputs(p, [{"messages": [{"role": "assistant", "content": "냥"}]}], tok)
     tok.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
-    with pytest.raises(TrainError, match="generation"):
-        check_inputs(p, [{"messages": [{"role": "assistant", "content": "냥"}]}], tok)
+    with pytest.raises(TrainError, match="cannot limit the loss to assistant turns"):  # no end-of-turn token
+        check_inputs(p, [{"messages": [{"role": "user", "content": "안녕"}, {"role": "assistant", "content": "냥"}]}], tok)
     with pytest.raises(TrainError, match="built with another tokenizer"):
         check_tokenizer({"version": "v1", "format_config": {"tokenizer_sha256": "0" * 64}}, _tokenizer(p))
     with pytest.raises(TrainError, match="base model path does not exist"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .doctor import add_doctor
 from .evaluate import add_evaluate
 from .monitoring import add_forget, add_monitor
 from .runs import add_run, add_sweep, add_train
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_params(sub)
     add_train(sub)
     add_bench(sub)
+    add_doctor(sub)
     add_serving_commands(sub)
     add_forget(sub)
     add_monitor(sub)

@@ -6,12 +6,13 @@ import hashlib
 from pathlib import Path
 
 from ..config import Params
+from ..models.masking import count_tokens
 from ..store import sha256_json
 from .records import DatasetError, TokenCounter
 
 
 def token_counter(tokenizer) -> TokenCounter:
-    """(tokens, assistant tokens) of a message list with the tokenizer's chat template applied.
+    """(tokens, trained assistant tokens) of a message list with the tokenizer's chat template applied.
 
     Memoized: rendering the template is the slow part, and the build asks for the same lists again.
     """
@@ -22,9 +23,7 @@ def token_counter(tokenizer) -> TokenCounter:
     def count(messages: list[dict]) -> tuple[int, int]:
         key = json.dumps(messages, ensure_ascii=False, sort_keys=True)
         if key not in cache:
-            out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
-                                                return_assistant_tokens_mask=True)
-            cache[key] = (len(out["input_ids"]), int(sum(out.get("assistant_masks") or [])))
+            cache[key] = count_tokens(tokenizer, messages)  # masked as training masks (models.masking)
         return cache[key]
     return count
 

@@ -70,13 +70,13 @@ class RowSampler:
     and one global RNG for the whole batch). Rows without any of these are not touched."""
 
     def __init__(self, settings: list[Sampling | None], prompt_len: int = 0, prompt_ids=None,
-                 suppress: int | None = None):
+                 suppress: int | list[int] | None = None):
         import secrets
 
         import torch
 
         self.rows = []
-        self.suppress = suppress  # ignore_eos: this token (EOS) is never drawn, after the raw logprobs are taken
+        self.suppress = suppress  # ignore_eos: these tokens (EOS, end of turn) are never drawn, after the raw logprobs are taken
         self.prompt_len = prompt_len  # generated tokens start here (prompts are left-padded to one length)
         self.prompt_ids = prompt_ids  # per row: the prompt's token ids without padding (repetition penalty)
         self.raw: dict[int, deque] = {}  # row -> raw logprobs of the steps the streamer has not consumed
@@ -177,9 +177,11 @@ class RowStreamer:
     """
 
     def __init__(self, tokenizer, callbacks: list[OnText | None], limits: list[int],
-                 settings: list[Sampling | None] | None = None, sampler: RowSampler | None = None):
+                 settings: list[Sampling | None] | None = None, sampler: RowSampler | None = None,
+                 stop_ids: list[int] | None = None):
         n = len(callbacks)
         self.tokenizer, self.callbacks, self.limits, self.sampler = tokenizer, callbacks, limits, sampler
+        self.stop_ids = set(stop_ids) if stop_ids else {tokenizer.eos_token_id}  # the family's end of turn
         settings = settings or [None] * n
         self.stops = [s.stop if s else () for s in settings]
         self.top = [s.logprobs if s else None for s in settings]
@@ -202,7 +204,7 @@ class RowStreamer:
                 raw = self.sampler.take(i) if self.sampler else None
                 if self.done[i]:
                     continue
-                if tok == self.tokenizer.eos_token_id:
+                if tok in self.stop_ids:
                     self.done[i], self.finish[i] = True, "stop"
                     continue
                 self.ids[i].append(tok)

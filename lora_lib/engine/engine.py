@@ -22,6 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..models.families import ensure_pad_token, family_of, stop_token_ids
 from ..store import sha256_file
 from .decoding import Generation, OnText, RowSampler, RowStreamer, Sampling
 from .lora_batch import install_batched_lora
@@ -59,6 +60,11 @@ class Engine:
         self.tokenizer.padding_side = "left"  # decoder-only batches pad on the left
         self.model = AutoModelForCausalLM.from_pretrained(self.base_model, dtype=dtype or torch.float32)
         self.model.eval()
+        # The family decides what ends a reply (Llama-3: <|eot_id|>, Gemma: <end_of_turn>, ...) and the
+        # pad token a tokenizer without one gets (lora_lib.models.families).
+        self.family = family_of(self.tokenizer, self.model.config)
+        ensure_pad_token(self.tokenizer, self.family)
+        self.stop_ids = stop_token_ids(self.tokenizer, self.family, self.model.generation_config)
         self.adapters: OrderedDict[str, str] = OrderedDict()  # name -> path, least recently used first
         self.batched_lora = batched_lora  # False: PEFT's per-adapter loop for mixed batches
         self.load_count = 0
@@ -150,8 +156,9 @@ class Engine:
             prompt_ids = [row[mask.bool()] for row, mask in zip(enc["input_ids"], enc["attention_mask"], strict=True)]
         # ignore_eos here rather than HF's min_new_tokens: that would act before the raw logprobs are taken
         sampler = RowSampler(sampling, enc["input_ids"].shape[1], prompt_ids,
-                             self.tokenizer.eos_token_id if ignore_eos else None)
-        streamer = RowStreamer(self.tokenizer, on_text or [None] * n, limits, sampling, sampler)
+                             self.stop_ids if ignore_eos else None)
+        streamer = RowStreamer(self.tokenizer, on_text or [None] * n, limits, sampling, sampler,
+                               stop_ids=self.stop_ids)
         start = time.perf_counter()
         with self._lock, torch.inference_mode():
             unknown = {a for a in adapters if a and a not in self.adapters}
@@ -167,7 +174,7 @@ class Engine:
                 kwargs["stopping_criteria"] = StoppingCriteriaList([_RowsDone(streamer)])
             self.model.generate(**enc, max_new_tokens=max(limits), do_sample=False,
                                 pad_token_id=self.tokenizer.pad_token_id,
-                                eos_token_id=self.tokenizer.eos_token_id, streamer=streamer, **kwargs)
+                                eos_token_id=self.stop_ids, streamer=streamer, **kwargs)
         latency = (time.perf_counter() - start) * 1000
         return [Generation(streamer.final_text(i), int(mask.sum()), len(streamer.ids[i]), latency,
                            streamer.finish[i], n, streamer.logprobs[i])
@@ -184,7 +191,8 @@ class Engine:
         return self.tokenizer.pad({"input_ids": ids}, return_tensors="pt", padding=True)
 
     def _template(self, messages: list[dict]) -> str:
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                                  **self.family.chat_kwargs)
 
 
 def _is_chat(prompt) -> bool:

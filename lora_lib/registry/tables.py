@@ -23,6 +23,7 @@ from sqlalchemy import (
     update,
 )
 
+from ..models.identity import same_base
 from ..store import sha256_file
 from .names import STATUSES, WEIGHTS_FILE
 
@@ -134,7 +135,7 @@ def _set_route(conn: Connection, character_id: str, *, base_model: str, stable_v
         if v is None:
             continue
         row = _require_adapter(conn, character_id, v)
-        if row["base_model"] != base_model:
+        if not same_base(row["base_model"], base_model):  # by content: a copied store keeps its adapters
             raise ValueError(f"adapter {character_id}@{v} was trained on {row['base_model']!r}, "
                              f"not {base_model!r}")
         if row["status"] != "approved":

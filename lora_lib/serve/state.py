@@ -11,9 +11,9 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from ..engine import AdapterLoadError, AdapterSpec, Engine
+from ..models.identity import same_base
 from ..registry import Registry, adapter_name
 from ..requestlog import append_request_log, user_ref
 from .backend import make_backend
@@ -121,8 +121,7 @@ class ServerState:
     def _same_base(self, base: str | None) -> bool:
         if base is None:
             return True
-        ours = self.engine.base_model
-        return base == ours or (Path(base).exists() and Path(base).resolve() == Path(ours).resolve())
+        return same_base(base, self.engine.base_model)  # by content, not path (lora_lib.models.identity)
 
     def _spec(self, owner: str, version: str, reads: _Reads | None = None) -> AdapterSpec | None:
         row = (reads or self.registry).get_adapter(owner, version)

@@ -1,8 +1,9 @@
 """Train: a dataset version + a base model -> a LoRA/QLoRA adapter with a reproducibility record.
 
-TRL's SFTTrainer does the work, with PEFT LoRA and loss on assistant tokens only (the chat
-template marks them with {% generation %}). Everything that can be wrong is checked before any
-training starts. The adapter's version is a hash of everything that made it (dataset version,
+TRL's SFTTrainer does the work, with PEFT LoRA and loss on assistant tokens only: the rows are
+pre-tokenized with masks from lora_lib.models.masking (generation markers, TRL's training template,
+or render-diff for any other template; refused only when none is provably consistent). Everything
+that can be wrong is checked before any training starts. The adapter's version is a hash of everything that made it (dataset version,
 train params, base model and tokenizer hashes, seed), so the same inputs name the same adapter.
 
 - checks.py    everything that can be wrong, checked before the model is loaded

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..config import Params, guide_warnings
 from ..dataset import load_preferences, load_version
+from ..models.families import family_of
 from ..store import read_json, sha256_file, sha256_json, write_json
 from .checks import check_inputs, check_params, check_tokenizer, model_fingerprint
 from .record import _model_card, git_state, hardware, library_versions, peak_rss_mb
@@ -42,7 +43,10 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
     train, _, manifest = load_version(p.store, p.character_id, dataset_version)
     pairs = load_preferences(p.store, p.character_id, dataset_version) if p.train.method == "dpo" else None
     tokenizer = AutoTokenizer.from_pretrained(base)
-    check_inputs(p, train, tokenizer, pairs)
+    plan = check_inputs(p, train, tokenizer, pairs)
+    base_check = {"family": family_of(tokenizer).name, "masking": plan.method}
+    if progress:
+        print(f"base model {base}: family {base_check['family']}, masking {plan.method} (lora doctor --base for more)")
     fingerprint["tokenizer_fingerprint"] = check_tokenizer(manifest, tokenizer)
     fingerprint["tokenizer_sha256"] = fingerprint["tokenizer_sha256"] or fingerprint["tokenizer_fingerprint"]
     version = adapter_version(dataset_version, p, fingerprint)
@@ -104,7 +108,7 @@ def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, forc
         "tokens_per_second": round(train_tokens / wall, 1) if wall > 0 and not last else None,
         "peak_rss_mb": peak_rss_mb(),
         "final_loss": losses[-1]["loss"] if losses else None, "train_loss": out.training_loss, "losses": losses,
-        "dpo": dpo,
+        "dpo": dpo, "base_check": base_check,
         "adapter_sha256": sha256_file(tmp / "adapter_model.safetensors"),
         "resumed_from": str(last.relative_to(root)) if last else None,
     }

@@ -48,9 +48,10 @@ def check_params(p: Params) -> None:
                          f"(got {err.get('input')!r})") from None
 
 
-def check_inputs(p: Params, train: list[dict], tokenizer, preferences: list[dict] | None = None) -> None:
-    """Fail before training on an empty dataset, records without a reply, a template without markers,
-    and (for dpo) a version without preference pairs."""
+def check_inputs(p: Params, train: list[dict], tokenizer, preferences: list[dict] | None = None):
+    """Fail before training on an empty dataset, records without a reply, a template whose assistant-only
+    masks cannot be proven, and (for dpo) a version without preference pairs. Returns the masking plan
+    (the check `lora doctor` runs)."""
     check_params(p)
     if p.train.method == "dpo" and not preferences:
         raise TrainError(f"train.method=dpo but the dataset version for {p.character_id!r} has no preference "
@@ -62,13 +63,17 @@ def check_inputs(p: Params, train: list[dict], tokenizer, preferences: list[dict
         if not isinstance(msgs, list) or not any(isinstance(m, dict) and m.get("role") == "assistant"
                                                   and m.get("content") for m in msgs):
             raise TrainError(f"train record {i} ({rec.get('conversation_id')}): no assistant turn to learn from")
-    template = getattr(tokenizer, "chat_template", None)
-    if not template:
-        raise TrainError("the base model's tokenizer has no chat template; set one (ChatML) before training")
-    if "{% generation %}" not in template and "{%- generation %}" not in template and not _trl_can_patch(tokenizer):
-        raise TrainError("the chat template has no {% generation %} markers, so the loss cannot be limited "
-                         "to assistant turns, and TRL has no training template for it; add them around the "
-                         "assistant content")
+    return masking_plan(tokenizer, train)
+
+
+def masking_plan(tokenizer, train: list[dict], config=None):
+    """How the loss is limited to assistant turns (lora_lib.models.masking), proven on the first records."""
+    from ..models.masking import MaskingError, plan_for
+
+    try:
+        return plan_for(tokenizer, [r["messages"] for r in train[:8]], config)
+    except MaskingError as exc:
+        raise TrainError(str(exc)) from None
 
 
 def check_tokenizer(manifest: dict, tokenizer) -> str:
@@ -80,13 +85,3 @@ def check_tokenizer(manifest: dict, tokenizer) -> str:
                          f"(sha256 {built_with[:12]}, base model's is {fp[:12]}): rebuild the dataset stage "
                          "with this base_model")
     return fp
-
-
-def _trl_can_patch(tokenizer) -> bool:
-    """TRL swaps in a training template with generation markers for the templates it knows (Qwen, Llama, ...)."""
-    try:
-        from trl.chat_template_utils import get_training_chat_template
-
-        return get_training_chat_template(tokenizer) is not None
-    except (ImportError, ValueError):
-        return False

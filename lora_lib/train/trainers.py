@@ -41,6 +41,9 @@ def setup_trainer(p: Params, model, tokenizer, train: list[dict], output_dir: st
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
+    from ..models.masking import training_rows
+    from .checks import masking_plan
+
     lora = LoraConfig(r=p.train.lora.r, lora_alpha=p.train.lora.alpha, lora_dropout=p.train.lora.dropout,
                       target_modules=p.train.lora.target_modules, use_rslora=p.train.lora.rslora,
                       task_type="CAUSAL_LM")
@@ -48,7 +51,7 @@ def setup_trainer(p: Params, model, tokenizer, train: list[dict], output_dir: st
         output_dir=str(output_dir), seed=p.seed, data_seed=p.seed,
         num_train_epochs=p.train.epochs, max_steps=p.train.max_steps,
         per_device_train_batch_size=p.train.batch_size, learning_rate=p.train.learning_rate,
-        max_length=p.train.max_length, assistant_only_loss=True, packing=False,
+        max_length=p.train.max_length, packing=False,  # assistant-only: the rows carry assistant_masks
         # On CPU these defaults cost time and buy nothing on a small model (DESIGN.md section 9).
         gradient_checkpointing=False, bf16=bf16, fp16=False,
         # Batches of similar length: the padded batch is as long as its longest chat, so random
@@ -61,9 +64,12 @@ def setup_trainer(p: Params, model, tokenizer, train: list[dict], output_dir: st
         report_to=["wandb"] if p.tracking != "none" and _wandb_active() else "none",
         disable_tqdm=not progress, dataloader_num_workers=0, dataloader_pin_memory=_cuda(),
     )
+    # Pre-tokenized with our own masks (any template: markers, TRL's training variant or render-diff),
+    # so the labels are exactly the ones `lora doctor` shows and masking.verify proved.
+    rows = training_rows(tokenizer, train, masking_plan(tokenizer, train, model.config), p.train.max_length)
     cls = _selective_head_trainer() if p.train.selective_lm_head and not _cuda() else SFTTrainer
     return cls(model=model, args=args, processing_class=tokenizer, peft_config=lora, callbacks=callbacks,
-               train_dataset=Dataset.from_list([{"messages": r["messages"]} for r in train]))
+               train_dataset=Dataset.from_list(rows))
 
 
 # Above this many (label tokens x vocabulary) logits, TRL's chunked log-prob head saves memory that
