@@ -163,23 +163,27 @@ def evaluate_inputs(p: Params, paths: RunPaths, params_dir: str | Path = "params
 
 def evaluate_adapter(p: Params, inputs: dict, *, progress: bool = True) -> dict:
     """The evaluate steps in order (notebook 05 runs them one cell each): generate (or reuse the cached
-    replies) -> gates -> persona -> blinded A/B -> decision. Returns {"report", "rows", "scores",
+    replies) -> gates -> reply-set gates (diversity, fluency, relevance, consistency) -> persona -> blinded A/B ->
+    decision. Returns {"report", "rows", "scores",
     "generations"}; writes only the replies cache and the A/B set (write_outputs writes the rest)."""
     from . import evaluate as ev
 
     prompts, neutral_prompts = ev.eval_prompt_sets(p, inputs["dataset_version"])
+    probes = ev.persona_probes(p, inputs["characters"])
     gen = ev.generate_all(p, inputs["models"], prompts, neutral_prompts, inputs["out_dir"],
-                          base_model=inputs["base_model"], progress=progress)
+                          base_model=inputs["base_model"], progress=progress,
+                          probe_prompts=[pr["prompt"] for pr in probes["probes"]])
     gates = ev.score_gates(gen["replies"], p)
+    quality = ev.score_quality(gen, p, probes=probes, **ev.reference_lms(p, inputs["base_model"], inputs["own_clean"]))
     classifier, classifier_info = ev.build_classifier(p, inputs["characters"], gen["neutral_replies"],
                                                       own_clean=inputs["own_clean"], fallback=inputs["fallback"])
     persona = ev.score_persona(gen["replies"], p, classifier)
     ab = ev.ab_round(Path(inputs["out_dir"]) / "ab", prompts, gen["replies"], gen["models"], p)
-    scores = ev.merge_scores(gates, persona)
+    scores = ev.merge_scores(gates, persona, quality)
     report = ev.gate_report(p, inputs["models"], scores, classifier_info, ab,
                             dataset_version=inputs["dataset_version"], n_prompts=len(prompts))
     return {"report": report, "rows": ev.replies_table(prompts, gen["replies"], scores, p), "scores": scores,
-            "generations": gen}
+            "generations": gen, "quality": quality}
 
 
 def finish_evaluate(p: Params, paths: RunPaths, tracker: Tracker, inputs: dict, report: dict, rows: list[dict],
