@@ -219,10 +219,10 @@ class DiversityParams(_Strict):
     """Diversity of the reply set (lora_lib.evaluate.diversity): a collapsed adapter repeats a few lines."""
 
     enabled: bool = True
-    max_top_reply_share: float = Field(0.25, ge=0, le=1)  # one reply to more than this share of prompts fails
-    min_distinct_1: float = Field(0.2, ge=0, le=1)  # distinct word unigrams / all, over the set
-    min_distinct_2: float = Field(0.35, ge=0, le=1)  # distinct word bigrams / all, over the set
-    max_self_similarity: float = Field(0.5, ge=0, le=1)  # mean pairwise char-3-gram Jaccard
+    max_top_reply_share: float = Field(0.125, ge=0, le=1)  # one reply to more than this share of prompts fails
+    min_distinct_1: float = Field(0.6, ge=0, le=1)  # distinct word unigrams / all, over the set
+    min_distinct_2: float = Field(0.8, ge=0, le=1)  # distinct word bigrams / all, over the set
+    max_self_similarity: float = Field(0.1, ge=0, le=1)  # mean pairwise char-3-gram Jaccard
     min_replies: int = Field(5, ge=2)  # smaller sets are not judged
     max_drop_vs_previous: float = Field(0.15, ge=0, le=1)  # distinct-2 drop vs the previous approved adapter
 
@@ -235,7 +235,7 @@ class FluencyParams(_Strict):
     min_reply_logprob: float = -6.0  # mean log-prob per token under the base; below: disfluent
     min_reply_logprob_ngram: float = -4.5  # the same floor for the ngram scorer (per character)
     ngram_n: int = Field(3, ge=1, le=6)
-    max_disfluent_share: float = Field(0.25, ge=0, le=1)  # more disfluent replies than this fails
+    max_disfluent_share: float = Field(0.4, ge=0, le=1)  # more disfluent replies than this fails
     max_drop_vs_previous: float = Field(1.0, ge=0)  # mean log-prob drop vs the previous approved adapter
 
 
@@ -244,10 +244,10 @@ class RelevanceParams(_Strict):
     log p(prompt | reply) against shuffled pairs."""
 
     enabled: bool = True
-    min_overlap: float = Field(0.2, ge=0, le=1)  # share of the prompt's content bigrams in the reply
+    min_overlap: float = Field(0.15, ge=0, le=1)  # share of the prompt's content bigrams in the reply
     min_lm_gain: float = 0.15  # nats/token over the same prompt given other replies
     n_shuffled: int = Field(3, ge=1)
-    min_grounded_share: float = Field(0.5, ge=0, le=1)
+    min_grounded_share: float = Field(0.15, ge=0, le=1)
 
 
 class ConsistencyParams(_Strict):
@@ -256,6 +256,7 @@ class ConsistencyParams(_Strict):
     enabled: bool = True
     kind: str | None = None  # what the character is ("고양이"); None: from the card's system prompt
     min_fact_score: float = Field(0.0, ge=0, le=1)  # per fact (name, kind, likes, speech); 0 = report only
+    min_speech_share: float = Field(0.6, ge=0, le=1)  # replies with the character's style marker (speech habit)
     max_contradictions: int = Field(1, ge=0)  # replies contradicting the card (another name/kind, a denial)
 
 

@@ -88,10 +88,12 @@ def consistency_scores(probes: Sequence[dict], replies: Sequence[str], facts: Ma
         hits = [row["hit"] for row in rows if row["fact"] == f]
         per_fact[f] = sum(hits) / len(hits)
     speech = sum(has_style_marker(r, markers) for r in replies) / len(replies) if replies else 0.0
-    listed = [f"{row['prompt']!r} -> {row['reply'][:40]!r}: {c}" for row in rows for c in row["contradictions"]]
+    # one entry per contradicting reply
+    listed = [f"{row['prompt']!r} -> {row['reply'][:40]!r}: {', '.join(row['contradictions'])}" for row in rows
+              if row["contradictions"]]
     reasons = [f"{f} {s:.2f} < {cp.min_fact_score}" for f, s in per_fact.items() if s < cp.min_fact_score]
-    if speech < cp.min_fact_score:
-        reasons.append(f"speech habit on probes {speech:.2f} < {cp.min_fact_score}")
+    if speech < cp.min_speech_share:
+        reasons.append(f"speech habit on probes {speech:.2f} < {cp.min_speech_share}")
     if len(listed) > cp.max_contradictions:
         reasons.append(f"{len(listed)} contradictions (> {cp.max_contradictions}): " + "; ".join(listed[:3]))
     fig = {"n": len(rows), "facts": per_fact, "speech": speech, "contradictions": listed,
