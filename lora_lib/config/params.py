@@ -346,6 +346,12 @@ class MonitorParams(_Strict):
     cooldown_s: float = Field(600, ge=0)
     fresh_promotion_s: float = Field(3600, ge=0)  # a stable promoted this recently still counts as on trial
     watch_interval_s: float = Field(30, gt=0)
+    # Served-reply signals, candidate vs stable with the same test: a reply equal to one of the version's last
+    # repeat_window replies is a repeat; a user who does not write again within the next retention_window
+    # requests of the character has left (retention = the rest).
+    repeat_window: int = Field(20, ge=1)
+    retention_window: int = Field(50, ge=1)
+    signals: bool = True  # score served replies for style marker and fluency (loads the base model once)
 
 
 class Params(_Strict):
