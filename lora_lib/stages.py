@@ -258,7 +258,7 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     per-version metrics, alerts (thresholds and candidate vs stable), auto-rollback if configured, negatives."""
     from .dataset import eval_prompts, load_version
     from .engine import Engine
-    from .monitor import monitor_once, replay, traffic_fns
+    from .monitor import monitor_once, replay, signal_fn_for, traffic_fns
     from .registry import Registry
 
     registry = Registry(p.registry_url())
@@ -274,7 +274,8 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     log_path.unlink(missing_ok=True)  # one replay per run: a re-run starts its log afresh
     for name in ("alerts.jsonl", "rollbacks.jsonl"):  # both belong to this run's log
         (paths.stage_dir("monitor") / name).unlink(missing_ok=True)
-    records = replay(requests, resolve_fn, generate_fn, gate_fn, log_path, progress=True)
+    records = replay(requests, resolve_fn, generate_fn, gate_fn, log_path, progress=True,
+                     signal_fn=signal_fn_for(p) if p.monitor.signals else None)
     res = monitor_once(p.monitor, log_path, paths.stage_dir("monitor"), registry=registry,
                        only_character=p.character_id)
     alerts = read_jsonl(paths.stage_dir("monitor") / "alerts.jsonl")

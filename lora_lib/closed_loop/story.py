@@ -273,7 +273,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
 def report(store: str | Path, character_id: str) -> dict:
     """The newest closed-loop run of a character, for notebook 07: {"headline", "rates" (violation rates
     before/after the rollback, bad vs stable), "figure" (time series with the rollback), "flagged"
-    (negatives), "result"}. Without a run: the headline says how to make one and the rest is empty."""
+    (negatives), "retention" (per version: retention, turns per session, signal rates), "result"}. Without a run: the headline says how to make one and the rest is empty."""
     import pandas as pd
     from matplotlib.figure import Figure
 
@@ -285,7 +285,8 @@ def report(store: str | Path, character_id: str) -> dict:
         fig.text(0.5, 0.5, "no closed-loop demo run", ha="center", va="center")
         return {"headline": f"no closed-loop demo run for {character_id} yet: "
                             f"`lora demo closed-loop --character {character_id} --store {store}`",
-                "rates": pd.DataFrame(), "figure": fig, "flagged": pd.DataFrame(), "result": None}
+                "rates": pd.DataFrame(), "figure": fig, "flagged": pd.DataFrame(), "retention": pd.DataFrame(),
+                "result": None}
     res = read_json(runs[-1])
     out = monitor_outputs(runs[-1].parent, runs[-1].parent / "request_log.jsonl")
     d, nv = res["detection"], res["new_version"]
@@ -300,4 +301,4 @@ def report(store: str | Path, character_id: str) -> dict:
     rates = pd.DataFrame(res["violation_rates"]).T
     return {"headline": f"{runs[-1].parent.parent.name}: {headline}", "rates": rates,
             "figure": plot_timeseries(out["windows"], out["rollbacks"].to_dict(orient="records")),
-            "flagged": out["negatives"], "result": res}
+            "flagged": out["negatives"], "retention": pd.DataFrame(res.get("retention") or []), "result": res}

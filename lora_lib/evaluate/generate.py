@@ -128,6 +128,9 @@ def generate_all(p: Params, models: Mapping[str, dict | None], prompts: list[lis
         if cached.get("key") == key:
             log(f"generate: reusing the replies in {file} (same adapters, base model, prompts and decoding)")
             return {**cached, "cached": True, "file": str(file)}
+    from .lm_score import quiet_known_warnings
+
+    quiet_known_warnings()
     from ..engine import Engine
 
     engine = Engine(base_model)

@@ -14,10 +14,25 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 
+def quiet_known_warnings() -> None:
+    """Silence the known library noise that would print a warning box on the evaluate and monitor pages:
+    bitsandbytes' "Failed to load CPU gemm_4bit_forward from kernels-community" (logged when peft imports it
+    offline; its CPU fallback is what runs) and transformers' "Loading weights" progress bar on every model
+    load. Call before the first model load; nothing else is filtered."""
+    import logging
+
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 class LMScorer:
     def __init__(self, model_path: str, *, batch_size: int = 16):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        quiet_known_warnings()
 
         self.model_path = str(model_path)
         self.tokenizer = AutoTokenizer.from_pretrained(self.model_path)

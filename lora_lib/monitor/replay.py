@@ -17,7 +17,10 @@ def traffic_fns(p, registry, engine) -> tuple[Callable, Callable, Callable]:
     (category fallback), the engine with the routed adapter loaded from the registry by its route owner,
     and the character's own gate settings."""
     from ..evaluate.gates import check_reply, gate_kwargs
+    from ..evaluate.lm_score import quiet_known_warnings
     from ..serve.router import resolve
+
+    quiet_known_warnings()
 
     base_model = str(p.path(p.base_model))
 
