@@ -165,9 +165,9 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     # 3. Traffic through the real router and engine; monitoring with auto-rollback every check_every requests.
     resolve_fn, generate_fn, gate_fn = traffic_fns(p, registry, engine)
     signal_fn = signal_fn_for(p) if p.monitor.signals else None
-    users = SyntheticUsers(p.monitor.n_users, Reader([m["content"] for c in clean for m in c["messages"]
-                                                      if m["role"] == "assistant"]), seed=p.seed,
-                           away_for=3 * p.monitor.retention_window)
+    reader = Reader([m["content"] for c in clean for m in c["messages"] if m["role"] == "assistant"],
+                    [m["content"] for c in clean for m in c["messages"] if m["role"] == "user"])
+    users = SyntheticUsers(p.monitor.n_users, reader, seed=p.seed, away_for=3 * p.monitor.retention_window)
     reactions: dict[str, Counter] = {}
     log_path, feedback_path = out / "request_log.jsonl", out / "feedback.jsonl"
     rng = random.Random(p.seed)

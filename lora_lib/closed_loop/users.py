@@ -5,7 +5,8 @@ model): a reader who has read the character's clean lines
 - hears the voice in the sentence endings it is used to (the last syllables of the clean assistant
   sentences that end at least `min_ending_share` of them), and finds a reply off voice when fewer than half
   of its sentences end that way;
-- finds a reply broken when most of its Hangul syllable pairs are ones it has never read;
+- finds a reply broken when most of its Hangul syllable pairs are ones it has never read (in the
+  character's lines or the users' turns);
 - finds a reply generic when it has already read that same reply (from this character, any version).
 A bad read gets more thumbs-down, fewer thumbs-up, and the user leaves more often; a user who left stays
 away for `away_for` requests. Seeded: the same run gives the same users.
@@ -38,11 +39,13 @@ def _pairs(text: str) -> list[str]:
 class Reader:
     """What a user who knows the character finds wrong in a reply: off voice, broken, generic."""
 
-    def __init__(self, clean_lines: Sequence[str], min_ending_share: float = 0.1):
+    def __init__(self, clean_lines: Sequence[str], other_lines: Sequence[str] = (), min_ending_share: float = 0.1):
+        """clean_lines: the character's own lines (its voice); other_lines: everyday text it has also read
+        (the users' turns), so plain Korean is not "broken", only off voice."""
         ends = Counter(e for t in clean_lines for e in _endings(t))
         total = sum(ends.values()) or 1
         self.voice = {e for e, c in ends.items() if c / total >= min_ending_share}
-        self.known_pairs = {p for t in clean_lines for p in _pairs(t)}
+        self.known_pairs = {p for t in (*clean_lines, *other_lines) for p in _pairs(t)}
 
     def faults(self, reply: str, already_read: bool) -> list[str]:
         out = []
