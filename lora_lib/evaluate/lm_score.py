@@ -17,11 +17,14 @@ from functools import lru_cache
 def quiet_known_warnings() -> None:
     """Silence the known library noise that would print a warning box on the evaluate and monitor pages:
     bitsandbytes' "Failed to load CPU gemm_4bit_forward from kernels-community" (logged when peft imports it
-    offline; its CPU fallback is what runs) and transformers' "Loading weights" progress bar on every model
-    load. Call before the first model load; nothing else is filtered."""
+    offline; its CPU fallback is what runs), transformers' FutureWarning "`is_gradient_checkpointing` is
+    deprecated" (raised inside PEFT's adapter loading, not our call) and transformers' "Loading weights"
+    progress bar on every model load. Call before the first model load; nothing else is filtered."""
     import logging
+    import warnings
 
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
