@@ -163,23 +163,27 @@ def evaluate_inputs(p: Params, paths: RunPaths, params_dir: str | Path = "params
 
 def evaluate_adapter(p: Params, inputs: dict, *, progress: bool = True) -> dict:
     """The evaluate steps in order (notebook 05 runs them one cell each): generate (or reuse the cached
-    replies) -> gates -> persona -> blinded A/B -> decision. Returns {"report", "rows", "scores",
+    replies) -> gates -> reply-set gates (diversity, fluency, relevance, consistency) -> persona -> blinded A/B ->
+    decision. Returns {"report", "rows", "scores",
     "generations"}; writes only the replies cache and the A/B set (write_outputs writes the rest)."""
     from . import evaluate as ev
 
     prompts, neutral_prompts = ev.eval_prompt_sets(p, inputs["dataset_version"])
+    probes = ev.persona_probes(p, inputs["characters"])
     gen = ev.generate_all(p, inputs["models"], prompts, neutral_prompts, inputs["out_dir"],
-                          base_model=inputs["base_model"], progress=progress)
+                          base_model=inputs["base_model"], progress=progress,
+                          probe_prompts=[pr["prompt"] for pr in probes["probes"]])
     gates = ev.score_gates(gen["replies"], p)
+    quality = ev.score_quality(gen, p, probes=probes, **ev.reference_lms(p, inputs["base_model"], inputs["own_clean"]))
     classifier, classifier_info = ev.build_classifier(p, inputs["characters"], gen["neutral_replies"],
                                                       own_clean=inputs["own_clean"], fallback=inputs["fallback"])
     persona = ev.score_persona(gen["replies"], p, classifier)
     ab = ev.ab_round(Path(inputs["out_dir"]) / "ab", prompts, gen["replies"], gen["models"], p)
-    scores = ev.merge_scores(gates, persona)
+    scores = ev.merge_scores(gates, persona, quality)
     report = ev.gate_report(p, inputs["models"], scores, classifier_info, ab,
                             dataset_version=inputs["dataset_version"], n_prompts=len(prompts))
     return {"report": report, "rows": ev.replies_table(prompts, gen["replies"], scores, p), "scores": scores,
-            "generations": gen}
+            "generations": gen, "quality": quality}
 
 
 def finish_evaluate(p: Params, paths: RunPaths, tracker: Tracker, inputs: dict, report: dict, rows: list[dict],
@@ -254,7 +258,7 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     per-version metrics, alerts (thresholds and candidate vs stable), auto-rollback if configured, negatives."""
     from .dataset import eval_prompts, load_version
     from .engine import Engine
-    from .monitor import monitor_once, replay, traffic_fns
+    from .monitor import monitor_once, replay, signal_fn_for, traffic_fns
     from .registry import Registry
 
     registry = Registry(p.registry_url())
@@ -270,7 +274,8 @@ def run_monitor(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     log_path.unlink(missing_ok=True)  # one replay per run: a re-run starts its log afresh
     for name in ("alerts.jsonl", "rollbacks.jsonl"):  # both belong to this run's log
         (paths.stage_dir("monitor") / name).unlink(missing_ok=True)
-    records = replay(requests, resolve_fn, generate_fn, gate_fn, log_path, progress=True)
+    records = replay(requests, resolve_fn, generate_fn, gate_fn, log_path, progress=True,
+                     signal_fn=signal_fn_for(p) if p.monitor.signals else None)
     res = monitor_once(p.monitor, log_path, paths.stage_dir("monitor"), registry=registry,
                        only_character=p.character_id)
     alerts = read_jsonl(paths.stage_dir("monitor") / "alerts.jsonl")

@@ -64,6 +64,30 @@ def test_evaluate_command_writes_a_report_and_reuses_replies_when_only_a_thresho
     assert "reusing" not in capsys.readouterr().out
 
 
+def test_evaluate_has_the_reply_set_gates_and_sampling_as_an_option(registered, capsys):
+    assert lora_evaluate(registered) == 0
+    folder = registered / "evaluate" / "nabi" / "syn1"
+    report = json.loads((folder / "gate_report.json").read_text())
+    assert set(report["quality"]["adapter"]) == {"diversity", "fluency", "relevance", "consistency"}
+    assert set(report["quality"]["base"]) == set(report["quality"]["adapter"])
+    gates = {g["gate"]: g for g in report["gates"]}
+    assert {"quality:diversity", "quality:fluency", "quality:relevance", "quality:consistency"} <= set(gates)
+    assert all(set(g["compared"]) == {"base", "previous"} for n, g in gates.items() if n.startswith("quality:"))
+    assert report["decoding"]["do_sample"] is False
+    gen = json.loads((folder / "generations.json").read_text())
+    assert len(gen["probe_replies"]["adapter"]) == len(gen["probe_prompts"]) >= 5
+
+    assert lora_evaluate(registered, "--set", "evaluate.temperature=0.9", "--set", "evaluate.n_samples=2",
+                         "--set", "evaluate.sampling_seed=7") == 0
+    assert "reusing" not in capsys.readouterr().out
+    sampled = json.loads((folder / "gate_report.json").read_text())
+    assert sampled["decoding"] == {"do_sample": True, "temperature": 0.9, "top_p": 1.0, "n_samples": 2, "seed": 7,
+                                   "max_new_tokens": 8, "batch_size": 8}
+    gen = json.loads((folder / "generations.json").read_text())
+    assert all(len(draws) == 2 for draws in gen["samples"]["adapter"])
+    assert sampled["quality"]["adapter"]["diversity"]["n"] == 2 * report["n_prompts"]
+
+
 @pytest.mark.parametrize("adapter,needle", [("nabi@nope", "unknown adapter nabi@nope"),
                                             ("bori@syn1", "is not an adapter of --character 'nabi'"),
                                             ("syn1", "not an adapter name")])

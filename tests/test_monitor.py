@@ -519,6 +519,11 @@ def test_closed_loop_demo_on_the_test_model(demo_store):
     assert res["negatives"]["by_adapter_version"].get(bad, 0) >= 1
     assert res["new_version"]["parent_dataset_version"] == res["bad"]["dataset_version"]
     assert isinstance(res["new_version"]["gates"]["passed"], bool)
+    # offline, the noise version fails fluency (the base model's log-likelihood); online the served-reply
+    # signals compare it with stable; the users' reactions and retention are reported per version
+    assert any(r.startswith("quality:fluency") for r in res["bad"]["gates"]["reasons"])
+    assert {r["adapter_version"] for r in res["retention"]} == {bad, stable}
+    assert res["reactions"][bad]["requests"] >= 10 and "retention" in res["retention"][0]
     reg = Registry(f"sqlite:///{demo_store / 'registry.sqlite'}")
     assert reg.get_adapter("nabi", bad)["status"] == "needs_retrain"
     assert reg.get_adapter("nabi", stable)["status"] == "approved"  # forced at this size, and left alone after

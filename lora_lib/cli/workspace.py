@@ -86,8 +86,9 @@ def add_demo(sub) -> None:
     cl.add_argument("--store", default="runs")
     cl.add_argument("--params", default="params")
     cl.add_argument("--run-id", default="closed-loop")
-    cl.add_argument("--bad", choices=["meta_talk", "diverged"], default="meta_talk",
-                    help="meta_talk: trained with meta talk left in; diverged: the stable adapter with noise weights")
+    cl.add_argument("--bad", choices=["meta_talk", "diverged", "collapsed"], default="meta_talk",
+                    help="meta_talk: trained with meta talk left in; diverged: the stable adapter with noise weights; "
+                         "collapsed: trained on one stock line")
     cl.add_argument("--rollout", type=float, default=20.0, help="percent of users on the bad version")
     cl.add_argument("--max-requests", type=int, default=400)
     cl.add_argument("--check-every", type=int, default=10, help="requests between monitoring passes")

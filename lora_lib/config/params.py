@@ -219,10 +219,61 @@ class HumanABParams(_Strict):
     max_sign_p: float | None = Field(None, gt=0, le=1)  # also require the sign test's p-value <= this
 
 
+class DiversityParams(_Strict):
+    """Diversity of the reply set (lora_lib.evaluate.diversity): a collapsed adapter repeats a few lines."""
+
+    enabled: bool = True
+    max_top_reply_share: float = Field(0.125, ge=0, le=1)  # one reply to more than this share of prompts fails
+    min_distinct_1: float = Field(0.6, ge=0, le=1)  # distinct word unigrams / all, over the set
+    min_distinct_2: float = Field(0.8, ge=0, le=1)  # distinct word bigrams / all, over the set
+    max_self_similarity: float = Field(0.1, ge=0, le=1)  # mean pairwise char-3-gram Jaccard
+    min_replies: int = Field(5, ge=2)  # smaller sets are not judged
+    max_drop_vs_previous: float = Field(0.15, ge=0, le=1)  # distinct-2 drop vs the previous approved adapter
+
+
+class FluencyParams(_Strict):
+    """Fluency (lora_lib.evaluate.fluency): per-token log-likelihood of each reply under a reference LM."""
+
+    enabled: bool = True
+    scorer: Literal["base", "ngram"] = "base"  # the base model given the prompt, or a char n-gram LM on clean data
+    min_reply_logprob: float = -6.0  # mean log-prob per token under the base; below: disfluent
+    min_reply_logprob_ngram: float = -4.5  # the same floor for the ngram scorer (per character)
+    ngram_n: int = Field(3, ge=1, le=6)
+    max_disfluent_share: float = Field(0.4, ge=0, le=1)  # more disfluent replies than this fails
+    max_drop_vs_previous: float = Field(1.0, ge=0)  # mean log-prob drop vs the previous approved adapter
+
+
+class RelevanceParams(_Strict):
+    """Relevance to the prompt (lora_lib.evaluate.relevance): content-word overlap and the base's
+    log p(prompt | reply) against shuffled pairs."""
+
+    enabled: bool = True
+    min_overlap: float = Field(0.15, ge=0, le=1)  # share of the prompt's content bigrams in the reply
+    min_lm_gain: float = 0.15  # nats/token over the same prompt given other replies
+    n_shuffled: int = Field(3, ge=1)
+    min_grounded_share: float = Field(0.15, ge=0, le=1)
+
+
+class ConsistencyParams(_Strict):
+    """Persona consistency with the card (lora_lib.evaluate.consistency): probes from the card's facts."""
+
+    enabled: bool = True
+    kind: str | None = None  # what the character is ("고양이"); None: from the card's system prompt
+    min_fact_score: float = Field(0.0, ge=0, le=1)  # per fact (name, kind, likes, speech); 0 = report only
+    min_speech_share: float = Field(0.6, ge=0, le=1)  # replies with the character's style marker (speech habit)
+    max_contradictions: int = Field(1, ge=0)  # replies contradicting the card (another name/kind, a denial)
+
+
 class EvaluateParams(_Strict):
     n_prompts: int = Field(24, ge=1)
     max_new_tokens: int = Field(48, ge=1)
     batch_size: int = Field(8, ge=1)
+    # Decoding of the eval replies: temperature 0 = greedy (default). Sampling shows collapse greedy hides:
+    # n_samples replies per prompt at this temperature, seeded by sampling_seed (recorded in the report).
+    temperature: float = Field(0.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    n_samples: int = Field(1, ge=1, le=16)
+    sampling_seed: int = 0
     min_style_marker_rate: float = Field(0.8, ge=0, le=1)
     min_gate_pass_rate: float = Field(0.9, ge=0, le=1)  # per gate, over the eval prompts
     max_repeat_ngram: int = Field(3, ge=1)  # same 3-gram more often than this fails
@@ -230,6 +281,10 @@ class EvaluateParams(_Strict):
     gates: GateParams = GateParams()
     persona: PersonaParams = PersonaParams()
     human_ab: HumanABParams = HumanABParams()
+    diversity: DiversityParams = DiversityParams()
+    fluency: FluencyParams = FluencyParams()
+    relevance: RelevanceParams = RelevanceParams()
+    consistency: ConsistencyParams = ConsistencyParams()
 
 
 class ServeParams(_Strict):
@@ -296,6 +351,12 @@ class MonitorParams(_Strict):
     cooldown_s: float = Field(600, ge=0)
     fresh_promotion_s: float = Field(3600, ge=0)  # a stable promoted this recently still counts as on trial
     watch_interval_s: float = Field(30, gt=0)
+    # Served-reply signals, candidate vs stable with the same test: a reply equal to one of the version's last
+    # repeat_window replies is a repeat; a user who does not write again within the next retention_window
+    # requests of the character has left (retention = the rest).
+    repeat_window: int = Field(20, ge=1)
+    retention_window: int = Field(50, ge=1)
+    signals: bool = True  # score served replies for style marker and fluency (loads the base model once)
 
 
 class Params(_Strict):

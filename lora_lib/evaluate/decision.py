@@ -8,20 +8,28 @@ from collections.abc import Mapping
 
 from ..config import Params
 from .gates import GATES, gate_scores
+from .generate import decoding_of
 from .persona import CharacterClassifier, persona_scores
+from .quality import QUALITY_GATES, quality_gates
 
 
-def merge_scores(gates: Mapping[str, dict], persona: Mapping[str, dict]) -> dict[str, dict]:
-    """{model: scores} from the gates step and the persona step (same models): what `decide` reads."""
+def merge_scores(gates: Mapping[str, dict], persona: Mapping[str, dict],
+                 quality: Mapping[str, dict] | None = None) -> dict[str, dict]:
+    """{model: scores} from the gates step, the persona step and the reply-set step (quality.score_quality;
+    optional), same models: what `decide` reads."""
     return {who: {"n": g["n"], "style_marker_rate": persona[who]["style_marker_rate"],
                   "gate_pass_rate": g["gate_pass_rate"], "checks": g["checks"], "reasons": g["reasons"],
-                  "persona": persona[who]["persona"], "predicted": persona[who]["predicted"]}
+                  "persona": persona[who]["persona"], "predicted": persona[who]["predicted"],
+                  "quality": (quality or {}).get(who) or {}}
             for who, g in gates.items()}
 
 
-def score_replies(replies: list[str], p: Params, classifier: CharacterClassifier | None = None) -> dict:
-    """Per-gate pass rates (and per-reply reasons), style-marker rate and classifier figures of replies."""
-    return merge_scores({"r": gate_scores(replies, p)}, {"r": persona_scores(replies, p, classifier)})["r"]
+def score_replies(replies: list[str], p: Params, classifier: CharacterClassifier | None = None,
+                  quality: dict | None = None) -> dict:
+    """Per-gate pass rates (and per-reply reasons), style-marker rate and classifier figures of replies
+    (and the reply-set figures `quality`, one model's score_quality entry, when given)."""
+    return merge_scores({"r": gate_scores(replies, p)}, {"r": persona_scores(replies, p, classifier)},
+                        {"r": quality or {}})["r"]
 
 
 def _gate(name: str, passed: bool | None, value, threshold, why: str, compared: Mapping | None = None) -> dict:
@@ -67,6 +75,8 @@ def decide(scores: Mapping[str, dict | None], p: Params, human_ab: dict | None =
                            f"{leak:.2f} of replies read as another character {a['persona']['leaked_to']} "
                            f"({'<=' if ok else '>'} {pp.max_leakage})",
                            {"base": base["persona"]["leakage"], "previous": prev and prev["persona"]["leakage"]}))
+    if a.get("quality"):
+        gates += quality_gates({who: (s or {}).get("quality") or {} for who, s in scores.items()}, p)
     if prev is not None:
         drops = []
         for key, now, before in (("style_marker_rate", smr, prev["style_marker_rate"]),
@@ -95,7 +105,7 @@ def gate_report(p: Params, models: Mapping[str, dict | None], scores: Mapping[st
     decision = decide(scores, p, human_ab["result"])
     prev = models.get("previous")
     return {"adapter": models["adapter"]["name"], "dataset_version": dataset_version, "n_prompts": n_prompts,
-            "decoding": {"do_sample": False, "max_new_tokens": p.evaluate.max_new_tokens},
+            "decoding": decoding_of(p),
             "style_marker_rate": {"base": scores["base"]["style_marker_rate"],
                                   "adapter": scores["adapter"]["style_marker_rate"]},
             "gate_pass_rate": {"base": scores["base"]["gate_pass_rate"],
@@ -104,10 +114,14 @@ def gate_report(p: Params, models: Mapping[str, dict | None], scores: Mapping[st
             "previous": None if prev is None else {
                 "adapter_version": prev["version"], "style_marker_rate": scores["previous"]["style_marker_rate"],
                 "gate_pass_rate": scores["previous"]["gate_pass_rate"]},
+            # the reply-set figures per model (diversity, fluency, relevance, consistency), without per-reply rows
+            "quality": {who: {g: s["quality"][g]["figures"] for g in QUALITY_GATES if g in (s.get("quality") or {})}
+                        for who, s in scores.items()},
             "classifier": classifier_info,
             "human_ab": human_ab["report"],
             "thresholds": {"min_style_marker_rate": p.evaluate.min_style_marker_rate,
                            "min_gate_pass_rate": p.evaluate.min_gate_pass_rate,
                            **p.evaluate.persona.model_dump(include={"min_agreement", "max_leakage",
-                                                                    "max_regression"})},
+                                                                    "max_regression"}),
+                           **{g: getattr(p.evaluate, g).model_dump() for g in QUALITY_GATES}},
             **decision}

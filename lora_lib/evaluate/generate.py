@@ -1,4 +1,4 @@
-"""Step 1 of evaluation: greedy replies of the base, the previously approved adapter and the candidate to
+"""Step 1 of evaluation: replies (greedy by default, sampled with evaluate.temperature > 0) of the base, the previously approved adapter and the candidate to
 the same held-out prompts, through the generation engine.
 
 The replies go to <evaluate dir>/generations.json under a key: the hash of the adapters' sha256, the base
@@ -19,17 +19,47 @@ from ..store import read_json, sha256_file, sha256_json, write_json
 GENERATIONS_FILE = "generations.json"
 
 
+def decoding_of(p: Params) -> dict:
+    """The eval decoding as recorded in the cache key and the report: greedy unless evaluate.temperature > 0."""
+    e = p.evaluate
+    if e.temperature <= 0:
+        return {"do_sample": False, "max_new_tokens": e.max_new_tokens, "batch_size": e.batch_size}
+    return {"do_sample": True, "temperature": e.temperature, "top_p": e.top_p, "n_samples": e.n_samples,
+            "seed": e.sampling_seed, "max_new_tokens": e.max_new_tokens, "batch_size": e.batch_size}
+
+
+def _sampling(p: Params, index: int, sample: int):
+    """Row `index`'s sampling settings for its `sample`-th draw (None = greedy); seeded per row and draw, so
+    a reply does not depend on its batch."""
+    from ..engine import Sampling
+
+    e = p.evaluate
+    if e.temperature <= 0:
+        return None
+    return Sampling(temperature=e.temperature, top_p=e.top_p, seed=e.sampling_seed * 1_000_003 + index * 31 + sample)
+
+
 def generate_replies(engine, prompts: list[list[dict]], adapter: str | None, p: Params,
-                     on_batch: Callable[[int], object] | None = None) -> list[str]:
-    """Greedy replies of `adapter` (None = the base) to every prompt, in batches of evaluate.batch_size;
-    `on_batch(n)` after each batch (a progress bar's update)."""
+                     on_batch: Callable[[int], object] | None = None, sample: int = 0) -> list[str]:
+    """Replies of `adapter` (None = the base) to every prompt, in batches of evaluate.batch_size; greedy, or
+    draw `sample` of evaluate.temperature sampling; `on_batch(n)` after each batch (a progress bar's update)."""
     out: list[str] = []
     for i in range(0, len(prompts), p.evaluate.batch_size):
         batch = prompts[i:i + p.evaluate.batch_size]
-        out += [g.text for g in engine.generate(batch, adapter, max_new_tokens=p.evaluate.max_new_tokens)]
+        sampling = [_sampling(p, i + k, sample) for k in range(len(batch))]
+        out += [g.text for g in engine.generate(batch, adapter, max_new_tokens=p.evaluate.max_new_tokens,
+                                                sampling=sampling)]
         if on_batch is not None:
             on_batch(len(batch))
     return out
+
+
+def generate_samples(engine, prompts: list[list[dict]], adapter: str | None, p: Params,
+                     on_batch: Callable[[int], object] | None = None) -> list[list[str]]:
+    """evaluate.n_samples replies per prompt ([[draw 0, draw 1, ...] per prompt]); one draw when greedy."""
+    n = p.evaluate.n_samples if p.evaluate.temperature > 0 else 1
+    draws = [generate_replies(engine, prompts, adapter, p, on_batch, sample=k) for k in range(n)]
+    return [list(row) for row in zip(*draws, strict=True)] if draws and prompts else [[] for _ in prompts]
 
 
 def previous_approved(registry, character_id: str, current_version: str, base_model: str) -> dict | None:
@@ -72,31 +102,37 @@ def compared_models(registry, character_id: str, version: str, path: str | Path,
 
 
 def generation_key(models: Mapping[str, dict | None], base_model: str, prompts: list, neutral_prompts: list,
-                   p: Params) -> str:
-    """What the replies depend on: adapter weights, base model, prompts and decoding (greedy)."""
+                   p: Params, probe_prompts: list | None = None) -> str:
+    """What the replies depend on: adapter weights, base model, prompts (eval, neutral, persona probes) and
+    decoding (greedy, or temperature/top_p/n_samples/seed)."""
     return sha256_json({"adapters": {who: m and m["sha256"] for who, m in models.items()},
                         "base_model": str(base_model), "prompts": prompts, "neutral_prompts": neutral_prompts,
-                        "decoding": {"do_sample": False, "max_new_tokens": p.evaluate.max_new_tokens,
-                                     "batch_size": p.evaluate.batch_size}})
+                        "probe_prompts": probe_prompts or [], "decoding": decoding_of(p)})
 
 
 def generate_all(p: Params, models: Mapping[str, dict | None], prompts: list[list[dict]],
                  neutral_prompts: list[list[dict]], out_dir: str | Path, *, base_model: str, progress: bool = True,
-                 log: Callable[[str], object] = print) -> dict:
-    """{"key", "cached", "file", "models" ({who: adapter name or None}), "prompts", "replies" ({who: [...]}),
-    "neutral_prompts", "neutral_replies" (the base model's replies to the train prompts)}.
+                 log: Callable[[str], object] = print, probe_prompts: list[list[dict]] | None = None) -> dict:
+    """{"key", "cached", "file", "models" ({who: adapter name or None}), "prompts", "replies" ({who: [...]},
+    the first draw per prompt), "samples" ({who: [[draws] per prompt]}), "decoding", "neutral_prompts",
+    "neutral_replies" (the base model's replies to the train prompts), "probe_prompts", "probe_replies"
+    ({who: [...]}, the persona probes, greedy)}.
 
     Reuses <out_dir>/generations.json when its key matches; otherwise loads the engine, generates
     and writes it."""
     from tqdm.auto import tqdm
 
-    key = generation_key(models, base_model, prompts, neutral_prompts, p)
+    probe_prompts = probe_prompts or []
+    key = generation_key(models, base_model, prompts, neutral_prompts, p, probe_prompts)
     file = Path(out_dir) / GENERATIONS_FILE
     if file.exists():
         cached = read_json(file)
         if cached.get("key") == key:
             log(f"generate: reusing the replies in {file} (same adapters, base model, prompts and decoding)")
             return {**cached, "cached": True, "file": str(file)}
+    from .lm_score import quiet_known_warnings
+
+    quiet_known_warnings()
     from ..engine import Engine
 
     engine = Engine(base_model)
@@ -104,10 +140,17 @@ def generate_all(p: Params, models: Mapping[str, dict | None], prompts: list[lis
         if m is not None:
             engine.load_adapter(m["name"], m["path"])
     names = {who: m and m["name"] for who, m in models.items()}
-    with tqdm(total=len(names) * len(prompts), desc="generate", unit="reply", disable=not progress) as bar:
-        replies = {who: generate_replies(engine, prompts, name, p, on_batch=bar.update) for who, name in names.items()}
-    neutral = generate_replies(engine, neutral_prompts, None, p)
-    out = {"key": key, "models": names, "prompts": prompts, "replies": replies, "neutral_prompts": neutral_prompts,
-           "neutral_replies": neutral}
+    n_draws = p.evaluate.n_samples if p.evaluate.temperature > 0 else 1
+    with tqdm(total=len(names) * len(prompts) * n_draws, desc="generate", unit="reply",
+              disable=not progress) as bar:
+        samples = {who: generate_samples(engine, prompts, name, p, on_batch=bar.update) for who, name in names.items()}
+    replies = {who: [row[0] for row in rows] for who, rows in samples.items()}
+    greedy = p.model_copy(update={"evaluate": p.evaluate.model_copy(update={"temperature": 0.0})})
+    neutral = generate_replies(engine, neutral_prompts, None, greedy)
+    probes = {who: generate_replies(engine, probe_prompts, name, greedy) if probe_prompts else []
+              for who, name in names.items()}
+    out = {"key": key, "models": names, "prompts": prompts, "replies": replies, "samples": samples,
+           "decoding": decoding_of(p), "neutral_prompts": neutral_prompts, "neutral_replies": neutral,
+           "probe_prompts": probe_prompts, "probe_replies": probes}
     write_json(file, out)
     return {**out, "cached": False, "file": str(file)}

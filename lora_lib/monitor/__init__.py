@@ -25,7 +25,16 @@ from .alerts import (
     merge_alerts,
     worse_p_value,
 )
-from .metrics import GATES, KEYS, METRIC_COLUMNS, auto_window, empty_characters, flatten, version_metrics
+from .metrics import (
+    GATES,
+    KEYS,
+    METRIC_COLUMNS,
+    SIGNALS,
+    auto_window,
+    empty_characters,
+    flatten,
+    version_metrics,
+)
 from .negatives import (
     apply_exclusions,
     dataset_with_negatives,
@@ -36,12 +45,12 @@ from .negatives import (
     reference_replies,
 )
 from .plots import plot_rates, plot_timeseries
-from .replay import replay, serve_one, traffic_fns
+from .replay import replay, serve_one, signal_fn_for, traffic_fns
 from .rollback import apply_rollbacks, promoted_at, rollback_decisions
 from .run import monitor_once, monitor_outputs, parse_window, thresholds_of, watch
 
 __all__ = [
-    "COMPARED", "GATES", "KEYS", "METRIC_COLUMNS",
+    "COMPARED", "GATES", "KEYS", "METRIC_COLUMNS", "SIGNALS", "signal_fn_for",
     "apply_exclusions", "apply_rollbacks", "auto_window", "check_alerts", "compare_to_stable",
     "dataset_with_negatives", "empty_characters", "flag_reasons", "flatten", "insufficient_data",
     "merge_alerts", "monitor_once", "monitor_outputs", "negatives_from_log", "negatives_to_training",

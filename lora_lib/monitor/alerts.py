@@ -8,10 +8,11 @@ import math
 import pandas as pd
 
 from ..store import sha256_json
-from .metrics import GATES
+from .metrics import GATES, SIGNALS
 
-# What the alert comparisons test, candidate vs stable: each gate and "any gate".
-COMPARED: tuple[str, ...] = (*GATES, "any")
+# What the alert comparisons test, candidate vs stable: each gate, "any gate", and the per-request signals
+# (off voice, disfluent, repeat, left, thumbs-down); a signal the log does not carry is not tested.
+COMPARED: tuple[str, ...] = (*GATES, "any", *SIGNALS)
 
 
 def _alert_id(a: dict) -> str:
@@ -104,13 +105,15 @@ def compare_to_stable(flat: pd.DataFrame, *, alpha: float = 0.01, min_requests: 
     if flat is None or len(flat) == 0:
         return alerts, rows
     by = ["character_id", "window"] if "window" in flat.columns else ["character_id"]
-    level = alpha / len(COMPARED)
     for key, part in flat.groupby(by, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         window = pd.Timestamp(key[1]).isoformat() if len(key) > 1 else None
         stable = part[part["group"] == "stable"]
         for version, cand in part[part["group"] == "candidate"].groupby("adapter_version", sort=True):
-            for metric in COMPARED:
+            tested = [m for m in COMPARED if m not in SIGNALS or f"v_{m}" in part.columns
+                      and (cand[f"v_{m}"].notna().any() or stable[f"v_{m}"].notna().any())]
+            level = alpha / (len(tested) if any(m in SIGNALS for m in tested) else len(GATES) + 1)
+            for metric in tested:
                 c, s = cand[f"v_{metric}"].dropna(), stable[f"v_{metric}"].dropna()
                 x1, n1, x2, n2 = int(c.sum()), len(c), int(s.sum()), len(s)
                 r1 = x1 / n1 if n1 else math.nan
@@ -120,7 +123,7 @@ def compare_to_stable(flat: pd.DataFrame, *, alpha: float = 0.01, min_requests: 
                 fired = bool(enough and r1 - r2 >= min_rate_diff and p < level)
                 row = {"character_id": str(key[0]), "window": window, "adapter_version": str(version),
                        "stable_versions": sorted(set(map(str, stable["adapter_version"]))),
-                       "metric": f"violation_rate_{metric}", "candidate_rate": r1, "stable_rate": r2,
+                       "metric": f"{metric}_rate" if metric in SIGNALS else f"violation_rate_{metric}", "candidate_rate": r1, "stable_rate": r2,
                        "n_candidate": n1, "n_stable": n2, "p_value": p, "alpha": level,
                        "status": "alert" if fired else ("insufficient data" if not enough else "ok")}
                 rows.append(row)

@@ -12,12 +12,18 @@ import pandas as pd
 from ..requestlog import is_number, rating_value
 
 GATES: tuple[str, ...] = ("language", "meta_leak", "repetition", "policy")
+# Per-request outcomes beyond the gates, compared candidate vs stable with the same test: off voice (no style
+# marker), disfluent (under the base model's log-likelihood floor: the offline fluency scorer), repeat (the
+# same reply as one of this version's previous `repeat_window` replies: diversity over a window), left (the
+# user did not write again within the next `retention_window` requests of the character), down (a thumbs-down
+# among rated replies). Unknown (NaN) where the log has no signal or the window has not passed yet.
+SIGNALS: tuple[str, ...] = ("off_voice", "disfluent", "repeat", "left", "down")
 KEYS: tuple[str, ...] = ("character_id", "adapter_version", "group")
 METRIC_COLUMNS: tuple[str, ...] = (
     "n", "reply_chars_mean", "latency_p50_ms", "latency_p95_ms", "prompt_tokens_mean", "completion_tokens_mean",
     *(f"violation_rate_{g}" for g in GATES), "violation_rate_any",
     "prompt_tokens_sum", "completion_tokens_sum", "cost", "cost_per_request", "violations_any",
-    "n_feedback", "thumbs_up_share",
+    "n_feedback", "thumbs_up_share", *(f"{g}_rate" for g in SIGNALS), "retention", "turns_per_session",
 )
 
 
@@ -28,12 +34,13 @@ def _violation(gates: Any, gate: str) -> float:
 
 
 def flatten(df: pd.DataFrame, *, price_per_1k_prompt: float = 0.0, price_per_1k_completion: float = 0.0,
-            window: str | None = None) -> pd.DataFrame:
+            window: str | None = None, repeat_window: int = 20, retention_window: int = 50) -> pd.DataFrame:
     """One row per request with numeric columns: v_<gate>/v_any (1 violated, 0 passed, NaN unknown),
     cost, feedback (1 up, 0 down, NaN), and `window` (bucket start, UTC) when a pandas frequency is given.
     Base traffic (adapter_version null) gets version "base"."""
     cols = [*KEYS, "ts", "reply_chars", "latency_ms", "prompt_tokens", "completion_tokens", "cost",
-            *(f"v_{g}" for g in GATES), "v_any", "feedback", *(["window"] if window else [])]
+            *(f"v_{g}" for g in GATES), "v_any", "feedback", *(f"v_{g}" for g in SIGNALS),
+            *(["window"] if window else [])]
     if df is None or len(df) == 0:
         return pd.DataFrame(columns=cols)
     flat = pd.DataFrame({
@@ -53,9 +60,53 @@ def flatten(df: pd.DataFrame, *, price_per_1k_prompt: float = 0.0, price_per_1k_
     fb = df["feedback"] if "feedback" in df.columns else pd.Series(math.nan, index=df.index)
     flat["feedback"] = pd.to_numeric(fb.map(lambda v: v if is_number(v) and v in (0.0, 1.0) else rating_value(v)),
                                      errors="coerce")
+    flat = _signals(df, flat, repeat_window, retention_window)
     if window:
         flat["window"] = flat["ts"].dt.floor(window)
     return flat[cols]
+
+
+def _signal(signals: Any, key: str) -> float:
+    v = signals.get(key) if isinstance(signals, dict) else None
+    return math.nan if v is None else float(not v)
+
+
+def _signals(df: pd.DataFrame, flat: pd.DataFrame, repeat_window: int, retention_window: int) -> pd.DataFrame:
+    """The SIGNALS columns (see there), in log order."""
+    from ..evaluate.diversity import normalize_reply
+
+    sig = df["signals"] if "signals" in df.columns else pd.Series([None] * len(df), index=df.index)
+    flat["v_off_voice"] = [_signal(x, "style") for x in sig]
+    flat["v_disfluent"] = [_signal(x, "fluency") for x in sig]
+    replies = df["reply"] if "reply" in df.columns else pd.Series([None] * len(df), index=df.index)
+    users = df["user_ref"] if "user_ref" in df.columns else pd.Series([None] * len(df), index=df.index)
+    order = flat["ts"].sort_values(kind="stable").index
+    recent: dict[str, list[str]] = {}
+    repeat, left = pd.Series(math.nan, index=flat.index), pd.Series(math.nan, index=flat.index)
+    by_char_user: dict[tuple, list[int]] = {}
+    char_pos: dict[str, list[int]] = {}
+    for ix in order:
+        key = f"{flat.at[ix, 'character_id']}|{flat.at[ix, 'adapter_version']}"
+        text = replies.at[ix]
+        if isinstance(text, str):
+            seen = recent.setdefault(key, [])
+            repeat.at[ix] = float(normalize_reply(text) in seen)
+            seen.append(normalize_reply(text))
+            del seen[:-repeat_window]
+        char = flat.at[ix, "character_id"]
+        char_pos.setdefault(char, []).append(ix)
+        if isinstance(users.at[ix], str):
+            by_char_user.setdefault((char, users.at[ix]), []).append(len(char_pos[char]) - 1)
+    for (char, _), idxs in by_char_user.items():
+        seq = char_pos[char]
+        for a, b in zip(idxs, [*idxs[1:], None], strict=True):
+            if b is not None and b - a <= retention_window:
+                left.at[seq[a]] = 0.0
+            elif len(seq) - 1 - a >= retention_window:
+                left.at[seq[a]] = 1.0
+    flat["v_repeat"], flat["v_left"] = repeat, left
+    flat["v_down"] = 1.0 - flat["feedback"]
+    return flat
 
 
 def version_metrics(df: pd.DataFrame, *, window: str | None = None, price_per_1k_prompt: float = 0.0,
@@ -88,7 +139,10 @@ def version_metrics(df: pd.DataFrame, *, window: str | None = None, price_per_1k
         violations_any=("v_any", "sum"),
         n_feedback=("feedback", "count"),
         thumbs_up_share=("feedback", "mean"),
+        **{f"{g}_rate": (f"v_{g}", "mean") for g in SIGNALS},
     ).reset_index()
+    out["retention"] = 1.0 - out["left_rate"]  # share of replies after which the user wrote again
+    out["turns_per_session"] = 1.0 / out["left_rate"].where(out["left_rate"] > 0)
     out["cost_per_request"] = out["cost"] / out["n"]
     for c in ("n", "violations_any", "n_feedback", "prompt_tokens_sum", "completion_tokens_sum"):
         out[c] = out[c].astype(int)

@@ -17,7 +17,10 @@ def traffic_fns(p, registry, engine) -> tuple[Callable, Callable, Callable]:
     (category fallback), the engine with the routed adapter loaded from the registry by its route owner,
     and the character's own gate settings."""
     from ..evaluate.gates import check_reply, gate_kwargs
+    from ..evaluate.lm_score import quiet_known_warnings
     from ..serve.router import resolve
+
+    quiet_known_warnings()
 
     base_model = str(p.path(p.base_model))
 
@@ -39,7 +42,26 @@ def traffic_fns(p, registry, engine) -> tuple[Callable, Callable, Callable]:
     return resolve_fn, generate_fn, gate_fn
 
 
-def serve_one(req: dict, resolve_fn: Callable, generate_fn: Callable, gate_fn: Callable) -> dict:
+def signal_fn_for(p) -> Callable:
+    """signal_fn(reply, messages) -> {"style", "fluency", "logprob"} for a served reply: the offline scorers
+    (style markers of the character, the base model's per-token log-likelihood against
+    evaluate.fluency.min_reply_logprob)."""
+    from ..evaluate.lm_score import scorer_for
+    from ..evaluate.persona import has_style_marker
+
+    scorer = scorer_for(str(p.path(p.base_model)))
+    floor = p.evaluate.fluency.min_reply_logprob
+
+    def signal_fn(reply, messages):
+        lp = scorer.mean_logprobs([(scorer.chat_context(messages), (reply or "").strip())])[0]
+        return {"style": has_style_marker(reply or "", p.character.style_markers),
+                "fluency": bool(lp == lp and lp >= floor), "logprob": None if lp != lp else round(lp, 3)}
+
+    return signal_fn
+
+
+def serve_one(req: dict, resolve_fn: Callable, generate_fn: Callable, gate_fn: Callable,
+              signal_fn: Callable | None = None) -> dict:
     """Serve one request {"character_id", "user", "messages"[, "request_id"]} -> its log record.
 
     latency_ms covers routing + generation (what a user waits for); gating is monitoring-side and
@@ -56,18 +78,19 @@ def serve_one(req: dict, resolve_fn: Callable, generate_fn: Callable, gate_fn: C
             "group": res.group, "user_ref": user_ref(req["user"]), "latency_ms": round(latency_ms, 3),
             "prompt_tokens": int(prompt_tokens), "completion_tokens": int(completion_tokens),
             "reply": reply, "reply_chars": len(reply or ""),
-            "gates": {k: bool(v) for k, v in gate_fn(reply).items()}, "messages": req["messages"]}
+            "gates": {k: bool(v) for k, v in gate_fn(reply).items()}, "messages": req["messages"],
+            **({"signals": signal_fn(reply, req["messages"])} if signal_fn is not None else {})}
 
 
 def replay(requests: Iterable[dict], resolve_fn: Callable, generate_fn: Callable, gate_fn: Callable,
-           log_path: str | Path, *, progress: bool = False) -> list[dict]:
+           log_path: str | Path, *, progress: bool = False, signal_fn: Callable | None = None) -> list[dict]:
     """Serve each request and log it; returns the records. Each record is appended as soon as it
     exists, so a crash keeps what was served."""
     from tqdm.auto import tqdm
 
     records = []
     for req in tqdm(requests, desc="replay", unit="req", disable=not progress):
-        record = serve_one(req, resolve_fn, generate_fn, gate_fn)
+        record = serve_one(req, resolve_fn, generate_fn, gate_fn, signal_fn)
         append_request_log(log_path, record)
         records.append(record)
     return records

@@ -82,7 +82,8 @@ def monitor_once(mp, log_path: str | Path, out_dir: str | Path, *, registry=None
     windows = version_metrics(df, window=mp.window, **prices)
     th = thresholds_of(mp)
     threshold_alerts = check_alerts(windows, th)
-    flat = flatten(df, window=mp.window, **prices)
+    flat = flatten(df, window=mp.window, repeat_window=mp.repeat_window, retention_window=mp.retention_window,
+                   **prices)
     vs_alerts, comparisons = compare_to_stable(flat, alpha=mp.alpha, min_requests=mp.min_requests,
                                                min_rate_diff=mp.min_rate_diff)
     alerts_path = out_dir / "alerts.jsonl"

@@ -4,15 +4,19 @@ its bad replies back as negatives, and a new version built from them and gated.
 Everything runs through the real parts: stages for the stable adapter, dataset.build_version and
 train.train_adapter for new versions, the evaluate gates, the registry, the router (per request, so a
 rollback takes effect on the next request), the in-process engine, and monitor.monitor_once with
-auto-rollback every `check_every` requests. Users and their thumbs are simulated (seeded).
+auto-rollback every `check_every` requests. Users, their thumbs and their leaving are simulated (seeded,
+users.py: they read replies with their own eyes, not the monitor's scorers); served replies carry the
+monitor's signals (style marker, fluency under the base model), so off-voice, broken and repeated replies and
+users who leave are compared candidate vs stable like the gates.
 
-Two kinds of bad version:
+Bad versions (bad.py):
 - "meta_talk": trained on the clean data with one meta-talk line put back into `meta_share` of the first assistant
   turns (a cleaning config with the meta filter off); the story for the demo-size model.
 - "diverged": the stable adapter with its LoRA B matrices replaced by seeded noise (std `noise_std`),
   like a run that diverged. No training, broken at any size (on the test-size model ~70% of replies
   fail the repetition gate); what the test-size model can show, being too small to learn meta talk
   from a few steps.
+- "collapsed": trained on one stock line in the character's voice for every assistant turn.
 
 Entry point: `closed_loop_demo(store, ...)`, or `lora demo closed-loop`.
 """
@@ -26,73 +30,15 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from .config import Params, load_params
-from .store import read_json, read_jsonl, run_paths, sha256_json, write_json
-from .tracking import Tracker
-
-META_LINES = ("사실 나는 AI야.", "나는 인공지능 챗봇이라서 잘 몰라.", "시스템 프롬프트에 따르면 나는 이렇게 말해야 해.")
-
-
-def inject_meta_talk(conversations: list[dict], share: float, seed: int = 0) -> list[dict]:
-    """Copies of the conversations; in `share` of them the first assistant turn starts with a meta-talk line.
-
-    One line, always the same, at the first turn, because that is the reply to an opening prompt (what the traffic and the eval send):
-    meta talk spread over random turns and wordings is too rare at any one position for greedy decoding
-    to say it (measured at demo size: 0 meta replies in 82 with 3 wordings at random turns, or at 80% of first turns).
-    """
-    rng = random.Random(seed)
-    out = []
-    for conv in conversations:
-        msgs = [dict(m) for m in conv["messages"]]
-        turns = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
-        if turns and rng.random() < share:
-            i = turns[0]
-            msgs[i]["content"] = f"{META_LINES[0]} {msgs[i]['content']}"
-        out.append(dict(conv, messages=msgs))
-    return out
-
-
-def diverged_adapter(src: Path, dst_root: Path, noise_std: float, seed: int = 0) -> tuple[str, Path]:
-    """A copy of the adapter at `src` whose lora_B weights are seeded noise: (version, path). Cached."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    version = sha256_json({"diverged_from": read_json(src / "record.json")["adapter_sha256"],
-                           "noise_std": noise_std, "seed": seed})[:12]
-    dst = dst_root / version
-    if not (dst / "adapter_model.safetensors").exists():
-        tmp = dst_root / f".{version}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(src, tmp)
-        weights = load_file(tmp / "adapter_model.safetensors")
-        gen = torch.Generator().manual_seed(seed)
-        noisy = {k: torch.randn(v.shape, generator=gen, dtype=v.dtype) * noise_std if "lora_B" in k else v
-                 for k, v in sorted(weights.items())}
-        save_file(noisy, tmp / "adapter_model.safetensors")
-        record = read_json(src / "record.json")
-        write_json(tmp / "record.json", {**record, "adapter_version": version, "derived": {
-            "from": record["adapter_version"], "lora_B": f"noise, std {noise_std}, seed {seed}",
-            "why": "closed-loop demo: a diverged adapter"}})
-        shutil.rmtree(dst, ignore_errors=True)
-        tmp.rename(dst)
-    return version, dst
-
-
-def gate_adapter(p: Params, engine, name: str, prompts: list[list[dict]]) -> dict:
-    """The evaluate stage's decision for an already loaded adapter: base vs adapter on the same prompts."""
-    from .evaluate import decide, generate_replies, score_replies
-
-    base = score_replies(generate_replies(engine, prompts, None, p), p)
-    adapter = score_replies(generate_replies(engine, prompts, name, p), p)
-    return {"style_marker_rate": {"base": base["style_marker_rate"], "adapter": adapter["style_marker_rate"]},
-            "gate_pass_rate": {"base": base["gate_pass_rate"], "adapter": adapter["gate_pass_rate"]},
-            "n_prompts": len(prompts),
-            # no character classifier here: its persona gates report "not measured" and do not block
-            **decide({"adapter": adapter, "base": base, "previous": None}, p)}
+from ..config import load_params
+from ..store import read_json, read_jsonl, run_paths, write_json
+from ..tracking import Tracker
+from .bad import collapse_conversations, diverged_adapter, gate_adapter, inject_meta_talk
+from .users import Reader, SyntheticUsers
 
 
 def _violation_rates(records: list[dict]) -> dict:
-    from .monitor import GATES
+    from ..monitor import GATES
 
     n = len(records)
     if not n:
@@ -100,6 +46,20 @@ def _violation_rates(records: list[dict]) -> dict:
     out = {"n": n, "any": sum(not all(r["gates"].values()) for r in records) / n}
     out.update({g: sum(r["gates"].get(g) is False for r in records) / n for g in GATES})
     return out
+
+
+def _retention(out: Path) -> list[dict]:
+    """Per (version, group) from the last monitoring pass: requests, retention, turns per session, the signal
+    rates and thumbs-up share (monitor metrics.csv)."""
+    import pandas as pd
+
+    if not (out / "metrics.csv").exists():
+        return []
+    cols = ["adapter_version", "group", "n", "retention", "turns_per_session", "off_voice_rate", "disfluent_rate",
+            "repeat_rate", "left_rate", "thumbs_up_share", "n_feedback"]
+    m = pd.read_csv(out / "metrics.csv")
+    m = m[[c for c in cols if c in m.columns]].round(3)
+    return [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in m.to_dict(orient="records")]
 
 
 def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_dir: str | Path = "params",
@@ -114,22 +74,23 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     it, the negatives, and the new dataset/adapter versions with their gate decision. It is also written
     into the run's summary.json under "closed_loop".
     """
-    from . import stages
-    from .dataset import build_version, eval_prompts, load_version
-    from .engine import Engine
-    from .monitor import (
+    from .. import stages
+    from ..dataset import build_version, eval_prompts, load_version
+    from ..engine import Engine
+    from ..monitor import (
         dataset_with_negatives,
         monitor_once,
         read_negatives,
         serve_one,
+        signal_fn_for,
         traffic_fns,
     )
-    from .registry import Registry
-    from .requestlog import append_request_log
-    from .train import train_adapter
+    from ..registry import Registry
+    from ..requestlog import append_request_log
+    from ..train import train_adapter
 
-    if bad not in ("meta_talk", "diverged"):
-        raise ValueError(f"bad must be 'meta_talk' or 'diverged', got {bad!r}")
+    if bad not in ("meta_talk", "diverged", "collapsed"):
+        raise ValueError(f"bad must be 'meta_talk', 'diverged' or 'collapsed', got {bad!r}")
     t_start = time.time()
     store = Path(store).resolve()
     p = load_params(character_id, params_dir=params_dir,
@@ -178,6 +139,12 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
         bad_dataset = build_version(bad_convs, p, parent=good_dataset)["version"]
         rec = train_adapter(p, bad_dataset, progress=False)
         bad_version, bad_path = rec["adapter_version"], paths.adapter_root() / rec["adapter_version"]
+    elif bad == "collapsed":
+        bad_convs, stock = collapse_conversations(clean)
+        log(f"[{character_id}] collapsed: every assistant turn is {stock!r}")
+        bad_dataset = build_version(bad_convs, p, parent=good_dataset)["version"]
+        rec = train_adapter(p, bad_dataset, progress=False)
+        bad_version, bad_path = rec["adapter_version"], paths.adapter_root() / rec["adapter_version"]
     else:
         bad_convs, bad_dataset = clean, good_dataset
         bad_version, bad_path = diverged_adapter(paths.adapter_root() / stable, paths.adapter_root(), noise_std, p.seed)
@@ -197,6 +164,11 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
 
     # 3. Traffic through the real router and engine; monitoring with auto-rollback every check_every requests.
     resolve_fn, generate_fn, gate_fn = traffic_fns(p, registry, engine)
+    signal_fn = signal_fn_for(p) if p.monitor.signals else None
+    reader = Reader([m["content"] for c in clean for m in c["messages"] if m["role"] == "assistant"],
+                    [m["content"] for c in clean for m in c["messages"] if m["role"] == "user"])
+    users = SyntheticUsers(p.monitor.n_users, reader, seed=p.seed, away_for=3 * p.monitor.retention_window)
+    reactions: dict[str, Counter] = {}
     log_path, feedback_path = out / "request_log.jsonl", out / "feedback.jsonl"
     rng = random.Random(p.seed)
     records: list[dict] = []
@@ -205,14 +177,18 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     rollback_at = None  # index of the first request served after the rollback
     log(f"[{character_id}] traffic: up to {max_requests} requests, monitor every {check_every}")
     for i in range(max_requests):
-        req = {"character_id": character_id, "user": f"sim-user-{rng.randrange(p.monitor.n_users)}",
+        user = users.next_user(i)
+        req = {"character_id": character_id, "user": user,
                "messages": traffic_prompts[rng.randrange(len(traffic_prompts))]}
-        r = serve_one(req, resolve_fn, generate_fn, gate_fn)
+        r = serve_one(req, resolve_fn, generate_fn, gate_fn, signal_fn)
         append_request_log(log_path, r)
         records.append(r)
-        bad_reply = not all(r["gates"].values())
-        rating = ("down" if rng.random() < 0.5 else None) if bad_reply else \
-            ("up" if rng.random() < 0.3 else ("down" if rng.random() < 0.03 else None))
+        # the user reads the reply with its own eyes (users.Reader), not the monitor's scorers
+        seen = users.react(user, r["reply"], i)
+        rating = seen["rating"]
+        count = reactions.setdefault(str(r["adapter_version"]), Counter())
+        count.update(["requests", *(f"fault:{f}" for f in seen["faults"]), *(["left"] if seen["leaves"] else []),
+                      *([rating] if rating else [])])
         if rating:  # the server's feedback schema (lora_lib/requestlog.md)
             append_request_log(feedback_path, {"ts": r["ts"], "request_id": r["request_id"], "rating": rating,
                                                "score": 1 if rating == "up" else -1, "comment": None,
@@ -281,13 +257,15 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
                         # No conversation excluded means the same data, hence the same adapter as before.
                         "same_as_stable": new_version == stable},
         "route_now": registry.get_route(character_id), "monitor_passes": passes,
+        # what the synthetic users did per version (their own reading), and what the monitor measured
+        "reactions": {v: dict(c) for v, c in reactions.items()}, "retention": _retention(out),
         "wall_seconds": round(time.time() - t_start, 1),
     }
     write_json(out / "result.json", result)
     summary_path = paths.run_dir / "summary.json"
     summary = read_json(summary_path) if summary_path.exists() else {"character_id": character_id, "run_id": run_id}
     summary["closed_loop"] = {k: result[k] for k in ("bad", "alerts", "rollback", "detection", "violation_rates",
-                                                     "new_version", "negatives")}
+                                                     "new_version", "negatives", "retention")}
     write_json(summary_path, summary)
     return result
 
@@ -295,11 +273,11 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
 def report(store: str | Path, character_id: str) -> dict:
     """The newest closed-loop run of a character, for notebook 07: {"headline", "rates" (violation rates
     before/after the rollback, bad vs stable), "figure" (time series with the rollback), "flagged"
-    (negatives), "result"}. Without a run: the headline says how to make one and the rest is empty."""
+    (negatives), "retention" (per version: retention, turns per session, signal rates), "result"}. Without a run: the headline says how to make one and the rest is empty."""
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from .monitor import monitor_outputs, plot_timeseries
+    from ..monitor import monitor_outputs, plot_timeseries
 
     runs = sorted(Path(store).glob(f"{character_id}/*/closed_loop/result.json"), key=lambda q: q.stat().st_mtime)
     if not runs:
@@ -307,7 +285,8 @@ def report(store: str | Path, character_id: str) -> dict:
         fig.text(0.5, 0.5, "no closed-loop demo run", ha="center", va="center")
         return {"headline": f"no closed-loop demo run for {character_id} yet: "
                             f"`lora demo closed-loop --character {character_id} --store {store}`",
-                "rates": pd.DataFrame(), "figure": fig, "flagged": pd.DataFrame(), "result": None}
+                "rates": pd.DataFrame(), "figure": fig, "flagged": pd.DataFrame(), "retention": pd.DataFrame(),
+                "result": None}
     res = read_json(runs[-1])
     out = monitor_outputs(runs[-1].parent, runs[-1].parent / "request_log.jsonl")
     d, nv = res["detection"], res["new_version"]
@@ -322,4 +301,4 @@ def report(store: str | Path, character_id: str) -> dict:
     rates = pd.DataFrame(res["violation_rates"]).T
     return {"headline": f"{runs[-1].parent.parent.name}: {headline}", "rates": rates,
             "figure": plot_timeseries(out["windows"], out["rollbacks"].to_dict(orient="records")),
-            "flagged": out["negatives"], "result": res}
+            "flagged": out["negatives"], "retention": pd.DataFrame(res.get("retention") or []), "result": res}

@@ -1,0 +1,91 @@
+"""The closed loop's synthetic users: who writes next, how they rate what they read, and whether they leave.
+
+They judge a reply with their own reading, not with the monitor's scorers (no style-marker regex, no base
+model): a reader who has read the character's clean lines
+- hears the voice in the sentence endings it is used to (the last syllables of the clean assistant
+  sentences that end at least `min_ending_share` of them), and finds a reply off voice when fewer than half
+  of its sentences end that way;
+- finds a reply broken when most of its Hangul syllable pairs are ones it has never read (in the
+  character's lines or the users' turns);
+- finds a reply generic when it has already read that same reply (from this character, any version).
+A bad read gets more thumbs-down, fewer thumbs-up, and the user leaves more often; a user who left stays
+away for `away_for` requests. Seeded: the same run gives the same users.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+_SENTENCE = re.compile(r"[^.!?~…\n]+")
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def _endings(text: str) -> list[str]:
+    out = []
+    for s in _SENTENCE.findall(text):
+        syll = _HANGUL.findall(s)
+        if syll:
+            out.append(syll[-1])
+    return out
+
+
+def _pairs(text: str) -> list[str]:
+    return [a + b for w in text.split() for a, b in zip(_HANGUL.findall(w), _HANGUL.findall(w)[1:], strict=False)]
+
+
+class Reader:
+    """What a user who knows the character finds wrong in a reply: off voice, broken, generic."""
+
+    def __init__(self, clean_lines: Sequence[str], other_lines: Sequence[str] = (), min_ending_share: float = 0.1):
+        """clean_lines: the character's own lines (its voice); other_lines: everyday text it has also read
+        (the users' turns), so plain Korean is not "broken", only off voice."""
+        ends = Counter(e for t in clean_lines for e in _endings(t))
+        total = sum(ends.values()) or 1
+        self.voice = {e for e, c in ends.items() if c / total >= min_ending_share}
+        self.known_pairs = {p for t in (*clean_lines, *other_lines) for p in _pairs(t)}
+
+    def faults(self, reply: str, already_read: bool) -> list[str]:
+        out = []
+        ends = _endings(reply or "")
+        if not ends or sum(e in self.voice for e in ends) / len(ends) < 0.5:
+            out.append("off voice")
+        pairs = _pairs(reply or "")
+        if pairs and sum(p not in self.known_pairs for p in pairs) / len(pairs) > 0.5:
+            out.append("broken")
+        if already_read:
+            out.append("generic")
+        return out
+
+
+class SyntheticUsers:
+    def __init__(self, n_users: int, reader: Reader, seed: int = 0, away_for: int = 150,
+                 leave_bad: float = 0.5, leave_good: float = 0.08):
+        self.rng = random.Random(seed)
+        self.reader = reader
+        self.users = [f"sim-user-{i}" for i in range(n_users)]
+        self.away_until: dict[str, int] = {}
+        self.read: dict[str, set[str]] = {}
+        self.away_for, self.leave_bad, self.leave_good = away_for, leave_bad, leave_good
+
+    def next_user(self, i: int) -> str:
+        """Who writes request i: one of the users who are not away (everyone when all are)."""
+        here = [u for u in self.users if self.away_until.get(u, -1) <= i] or self.users
+        return here[self.rng.randrange(len(here))]
+
+    def react(self, user: str, reply: str, i: int) -> dict:
+        """{"rating": "up" | "down" | None, "leaves": bool, "faults": [...]} after reading the reply."""
+        seen = self.read.setdefault(user, set())
+        faults = self.reader.faults(reply, (reply or "").strip() in seen)
+        seen.add((reply or "").strip())
+        r = self.rng.random()
+        if faults:
+            rating = "down" if r < 0.5 else ("up" if r > 0.95 else None)
+        else:
+            rating = "up" if r < 0.3 else ("down" if r > 0.97 else None)
+        leaves = self.rng.random() < (self.leave_bad if faults else self.leave_good)
+        if leaves:
+            self.away_until[user] = i + 1 + self.away_for
+        return {"rating": rating, "leaves": leaves, "faults": faults}
