@@ -108,6 +108,16 @@ class CleanParams(_Strict):
     leakage_min_prob: float = Field(0.75, gt=0.5, le=1)
     # Worker processes for the per-turn work of big exports (same result as 1; pays off past ~50k turns).
     num_proc: int = Field(1, ge=1, le=64)
+    # Where the per-turn work runs: here (num_proc processes) or as Ray Data map_batches on the cluster at
+    # `ray.address` (pip install -e .[ray]). Same functions, same result, same dataset version.
+    executor: Literal["local", "ray"] = "local"
+    ray_workers: int | None = Field(None, ge=1)  # concurrent map_batches tasks; None = as the cluster allows
+    ray_batch_size: int = Field(200, ge=1)  # conversations per map_batches call
+
+    def content_config(self) -> dict:
+        """The fields that decide what cleaning keeps (a dataset version's id covers these): where the work
+        ran is left out, so the local and the Ray path give the same version."""
+        return self.model_dump(exclude={"executor", "ray_workers", "ray_batch_size"})
 
 
 class DatasetParams(_Strict):
@@ -293,6 +303,17 @@ class MonitorParams(_Strict):
     watch_interval_s: float = Field(30, gt=0)
 
 
+class RayParams(_Strict):
+    """`lora run/sweep --executor ray` and `clean.executor: ray` (pip install -e .[ray]; README "Past one machine")."""
+
+    # None: RAY_ADDRESS, else a new local cluster; "auto": the cluster `ray start` runs here; ray://HOST:10001
+    address: str | None = None
+    num_cpus: float = Field(1, gt=0)  # per character chain (one Ray task)
+    train_num_gpus: float = Field(0, ge=0)  # per chain whose plan includes the train stage
+    memory_gb: float | None = Field(None, gt=0)  # per chain; None = no memory reservation
+    max_retries: int = Field(2, ge=0)  # a chain whose worker or node died is run again (it resumes)
+
+
 class Params(_Strict):
     character_id: str
     seed: int = 0
@@ -311,6 +332,7 @@ class Params(_Strict):
     evaluate: EvaluateParams = EvaluateParams()
     serve: ServeParams = ServeParams()
     monitor: MonitorParams = MonitorParams()
+    ray: RayParams = RayParams()
     character: CharacterParams
 
     def path(self, template: str) -> Path:
