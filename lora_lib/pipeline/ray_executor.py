@@ -35,7 +35,9 @@ def _chain_task(job: Job, store: str, params_dir: str, queue) -> tuple[int, list
                              "started_at": time.time()}) + "\n")
     env = child_env(max(1, int(job.resources.get("num_cpus") or 1)))
     env["LORA_PARENT_PID"] = str(os.getpid())  # the chain process dies with this worker (chain.die_with_parent)
-    return run_child(job, store_path, params_path, env, lambda line: queue.put(line))
+    # Fire and forget: a task blocked in ray.get (as queue.put is) lends its CPU to the next task, and a
+    # 2-CPU cluster then ran three chains at once.
+    return run_child(job, store_path, params_path, env, lambda line: queue.actor.put_nowait.remote(line))
 
 
 def attempts(store: Path, job: Job) -> list[dict]:
