@@ -85,11 +85,10 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def ray_cluster():
     """A local Ray cluster of 2 CPUs for the session (7 s on an idle 2-core machine, more when it is busy)."""
-    import ray
+    from lora_lib.clean.ray_data import connect
 
-    # The metrics agent is what a busy machine starts too slowly for the raylet's wait; tests need no metrics.
-    os.environ.setdefault("RAY_enable_metrics_collection", "0")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    os.environ.setdefault("RAY_enable_metrics_collection", "0")  # the tests need no metrics
+    ray = connect(None, num_cpus=2)  # retries a local start that timed out on a busy machine
     try:
         yield ray
     finally:

@@ -75,27 +75,37 @@ def test_cleaning_through_ray_data_gives_the_same_result_and_dataset_version(wor
 @pytest.mark.ray
 @pytest.mark.slow
 def test_a_batch_through_ray_gives_the_versions_of_jobs_1(demo_store, ray_cluster, tmp_path):
-    """The three demo characters, collect..train, once with --jobs 1 and once as Ray tasks, each in its own
-    store holding the same world and base model."""
+    """The three demo characters, collect..train, once with --jobs 1 and once as Ray tasks, in one store path
+    (the base model's path is part of an adapter's id): the first batch's datasets and adapters are moved
+    aside before the second, so the Ray tasks build and train everything again."""
     from lora_lib.pipeline import run_batch
 
-    other = tmp_path / "store"
-    shutil.copytree(demo_store / "demo", other / "demo")
-    kw = dict(stages=["collect", "clean", "dataset", "train"], params_dir=ROOT / "params", overrides=MINIMAL,
-              progress=False, log=lambda *_: None)
+    store = tmp_path / "store"
+    shutil.copytree(demo_store / "demo", store / "demo")
+    kw = dict(stages=["collect", "clean", "dataset", "train"], store=store, params_dir=ROOT / "params",
+              overrides=MINIMAL, progress=False, log=lambda *_: None)
     characters = ["nabi", "bori", "seonbi"]
     start = time.time()
-    local = run_batch(characters, run_id="ray-ref", jobs=1, store=demo_store, **kw)
+    local = run_batch(characters, run_id="ray-ref", jobs=1, **kw)
     local_s = time.time() - start
+    for name in ("datasets", "adapters"):
+        (store / name).rename(tmp_path / f"ref-{name}")
     start = time.time()
-    on_ray = run_batch(characters, run_id="ray-batch", executor="ray", store=other, **kw)
+    on_ray = run_batch(characters, run_id="ray-batch", executor="ray", **kw)
     print(f"collect..train x3: --jobs 1 {local_s:.0f} s, Ray (2 CPUs) {time.time() - start:.0f} s")
-    assert on_ray["executor"] == "ray" and (other / "batches" / "ray-batch" / "index.html").exists()
+    assert on_ray["executor"] == "ray" and (store / "batches" / "ray-batch" / "index.html").exists()
     for a, b in zip(local["characters"], on_ray["characters"], strict=True):
         assert a["status"] == b["status"] == "ok", (a["error"], b["error"])
         assert (a["dataset_version"], a["adapter_version"]) == (b["dataset_version"], b["adapter_version"])
         assert b["ray"]["attempts"] == 1 and b["ran"] == kw["stages"]
-        assert (other / b["character_id"] / "ray-batch" / "index.html").exists()
+        assert (store / b["character_id"] / "ray-batch" / "index.html").exists()
+        assert (store / "adapters" / b["character_id"] / b["adapter_version"] / "record.json").exists()
+        ref = json.loads((tmp_path / "ref-adapters" / a["character_id"] / a["adapter_version"] / "record.json")
+                         .read_text())
+        new = json.loads((store / "adapters" / b["character_id"] / b["adapter_version"] / "record.json").read_text())
+        print(f"{b['character_id']}: dataset {b['dataset_version']} adapter {b['adapter_version']}; weights sha256 "
+              f"{'identical' if ref['adapter_sha256'] == new['adapter_sha256'] else 'differ (threads differ: float sums)'}; "
+              f"final loss {ref.get('final_loss')} vs {new.get('final_loss')}")
 
 
 def _chain_processes(run_id: str) -> list[str]:
@@ -130,13 +140,25 @@ def test_a_task_killed_mid_run_is_retried_and_the_batch_finishes(world_store, ra
     assert not _chain_processes(run_id)  # the killed attempt's chain process died with its worker
 
 
+def _lora(*args):
+    return subprocess.run([sys.executable, "-m", "lora_lib.cli", *args], cwd=ROOT, capture_output=True, text=True)
+
+
 @pytest.mark.ray
-def test_cli_run_on_an_existing_cluster_prints_the_usual_lines(world_store, ray_cluster):
+def test_cli_run_and_clean_on_an_existing_cluster(world_store, ray_cluster):
     address = ray_cluster.get_runtime_context().gcs_address
-    res = subprocess.run([sys.executable, "-m", "lora_lib.cli", "run", "--character", "seonbi", "--stages", "collect",
-                          "--run-id", "ray-cli", "--executor", "ray", "--address", address, "--store", str(world_store),
-                          "--set", "tracking=none"], cwd=ROOT, capture_output=True, text=True)
+    common = ["--run-id", "ray-cli", "--address", address, "--store", str(world_store), "--set", "tracking=none"]
+    res = _lora("run", "--character", "seonbi", "--stages", "collect", "--executor", "ray", *common)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "as Ray tasks" in res.stdout and "[seonbi] done" in res.stdout and "batch ray-cli:" in res.stdout
     summary = json.loads((world_store / "batches" / "ray-cli" / "summary.json").read_text())
     assert summary["executor"] == "ray" and summary["characters"][0]["status"] == "ok"
+    # the clean stage in its notebook, as Ray Data on the same cluster, then locally: the same counts
+    on_ray = _lora("clean", "--character", "seonbi", "--executor", "ray", "--no-progress", *common)
+    assert on_ray.returncode == 0, on_ray.stderr[-2000:]
+    clean_dir = world_store / "seonbi" / "ray-cli" / "clean"
+    kept = (clean_dir / "conversations.jsonl").read_bytes()
+    local = _lora("clean", "--character", "seonbi", "--no-progress", *common)
+    assert local.returncode == 0, local.stderr[-2000:]
+    assert json.loads(on_ray.stdout.splitlines()[-1]) == json.loads(local.stdout.splitlines()[-1])
+    assert (clean_dir / "conversations.jsonl").read_bytes() == kept

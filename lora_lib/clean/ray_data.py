@@ -47,7 +47,16 @@ def connect(address: str | None = None, *, what: str = "this", num_cpus: int | N
                 kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}}
         elif num_cpus:
             kwargs["num_cpus"] = num_cpus
-        ray.init(address=address, **kwargs)
+        for attempt in range(1, 4):
+            try:
+                ray.init(address=address, **kwargs)
+                break
+            except Exception as exc:  # Ray raises a bare Exception when its node does not come up in time
+                # A local node gives its agents 30 s to start; on a machine busy with other work they can take
+                # longer. Starting again usually works; an existing cluster that does not answer is an error.
+                if address or os.environ.get("RAY_ADDRESS") or "timed out during startup" not in str(exc) or attempt == 3:
+                    raise
+                ray.shutdown()
     return ray
 
 
