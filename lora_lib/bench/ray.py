@@ -5,6 +5,7 @@ without it the result says so instead of a figure."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -60,7 +61,8 @@ def bench_ray_clean(n_messages: int = 20_000, rounds: int = 2, workers: tuple[in
     return {"name": "ray_clean", "unit": "messages/s", "n_messages": len(turns), "rounds": rounds,
             "batch_size": batch_size, "local": paired(r["local"], r["local"])["numerator_median"],
             "ray_workers": ray_figures, "same_result_as_local": same,
-            "fixed_costs_s": {"local_cluster_start": round(startup_s, 2) if started_here else None,
+            "fixed_costs_s": {("connect_to_running_cluster" if os.environ.get("RAY_ADDRESS") else "local_cluster_start"):
+                              round(startup_s, 2) if started_here else None,
                               "one_pipeline_of_10_conversations": round(overhead_s, 2)},
             "note": "each Ray figure includes its pipeline's scheduling and the driver collecting the results; "
                     "the machine's cores are shared, so the worker count only helps as far as cores are free"}
