@@ -54,8 +54,10 @@ def run_collect(p: Params, paths: RunPaths, tracker: Tracker) -> dict:
     return _finish(paths, "collect", result, tracker)
 
 
-def clean_all(p: Params, conversations: list[dict], params_dir: str | Path = "params", *, progress: bool = False):
-    """The clean stage's CleanResult for one character's collected conversations."""
+def clean_all(p: Params, conversations: list[dict], params_dir: str | Path = "params", *, progress: bool = False,
+              source: str | Path | None = None):
+    """The clean stage's CleanResult for one character's collected conversations (`source`: the JSONL file they
+    were read from, which `clean.executor: ray` reads as a Ray dataset)."""
     from .clean.leakage import character_profiles
 
     markers = character_markers(params_dir)
@@ -78,12 +80,12 @@ def clean_all(p: Params, conversations: list[dict], params_dir: str | Path = "pa
                                other_names={cid: v["name"] for cid, v in profiles.items() if cid != p.character_id},
                                keep_values=[v["name"] for v in profiles.values() if v["name"]],
                                num_proc=p.clean.num_proc, classifier=classifier, own_id=p.character_id,
-                               progress=progress)
+                               progress=progress, source=source, ray_address=p.ray.address)
 
 
 def run_clean(p: Params, paths: RunPaths, tracker: Tracker, params_dir: str | Path = "params") -> dict:
-    conversations = read_jsonl(paths.stage_dir("collect") / "conversations.jsonl")
-    res = clean_all(p, conversations, params_dir, progress=True)
+    source = paths.stage_dir("collect") / "conversations.jsonl"
+    res = clean_all(p, read_jsonl(source), params_dir, progress=True, source=source)
     out = paths.stage_dir("clean")
     write_jsonl(out / "conversations.jsonl", res.kept)
     write_jsonl(out / "rejected.jsonl", res.rejected)

@@ -128,24 +128,28 @@ def sweep_dir(store: str | Path, character_id: str, sweep_id: str) -> Path:
 def run_sweep(character_id: str, grid: dict[str, list], *, store: str | Path = "runs",
               params_dir: str | Path = "params", overrides: dict | None = None, sweep_id: str | None = None,
               dataset_run: str | None = None, jobs: int = 1, force: bool = False, progress: bool = True,
-              log=print) -> dict:
+              log=print, executor: str = "local", address: str | None = None) -> dict:
     """Run the grid on one dataset version; return sweep.json's content plus `results`, `best`, `dir`.
 
     Every point's params are checked before any work. The dataset comes from `dataset_run`, or from
     a run `sweep-<id>-data` (collect, clean, dataset) made here. Re-running the same `sweep_id`
     resumes: points whose train and evaluate already succeeded with the same params are skipped.
+    `executor="ray"` runs each point as a Ray task on the cluster at `address` (pipeline.run_jobs).
     """
     from . import reports
-    from .pipeline import Job, PipelineError, new_run_id, run_character, run_jobs
+    from .pipeline import Job, PipelineError, new_run_id, ray_resources, run_character, run_jobs
+    from .pipeline.batch import check_executor
     from .train import git_state
 
     store, params_dir = Path(store).resolve(), Path(params_dir).resolve()
+    check_executor(executor)
     overrides = dict(overrides or {})
     points = grid_points(grid)
     if not grid:
         raise ValueError("a sweep needs at least one param with several values (--set KEY=V1,V2)")
-    for point in points:  # a bad value fails here, before anything runs
-        load_params(character_id, params_dir=params_dir, overrides={**overrides, **point, "store": str(store)})
+    resources = [ray_resources(load_params(character_id, params_dir=params_dir,  # a bad value fails here
+                                           overrides={**overrides, **point, "store": str(store)}), SWEEP_STAGES)
+                 for point in points]
     sweep_id = sweep_id or new_run_id()
     sdir = sweep_dir(store, character_id, sweep_id)
     group = f"sweep-{character_id}-{sweep_id}"
@@ -173,8 +177,9 @@ def run_sweep(character_id: str, grid: dict[str, list], *, store: str | Path = "
     write_json(sdir / "sweep.json", {**sweep, "started_at": datetime.now(UTC).isoformat()})
     log(f"sweep {sweep_id}: {len(points)} points on dataset {dataset['dataset_version']}, {jobs} at a time")
     run_jobs([Job(character_id, r["run_id"], SWEEP_STAGES, None, {**overrides, **r["overrides"], "wandb_group": group},
-                  force) for r in runs], store=store, params_dir=params_dir, max_jobs=jobs,
-             total_steps=len(runs) * len(SWEEP_STAGES), progress=progress, log=log)
+                  force, res) for r, res in zip(runs, resources, strict=True)], store=store, params_dir=params_dir,
+             max_jobs=jobs, total_steps=len(runs) * len(SWEEP_STAGES), progress=progress, log=log,
+             executor=executor, address=address)
     results = [point_result(store, character_id, r["run_id"], r["overrides"]) for r in runs]
     best = best_point(results)
     write_json(sdir / "results.json", results)

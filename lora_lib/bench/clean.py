@@ -70,6 +70,17 @@ def synthetic_messages(n: int, seed: int = 0) -> list[tuple[str, str]]:
     return out
 
 
+def bench_context():
+    """The TurnContext the cleaning benchmarks use: nabi's markers and prompt, the other characters' markers."""
+    from ..clean.conversations import TurnContext
+    from ..config import CleanParams
+
+    return TurnContext.make(CleanParams(), system_prompt="너는 고양이 나비야. 모든 문장을 '냥'으로 끝내.",
+                            own_markers=["냥[~!?.]*(\\s|$)"],
+                            other_markers={"seonbi": ["(하오|이오|구려|시오)[~!?.]*(\\s|$)"], "bori": ["멍[~!?.]*(\\s|$)"]},
+                            other_names={"seonbi": "김선비", "bori": "보리"}, keep_values=["나비", "보리", "김선비"])
+
+
 def bench_clean_throughput(n_messages: int = 100_000, num_proc: int = 2, rounds: int = 3) -> dict:
     """The clean stage's per-turn work (PII masking + quality/language/meta/leakage filters), messages/s,
     against ko-pii's detect_all alone on the same messages; plus the speed-up of num_proc workers.
@@ -80,15 +91,11 @@ def bench_clean_throughput(n_messages: int = 100_000, num_proc: int = 2, rounds:
     """
     import ko_pii
 
-    from ..clean.conversations import TurnContext, clean_turns
+    from ..clean.conversations import clean_turns
     from ..clean.pii import KO_PII_LABELS
-    from ..config import CleanParams
 
     msgs = synthetic_messages(n_messages, seed=1)
-    ctx = TurnContext.make(CleanParams(), system_prompt="너는 고양이 나비야. 모든 문장을 '냥'으로 끝내.",
-                           own_markers=["냥[~!?.]*(\\s|$)"],
-                           other_markers={"seonbi": ["(하오|이오|구려|시오)[~!?.]*(\\s|$)"], "bori": ["멍[~!?.]*(\\s|$)"]},
-                           other_names={"seonbi": "김선비", "bori": "보리"}, keep_values=["나비", "보리", "김선비"])
+    ctx = bench_context()
     texts = [t for _, t in msgs]
     clean_turns(msgs[:2000], ctx)  # warm regex caches and imports
     r = interleaved_rounds({

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..store import write_json
 from .clean import bench_clean, bench_clean_throughput
 from .harness import machine
+from .ray import bench_ray_clean
 from .serve_rollback import bench_serve_rollback
 from .serve_switch import bench_serve_switch
 from .serve_throughput import bench_serve_throughput
@@ -23,6 +24,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "serve_adapter_switch": bench_serve_switch, "serve_rollback": bench_serve_rollback,
     "serve_throughput": bench_serve_throughput, "serve_soak": soak_serve,
     "train_sft": bench_train, "train_memory": bench_train_memory,
+    "ray_clean": bench_ray_clean,  # skipped (said in its JSON) without the ray extra
 }
 
 

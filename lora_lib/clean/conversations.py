@@ -194,19 +194,29 @@ def clean_conversation(conv: dict, p: CleanParams, *, system_prompt: str, own_ma
 def clean_conversations(conversations: Sequence[dict], p: CleanParams, *, system_prompt: str,
                         own_markers: Sequence[str], other_markers: Mapping[str, Sequence[str]],
                         other_names: Mapping[str, str] | None = None, keep_values: Sequence[str] = (),
-                        num_proc: int = 1, classifier=None, own_id: str = "", progress: bool = False) -> CleanResult:
+                        num_proc: int = 1, classifier=None, own_id: str = "", progress: bool = False,
+                        source=None, ray_address: str | None = None) -> CleanResult:
     """Clean every conversation; reject exact duplicate conversations; check the counts add up.
 
     `other_names` (character id -> name) and `keep_values` (names from the card that are not PII)
     are optional so callers with markers only keep working. `classifier` (a leakage.StyleClassifier)
     adds the classifier's leakage check for this character (`own_id`). With num_proc > 1 the per-turn work
-    runs in worker processes first; duplicates are then decided in one ordered pass, so the result
-    is identical to num_proc=1.
+    runs in worker processes first; with `p.executor == "ray"` it runs as Ray Data map_batches over
+    `source` (the JSONL file(s) the conversations were read from; default: the conversations themselves)
+    on the cluster at `ray_address` (ray_data.py). Duplicates are then decided in one ordered pass, so
+    the result is identical to num_proc=1.
     """
     ctx = TurnContext.make(p, system_prompt=system_prompt, own_markers=own_markers, other_markers=other_markers,
                            other_names=other_names, keep_values=keep_values, classifier=classifier, own_id=own_id)
-    flat = clean_turns([(m["role"], m["content"]) for c in conversations for m in c["messages"]], ctx, num_proc,
-                       progress=progress)
+    if p.executor == "ray":
+        from .ray_data import clean_turns_ray
+
+        flat = clean_turns_ray(source or conversations, ctx, workers=p.ray_workers, batch_size=p.ray_batch_size,
+                               address=ray_address, expected=[f"{c['conversation_id']}#{i}" for c in conversations
+                                                              for i in range(len(c["messages"]))])
+    else:
+        flat = clean_turns([(m["role"], m["content"]) for c in conversations for m in c["messages"]], ctx,
+                           num_proc, progress=progress)
     result, seen, replies, pos = CleanResult([], []), set(), Counter(), 0
     for conv in conversations:
         n = len(conv["messages"])

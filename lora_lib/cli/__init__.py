@@ -8,7 +8,7 @@ import sys
 from .doctor import add_doctor
 from .evaluate import add_evaluate
 from .monitoring import add_forget, add_monitor
-from .runs import add_run, add_sweep, add_train
+from .runs import add_clean, add_run, add_sweep, add_train
 from .serving import add_serving_commands
 from .sets import parse_sets, split_character_sets
 from .workspace import add_bench, add_demo, add_params, add_report
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo(sub)
     add_run(sub)
     add_sweep(sub)
+    add_clean(sub)
     add_report(sub)
     add_params(sub)
     add_train(sub)

@@ -24,7 +24,8 @@ def cmd_run(args) -> int:
         summary = run_batch(characters, run_id=args.run_id, jobs=args.jobs,
                             stages=args.stages.split(",") if args.stages else None, from_stage=args.from_stage,
                             store=args.store, params_dir=args.params, overrides=overrides,
-                            character_overrides=per_character, force=args.force, progress=not args.no_progress)
+                            character_overrides=per_character, force=args.force, progress=not args.no_progress,
+                            executor=args.executor, address=args.address)
     except PipelineError as exc:
         print(f"lora: error: {exc}", file=sys.stderr)
         return 1
@@ -58,7 +59,7 @@ def cmd_sweep(args) -> int:
     try:
         sw = run_sweep(args.character, grid, store=args.store, params_dir=args.params, overrides=fixed,
                        sweep_id=args.sweep_id, dataset_run=args.dataset_run, jobs=args.jobs, force=args.force,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, executor=args.executor, address=args.address)
     except PipelineError as exc:
         print(f"lora: error: {exc}", file=sys.stderr)
         return 1
@@ -88,6 +89,29 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_clean(args) -> int:
+    """The clean stage of one run again (after its collect stage), here or as Ray Data on a cluster."""
+    from ..pipeline import PipelineError, run_batch
+    from ..store import read_json
+
+    sets = {**parse_sets(args.set), "clean.executor": args.executor, **({"ray.address": args.address}
+                                                                       if args.address else {})}
+    try:
+        summary = run_batch([args.character], run_id=args.run_id, stages=["clean"], store=args.store,
+                            params_dir=args.params, overrides=sets, force=True, progress=not args.no_progress)
+    except PipelineError as exc:
+        print(f"lora: error: {exc}", file=sys.stderr)
+        return 1
+    row = summary["characters"][0]
+    if row["status"] != "ok":
+        print(f"lora: error: {args.character}: clean failed: {row['error']}", file=sys.stderr)
+        return 1
+    res = read_json(Path(args.store).resolve() / args.character / args.run_id / "clean" / "result.json")
+    print(json.dumps({k: res[k] for k in ("turns_in", "turns_kept", "turns_rejected", "reasons", "pii_masked")},
+                     ensure_ascii=False))
+    return 0
+
+
 def add_run(sub) -> None:
     """`lora run`."""
     r = sub.add_parser("run", help="run the stage notebooks with papermill for one or all characters")
@@ -99,6 +123,10 @@ def add_run(sub) -> None:
     r.add_argument("--run-id", help="batch/run id; default: resume the newest unfinished batch of the same "
                                     "characters and stages, else a new timestamp")
     r.add_argument("--jobs", type=int, default=1, help="characters run in parallel, one process each (default 1)")
+    r.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: --jobs processes on this machine; ray: one Ray task each (pip install -e .[ray])")
+    r.add_argument("--address", help="with --executor ray: auto or ray://HOST:10001 (default: RAY_ADDRESS, else a "
+                                     "new local cluster)")
     r.add_argument("--force", action="store_true", help="re-run stages that already succeeded")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--store", default="runs")
@@ -117,6 +145,9 @@ def add_sweep(sub) -> None:
     sw.add_argument("--sweep-id", help="default: a new timestamp; an existing id resumes that sweep")
     sw.add_argument("--dataset-run", help="take the dataset version of this run instead of building one")
     sw.add_argument("--jobs", type=int, default=1, help="points trained in parallel (default 1)")
+    sw.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="local: --jobs processes on this machine; ray: one Ray task each (pip install -e .[ray])")
+    sw.add_argument("--address", help="with --executor ray: auto or ray://HOST:10001")
     sw.add_argument("--force", action="store_true")
     sw.add_argument("--no-progress", action="store_true")
     sw.add_argument("--store", default="runs")
@@ -134,3 +165,18 @@ def add_train(sub) -> None:
     t.add_argument("--params", default="params")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     t.set_defaults(func=cmd_train)
+
+
+def add_clean(sub) -> None:
+    """`lora clean`."""
+    cn = sub.add_parser("clean", help="the clean stage of a run again, here or as Ray Data (clean.executor)")
+    cn.add_argument("--character", required=True)
+    cn.add_argument("--run-id", required=True, help="a run whose collect stage has run")
+    cn.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="ray: the per-turn work as Ray Data map_batches (pip install -e .[ray])")
+    cn.add_argument("--address", help="with --executor ray: auto or ray://HOST:10001 (default: ray.address)")
+    cn.add_argument("--no-progress", action="store_true")
+    cn.add_argument("--store", default="runs")
+    cn.add_argument("--params", default="params")
+    cn.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
+    cn.set_defaults(func=cmd_clean)

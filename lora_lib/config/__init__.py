@@ -34,6 +34,7 @@ from .params import (
     MonitorParams,
     Params,
     PersonaParams,
+    RayParams,
     ServeParams,
     TrainParams,
     UserFields,
@@ -46,5 +47,5 @@ __all__ = [
     # params.py
     "CharacterParams", "CleanParams", "CollectParams", "DatasetParams", "DpoParams", "EvaluateParams",
     "GateParams", "HumanABParams", "InputParams", "LoraParams", "MessageFields", "MongoSource", "MonitorParams",
-    "Params", "PersonaParams", "ServeParams", "TrainParams", "UserFields",
+    "Params", "PersonaParams", "RayParams", "ServeParams", "TrainParams", "UserFields",
 ]

@@ -74,7 +74,7 @@ def build_version(conversations: list[dict] | dict[str, list[dict]], p: Params, 
         raise DatasetError(f"dataset for {scope_key(p)!r} has {len(train)} train records, fewer than "
                            f"dataset.min_train_records={p.dataset.min_train_records} (rejected here: "
                            f"{dict(reasons) or 'none'}): check the clean stage's rejections")
-    vid = version_id(train, evals, p.clean.model_dump(), body["format_config"], pairs)
+    vid = version_id(train, evals, p.clean.content_config(), body["format_config"], pairs)
     root = Path(p.store) / "datasets" / scope_key(p)
     final = root / vid
     if final.exists():
@@ -99,8 +99,8 @@ def build_version(conversations: list[dict] | dict[str, list[dict]], p: Params, 
                    "train_assistant_per_record": token_stats([a for _, a in tokens]),
                    "eval_per_record": token_stats([count(r["messages"])[0] for r in evals])},
         "user_refs": sorted({r["user_ref"] for r in train + evals if r.get("user_ref")}),
-        "clean_config": p.clean.model_dump(), "format_config": body["format_config"],
-        "config_sha256": {"clean": sha256_json(p.clean.model_dump()), "format": sha256_json(body["format_config"])},
+        "clean_config": p.clean.content_config(), "format_config": body["format_config"],
+        "config_sha256": {"clean": sha256_json(p.clean.content_config()), "format": sha256_json(body["format_config"])},
     }
     _write_version(root, vid, {"train.jsonl": train, "eval.jsonl": evals, "preferences.jsonl": pairs,
                                "rejected.jsonl": body["rejected"]}, manifest)

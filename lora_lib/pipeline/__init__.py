@@ -11,10 +11,11 @@ character at its first failed, missing or changed stage (`force` re-runs everyth
 
 - chain.py     one character: stage selection, params fingerprints, resume plan, run_character, main
 - batch.py     many characters as child processes: Job, run_jobs, run_batch, the batch summary
+- ray_executor.py  `executor="ray"`: each job as a Ray task running the same child process (pip install -e .[ray])
 - __main__.py  `python -m lora_lib.pipeline` (what run_jobs starts)
 """
 
-from .batch import Job, latest_unfinished_batch, run_batch, run_jobs
+from .batch import Job, latest_unfinished_batch, ray_resources, run_batch, run_jobs
 from .chain import (
     NOTEBOOKS,
     ROOT,
@@ -33,6 +34,6 @@ from .chain import (
 
 __all__ = [
     "NOTEBOOKS", "ROOT", "STAGE_PARAMS", "Job", "PipelineError", "check_inputs", "latest_unfinished_batch", "main",
-    "new_run_id", "notebook_for", "plan_stages", "previous_summary", "run_batch", "run_character", "run_jobs",
+    "new_run_id", "notebook_for", "plan_stages", "previous_summary", "ray_resources", "run_batch", "run_character", "run_jobs",
     "select_stages", "stage_fingerprints",
 ]

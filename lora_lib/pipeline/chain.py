@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -198,8 +199,23 @@ def run_character(character_id: str, *, run_id: str | None = None, stages: list[
     return summary
 
 
+def die_with_parent() -> None:
+    """With LORA_PARENT_PID set (a Ray task started this process): be killed when that process dies, so a
+    retried task never races a leftover chain on the same run (Linux; the kernel follows its parent)."""
+    parent = os.environ.get("LORA_PARENT_PID")
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(parent):  # the parent died before prctl
+        os._exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """One character's chain in this process: what run_jobs starts for each character of a batch."""
+    die_with_parent()
     ap = argparse.ArgumentParser(prog="python -m lora_lib.pipeline")
     ap.add_argument("--character", required=True)
     ap.add_argument("--run-id", required=True)
