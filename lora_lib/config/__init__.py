@@ -5,9 +5,16 @@ parameters cell or `lora run --set key=value`) go on top. Unknown keys and wrong
 at load time with a one-line error naming the file and the dotted key.
 
 - params.py  one model per stage (CollectParams, CleanParams, ... MonitorParams) and Params
+- evaluate_params.py  the evaluate stage's models (gates, persona, A/B, quality gates)
 - load.py    reading and merging the YAML layers, overrides, validation errors, guide warnings
 """
 
+from .evaluate_params import (
+    EvaluateParams,
+    GateParams,
+    HumanABParams,
+    PersonaParams,
+)
 from .load import (
     CHARACTER_ID,
     ConfigError,
@@ -24,16 +31,12 @@ from .params import (
     CollectParams,
     DatasetParams,
     DpoParams,
-    EvaluateParams,
-    GateParams,
-    HumanABParams,
     InputParams,
     LoraParams,
     MessageFields,
     MongoSource,
     MonitorParams,
     Params,
-    PersonaParams,
     RayParams,
     ServeParams,
     TrainParams,
