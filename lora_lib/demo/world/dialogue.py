@@ -32,7 +32,7 @@ _CLOSERS = (
 _USER_PREFIX = ("", "", "", "음 ", "근데 ", "아 ")
 _USER_SUFFIX = ("", "", "", " ㅎㅎ", " ㅋㅋ", " ㅠ")
 SLOT_SHARE = 0.75  # user turns from a slotted prompt (the rest: the topic's fixed prompts)
-OPENER_SHARE = 0.08  # replies that start with a stock opener before taking the prompt up
+OPENER_SHARE = 0.03  # replies that start with a stock opener before taking the prompt up
 
 
 class _Turn(str):
