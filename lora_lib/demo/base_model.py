@@ -29,10 +29,11 @@ BUILDER_VERSION = 3
 # Architecture and training recipe per size. "demo" is the DESIGN.md section 9 model (4 x 256,
 # ~3.5M parameters with the ~1.1k-token vocabulary of one-syllable pieces); "test" only has to be a
 # real, loadable chat model that trains in seconds and stops on <|im_end|>. Epochs: 2 over 2,600 chats
-# (~750k tokens). Batch 16 rather than 32: the same tokens in twice the updates is what made the base
-# answer the prompt (batch 32: 5-9 distinct greedy replies of 24 held-out prompts, one stock line to
-# 11-12 of them; batch 16: 22-24 distinct, none given more than twice), at about the same CPU time
-# per token. Threads are part of the recipe because the reduction
+# (~750k tokens), batch 16: the same tokens in twice the updates of batch 32. Measured together with
+# two corpus/tokenizer changes (answers start with the user's word; the space goes with the syllable
+# before it), not one at a time: before them, at batch 32, 5-9 distinct greedy replies of 24 held-out
+# prompts with one stock line to 11-12 of them; after, 22-24 distinct, none given more than twice.
+# Threads are part of the recipe because the reduction
 # order (hence the bytes) depends on them, and because a 64-wide model is all sync overhead: with 2
 # OpenMP threads it ran 40x slower whenever another process shared the 2 cores.
 SIZES: dict[str, dict] = {
