@@ -339,7 +339,9 @@ def test_every_template_sentence_renders_in_style():
 
     rng = random.Random(0)
     ideas = [line for t in topics._TOPICS.values() for line in t.ideas]
-    lines = ideas + list(dialogue._OPENERS) + list(dialogue._CLOSERS)
+    answers = [topics._fill_line(a, slot) for t in topics._TOPICS.values() for a in t.answers for slot in t.slots]
+    assert not any("{" in text for line in answers for text in line[:3]), "unfilled slot"
+    lines = ideas + answers + list(dialogue._OPENERS) + list(dialogue._CLOSERS)
     for line in lines:
         for cid in CHARACTER_IDS:
             assert _ends_with_marker(MARKERS[cid], styles._render(line, cid, rng)), (cid, line)
@@ -348,3 +350,36 @@ def test_every_template_sentence_renders_in_style():
     for cid, flavor in cards._FLAVOR.items():
         for line in flavor:
             assert _ends_with_marker(MARKERS[cid], styles._render(line, cid, rng)), (cid, line)
+
+
+def test_particles_follow_the_last_syllable():
+    from lora_lib.demo.world.topics import _fill
+
+    assert _fill("{x:이/가} 좋다", "떡볶이") == "떡볶이가 좋다"
+    assert _fill("{x:이/가} 좋다", "김밥") == "김밥이 좋다"
+    assert _fill("{x:을/를} 먹자, {x:은/는}", "라면") == "라면을 먹자, 라면은"
+    assert _fill("{x:과/와} {x:으로/로}", "바다") == "바다와 바다로"
+    assert _fill("{x:으로/로}", "골목길") == "골목길로"  # ㄹ takes 로
+    assert _fill("{x:으로/로} {x:이랑/랑}", "숲") == "숲으로 숲이랑"
+
+
+def test_replies_take_up_what_the_user_said():
+    """Every topic has slotted prompts; a reply to one starts with a line about the same word, so a
+    model trained on these chats learns to answer the prompt, not to repeat one stock line."""
+    from lora_lib.demo.world import topics
+
+    for name, t in topics._TOPICS.items():
+        assert len(t.slots) >= 6 and len(t.slot_prompts) >= 3 and len(t.answers) >= 3, name
+        assert all("{x" in p for p in t.slot_prompts) and all("{x" in f for a in t.answers for f in a[:3]), name
+    chats = polite_chats(300, seed=0)
+    pairs = [(u["content"], a["content"]) for c in chats for u, a in zip(c[::2], c[1::2], strict=True)]
+    slot_words = {w for t in topics._TOPICS.values() for w in t.slots}
+    slotted = [(u, a) for u, a in pairs if any(w in u for w in slot_words)]
+    assert len(slotted) > 0.6 * len(pairs)
+    first = [_sentences(a)[0] for _, a in pairs]
+    # Taken up: the reply names a slot word of the prompt (in its first sentence or after a rare opener).
+    took_up = sum(any(w in u and w in a for w in slot_words) for u, a in slotted) / len(slotted)
+    assert took_up > 0.9, took_up  # (short slot words like 비 also sit inside fixed prompts)
+    # No stock first sentence: the most common one opens under 5% of the replies.
+    assert Counter(first).most_common(1)[0][1] < 0.05 * len(pairs)
+    assert len(set(a for _, a in pairs)) > 0.8 * len(pairs)

@@ -41,12 +41,16 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 4000):
     tok = Tokenizer(models.BPE())
     # NFC: Korean typed on some systems arrives as decomposed jamo; one form means one token set.
     tok.normalizer = normalizers.NFC()
-    # One Hangul syllable (with its leading space) per piece before BPE: tokens never span
+    # One Hangul syllable (with its trailing space) per piece before BPE: tokens never span
     # syllables, as in the tokenizers of real multilingual models, so "좋다냥" is 좋/다/냥 and a
     # LoRA can learn "end with 냥" once instead of once per whole-word token ("좋다냥", "온다냥", …).
+    # The space goes with the syllable before it, so a word starts with the same token wherever it
+    # stands: "떡볶이" in "점심으로 떡볶이 먹었어" and at the start of the reply "떡볶이 맛있죠" share
+    # 떡/볶, and taking the user's word up is a copy of the same ids (with leading spaces it was
+    # " 떡" in the prompt and "떡" in the reply, and the tiny base answered every prompt alike).
     tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(r"\s?[\uac00-\ud7a3]"), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False),
+        pre_tokenizers.Split(Regex(r"[\uac00-\ud7a3]\s?"), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(

@@ -21,8 +21,8 @@ from `seed`, and nothing reads the clock.
 
 from .build import build_world
 from .cards import CHARACTER_IDS, DEMO_CHARACTERS
-from .corpus import knowledge_chats, polite_chats, roleplay_chats
+from .corpus import knowledge_chats, polite_chats, roleplay_chats, with_system_prompts
 from .topics import TOPIC_NAMES
 
 __all__ = ["CHARACTER_IDS", "DEMO_CHARACTERS", "TOPIC_NAMES", "build_world", "knowledge_chats",
-           "polite_chats", "roleplay_chats"]
+           "polite_chats", "roleplay_chats", "with_system_prompts"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 from .cards import _FLAVOR
-from .dialogue import _CLOSERS, _OPENERS, _dialogue, _reply
+from .dialogue import _CLOSERS, _OPENERS, _dialogue, _reply, _user_turn
 from .styles import _render
-from .topics import _TOPICS, TOPIC_NAMES
+from .topics import _TOPICS, TOPIC_NAMES, _fill_line
 
 
 def polite_chats(n: int, seed: int = 0) -> list[list[dict]]:
@@ -50,15 +50,22 @@ def roleplay_chats(n: int, seed: int = 0) -> list[list[dict]]:
     chats = []
     for _ in range(n):
         messages = []
+        used: set[str] = set()
         for _ in range(rng.choice((1, 2, 3))):
             topic = rng.choice(TOPIC_NAMES)
             style = rng.choice(("nabi", "bori", "seonbi", "banmal", "banmal"))
-            # Openers, closers and the characters' own lines too: every word of the world is read.
-            pool = list(_TOPICS[topic].ideas) + list(_OPENERS) + list(_CLOSERS) + _FLAVOR.get(style, [])
+            t = _TOPICS[topic]
+            # Openers, closers, answers and the characters' own lines too: every word of the world is read.
+            answers = [_fill_line(a, rng.choice(t.slots)) for a in t.answers]
+            pool = list(t.ideas) + answers + list(_OPENERS) + list(_CLOSERS) + _FLAVOR.get(style, [])
             lines = rng.sample(pool, rng.choice((1, 2)))
-            user = rng.choice(_ROLEPLAY_INTRO[style]) + " ".join(_render(line, style, rng) for line in lines)
+            said = " ".join(_render(line, style, rng) for line in lines)
+            # Then the user asks something, and the polite reply takes that up.
+            turn = _user_turn(topic, rng, used)
+            user = rng.choice(_ROLEPLAY_INTRO[style]) + said + " " + turn
             messages += [{"role": "user", "content": user.strip()},
-                         {"role": "assistant", "content": _reply(topic, "polite", rng, None)}]
+                         {"role": "assistant", "content": _reply(topic, "polite", rng, None, slot=turn.slot,
+                                                                 prompt_index=turn.prompt_index)}]
         chats.append(messages)
     return chats
 
@@ -72,3 +79,26 @@ def knowledge_chats(n: int, seed: int = 0) -> list[list[dict]]:
         chats.append([m for user, reply in pairs for m in ({"role": "user", "content": user},
                                                           {"role": "assistant", "content": reply})])
     return chats
+
+
+# System prompts as apps write them: who the assistant is and how it talks. The base model reads
+# them (every character's prompt starts with one) and still answers the user in its own polite
+# voice; none of the demo characters' names, animals or endings appear here.
+_SYSTEM_WHO = ("친절한 도우미", "다정한 친구", "상담사 하늘", "토끼 토순이", "여우 여울", "곰돌이 두부", "학자 박사님",
+               "요리사 민수", "여행 안내원 소라", "우주인 별이", "로봇 친구 삐삐", "사서 은비")
+_SYSTEM_MANNER = ("친절하게", "다정하고 차분하게", "밝고 명랑하게", "짧고 또렷하게", "상냥하게", "점잖고 부드럽게",
+                  "재미있고 유쾌하게", "따뜻하게")
+_SYSTEM_FORMS = ("너는 {who}야. {manner} 말해.", "당신은 {who}입니다. {manner} 대답하세요.",
+                 "너는 {who}야. {manner} 이야기하고, 사용자의 말에 귀 기울여.", "{who} 역할로 {manner} 대화해 주세요.")
+
+
+def with_system_prompts(chats: list[list[dict]], share: float, seed: int = 0) -> list[list[dict]]:
+    """The chats, `share` of them (seeded) opened by a generic system prompt; the others unchanged."""
+    rng = random.Random(f"system:{seed}")
+    out = []
+    for chat in chats:
+        if rng.random() < share:
+            text = rng.choice(_SYSTEM_FORMS).format(who=rng.choice(_SYSTEM_WHO), manner=rng.choice(_SYSTEM_MANNER))
+            chat = [{"role": "system", "content": text}, *chat]
+        out.append(chat)
+    return out

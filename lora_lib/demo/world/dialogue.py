@@ -1,4 +1,11 @@
-"""Clean conversations in one style: user turns, 1-3 sentence replies, multi-exchange dialogues."""
+"""Clean conversations in one style: user turns, 1-3 sentence replies, multi-exchange dialogues.
+
+A reply starts by taking up what the user said: a slotted prompt ("저녁에 떡볶이 먹을까?") gets an
+answer about the same word ("떡볶이 정말 맛있다냥!"), a fixed prompt its own topic idea. Only then
+come a second idea, the character's flavour or a closer. Replies whose first sentence is a
+topic-agnostic stock line ("그렇구나", "오늘도 좋은 하루 보내세요") are what a small model learns
+to give to every prompt, so openers are rare and never the whole reply.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import random
 
 from .cards import _FLAVOR
 from .styles import _L, _Line, _render
-from .topics import _TOPICS, TOPIC_NAMES
+from .topics import _TOPICS, TOPIC_NAMES, _fill, _fill_line
 
 # Topic-agnostic sentences that open or close a reply.
 _OPENERS = (
@@ -24,27 +31,62 @@ _CLOSERS = (
 # Fillers around user prompts: real users type "음", "근데", laugh or cry marks.
 _USER_PREFIX = ("", "", "", "음 ", "근데 ", "아 ")
 _USER_SUFFIX = ("", "", "", " ㅎㅎ", " ㅋㅋ", " ㅠ")
+SLOT_SHARE = 0.75  # user turns from a slotted prompt (the rest: the topic's fixed prompts)
+OPENER_SHARE = 0.03  # replies that start with a stock opener before taking the prompt up
 
 
-def _user_turn(topic: str, rng: random.Random, used: set[str]) -> str:
-    prompts = [p for p in _TOPICS[topic].prompts if p not in used] or list(_TOPICS[topic].prompts)
-    prompt = rng.choice(prompts)
+class _Turn(str):
+    """A user turn's text that remembers what the reply should take up: its slot word or fixed prompt."""
+
+    slot: str | None = None
+    prompt_index: int | None = None
+
+
+def _user_turn(topic: str, rng: random.Random, used: set[str]) -> _Turn:
+    t = _TOPICS[topic]
+    slot, index = None, None
+    if t.slots and rng.random() < SLOT_SHARE:
+        for _ in range(5):  # a prompt not used yet in this chat, if one comes quickly
+            slot = rng.choice(t.slots)
+            prompt = _fill(rng.choice(t.slot_prompts), slot)
+            if prompt not in used:
+                break
+    else:
+        prompts = [p for p in t.prompts if p not in used] or list(t.prompts)
+        prompt = rng.choice(prompts)
+        index = t.prompts.index(prompt)
     used.add(prompt)
-    return (rng.choice(_USER_PREFIX) + prompt + rng.choice(_USER_SUFFIX)).strip()
+    turn = _Turn((rng.choice(_USER_PREFIX) + prompt + rng.choice(_USER_SUFFIX)).strip())
+    turn.slot, turn.prompt_index = slot, index
+    return turn
 
 
-def _reply(topic: str, style: str, rng: random.Random, flavor: str | None) -> str:
-    """1-3 sentences: a topic idea, optionally an opener, a second idea, flavour and a closer."""
+def _first_line(topic: str, rng: random.Random, slot: str | None, prompt_index: int | None) -> _Line:
+    t = _TOPICS[topic]
+    if slot is not None and t.answers:
+        return _fill_line(rng.choice(t.answers), slot)
+    if prompt_index is not None:
+        return t.ideas[prompt_index % len(t.ideas)]
+    return rng.choice(t.ideas)
+
+
+def _reply(topic: str, style: str, rng: random.Random, flavor: str | None, *,
+           slot: str | None = None, prompt_index: int | None = None) -> str:
+    """1-3 sentences: the line that takes the prompt up, then a second idea, flavour and/or a closer."""
     n_sentences = rng.choices((1, 2, 3), weights=(25, 45, 30))[0]
-    slots = ["opener", "idea", "closer"] + (["flavor"] if flavor else [])
-    chosen = set(rng.sample(slots, n_sentences - 1))
-    ideas = rng.sample(_TOPICS[topic].ideas, 2)
+    extras = ["idea", "closer"] + (["flavor"] if flavor else [])
+    chosen = set(rng.sample(extras, min(n_sentences - 1, len(extras))))
+    first = _first_line(topic, rng, slot, prompt_index)
     lines: list[_Line] = []
-    if "opener" in chosen:
+    if rng.random() < OPENER_SHARE:
         lines.append(rng.choice(_OPENERS))
-    lines.append(ideas[0])
+    lines.append(first)
     if "idea" in chosen:
-        lines.append(ideas[1])
+        others = [i for i in _TOPICS[topic].ideas if i != first]
+        if slot is not None and len(_TOPICS[topic].answers) > 1 and rng.random() < 0.5:
+            others = [_fill_line(a, slot) for a in _TOPICS[topic].answers]
+            others = [o for o in others if o != first]
+        lines.append(rng.choice(others))
     if "flavor" in chosen:
         lines.append(rng.choice(_FLAVOR[flavor]))
     if "closer" in chosen:
@@ -65,13 +107,14 @@ def _dialogue(
     for i in range(n_exchanges):
         if i > 0 and rng.random() < 0.4:
             topic = rng.choice(TOPIC_NAMES)
-        messages.append({"role": "user", "content": _user_turn(topic, rng, used_prompts)})
+        turn = _user_turn(topic, rng, used_prompts)
+        messages.append({"role": "user", "content": str(turn)})
         # A repeated reply inside one chat would look like a planted "repeat" hazard: re-draw.
-        reply = _reply(topic, style, rng, flavor)
+        reply = _reply(topic, style, rng, flavor, slot=turn.slot, prompt_index=turn.prompt_index)
         for _ in range(5):
             if reply not in replies:
                 break
-            reply = _reply(topic, style, rng, flavor)
+            reply = _reply(topic, style, rng, flavor, slot=turn.slot, prompt_index=turn.prompt_index)
         replies.add(reply)
         messages.append({"role": "assistant", "content": reply})
     return messages
