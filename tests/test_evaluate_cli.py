@@ -8,6 +8,7 @@ import pytest
 from lora_lib import stages
 from lora_lib.cli import main
 from lora_lib.config import load_params
+from lora_lib.dataset import load_version
 from lora_lib.engine.synthetic import make_adapter
 from lora_lib.registry import Registry
 from lora_lib.store import run_paths
@@ -47,7 +48,10 @@ def test_evaluate_command_writes_a_report_and_reuses_replies_when_only_a_thresho
     out = capsys.readouterr().out
     folder = registered / "evaluate" / "nabi" / "syn1"
     report = json.loads((folder / "gate_report.json").read_text())
-    assert report["adapter"] == "nabi@syn1" and report["n_prompts"] == 4 and report["previous"] is None
+    p = load_params("nabi", params_dir=ROOT / "params", overrides={"store": str(registered), "tracking": "none"})
+    dataset_version = Registry(p.registry_url()).get_adapter("nabi", "syn1")["dataset_version"]
+    n_eval = len(load_version(registered, "nabi", dataset_version)[1])  # the test-size world's eval split
+    assert report["adapter"] == "nabi@syn1" and report["n_prompts"] == min(4, n_eval) and report["previous"] is None
     assert f"nabi@syn1: {'APPROVE' if report['passed'] else 'REJECT: '}" in out
     assert str(folder / "gate_report.json") in out and "reusing" not in out
     assert (folder / "replies.jsonl").exists() and (folder / "ab" / "sheet.csv").exists()
