@@ -1,7 +1,7 @@
 """PII rules on made-up chat lines (names, numerals, e-mails, addresses, handles, nicknames, policy).
 
 These examples were written with the rules (they are tuning examples, like tests/data/pii_ko_chat.jsonl);
-the independent measurement is tests/test_clean_pii_holdout2.py (tests/test_clean_pii_tuning2.py is tuning set 2).
+the independent measurement and tuning set 2 are in tests/test_clean_pii_sets.py.
 """
 
 import pytest
