@@ -9,7 +9,7 @@ from lora_lib.config import load_params
 from lora_lib.evaluate import labelled
 from lora_lib.evaluate.consistency import build_probes, card_facts, consistency_scores, contradictions
 from lora_lib.evaluate.decision import decide, score_replies
-from lora_lib.evaluate.diversity import diversity_figures, diversity_scores
+from lora_lib.evaluate.diversity import diversity_figures, diversity_reasons, diversity_scores
 from lora_lib.evaluate.fluency import CharNgramLM, fluency_scores
 from lora_lib.evaluate.generate import decoding_of, generation_key
 from lora_lib.evaluate.quality import quality_gates, quality_table, score_quality
@@ -43,6 +43,25 @@ def test_diversity_figures_and_reasons(p):
     assert diversity_scores(STOCK, p)["reasons"] and not diversity_scores(GROUNDED, p)["reasons"]
     assert diversity_figures(GROUNDED)["self_similarity"] < diversity_figures(STOCK)["self_similarity"] == 1.0
     assert diversity_figures([])["n"] == 0
+
+
+def test_diversity_floors_are_judged_against_the_base_when_its_figures_are_there(p):
+    """Long replies sit below the absolute distinct-n floors even when they are all different (the demo base's
+    own replies do): with the base's figures, a floor fails only if the set is also clearly worse than the base;
+    the stock-line test stays absolute; without a base the floors alone decide, as on the labelled sets."""
+    dp = p.evaluate.diversity
+    long_tail = [f"{g} 오늘도 좋은 하루 보내라냥. 나는 창가에서 햇볕 쬐는 게 제일 좋다냥." for g in GROUNDED]
+    fig = diversity_figures(long_tail)
+    assert fig["distinct_replies"] == 8 and fig["distinct_2"] < dp.min_distinct_2
+    assert diversity_reasons(fig, dp)  # absolute floors only: fails
+    like_base = dict(fig)
+    assert diversity_reasons(fig, dp, like_base) == []  # as diverse as its base: passes
+    richer = diversity_figures(GROUNDED)
+    assert any("below the base's" in r for r in diversity_reasons(fig, dp, richer))  # clearly worse than base
+    stock = diversity_figures(STOCK)
+    assert any(r.startswith("one reply to 8 of 8") for r in diversity_reasons(stock, dp, stock))  # still absolute
+    gen = {"prompts": chat(PROMPTS), "replies": {"base": long_tail, "adapter": long_tail}}
+    assert quality_gates(score_quality(gen, p), p)[0]["passed"] is True
 
 
 def test_relevance_overlap_grounded_above_generic(p):

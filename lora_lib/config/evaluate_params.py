@@ -77,6 +77,12 @@ class DiversityParams(_Strict):
     max_self_similarity: float = Field(0.1, ge=0, le=1)  # mean pairwise char-3-gram Jaccard
     min_replies: int = Field(5, ge=2)  # smaller sets are not judged
     max_drop_vs_previous: float = Field(0.15, ge=0, le=1)  # distinct-2 drop vs the previous approved adapter
+    # distinct-n and self-similarity depend on reply length and register, so the absolute floors above (tuned on
+    # the labelled reply sets) also fail the base model itself on longer replies. With the base's figures at
+    # hand, a set is judged against its base: it fails a measure only when it is past the absolute floor AND
+    # worse than the base's figure by more than this share. The stock-line test (max_top_reply_share) stays
+    # absolute. None = absolute floors only.
+    max_worse_than_base: float | None = Field(0.1, ge=0, le=1)
 
 
 class FluencyParams(_Strict):

@@ -62,20 +62,31 @@ def diversity_figures(replies: Sequence[str]) -> dict:
             "distinct_2": distinct_n(replies, 2), "self_similarity": self_similarity(replies)}
 
 
-def diversity_reasons(fig: dict, dp) -> list[str]:
-    """Why a reply set fails the diversity gate (DiversityParams), empty = passed."""
+def diversity_reasons(fig: dict, dp, base: dict | None = None) -> list[str]:
+    """Why a reply set fails the diversity gate (DiversityParams), empty = passed.
+
+    `base`: the base model's figures on the same prompts. With them (and dp.max_worse_than_base set), a
+    distinct-n or self-similarity floor fails only when the set is also worse than the base by more than that
+    share; without them, the absolute floors alone decide (as on the labelled sets)."""
     out = []
     if fig["n"] < dp.min_replies:
         return out  # too few replies to judge a set
     if fig["top_reply_share"] > dp.max_top_reply_share:
         out.append(f"one reply to {fig['top_reply_count']} of {fig['n']} prompts "
                    f"({fig['top_reply_share']:.2f} > {dp.max_top_reply_share}): {fig['top_reply'][:40]!r}")
-    if fig["distinct_2"] < dp.min_distinct_2:
-        out.append(f"distinct-2 {fig['distinct_2']:.2f} < {dp.min_distinct_2}")
-    if fig["distinct_1"] < dp.min_distinct_1:
-        out.append(f"distinct-1 {fig['distinct_1']:.2f} < {dp.min_distinct_1}")
-    if fig["self_similarity"] > dp.max_self_similarity:
-        out.append(f"self-similarity {fig['self_similarity']:.2f} > {dp.max_self_similarity}")
+    tol = dp.max_worse_than_base if base is not None else None
+
+    def below(key: str, floor: float) -> str | None:
+        if fig[key] >= floor or (tol is not None and fig[key] >= base[key] * (1 - tol)):
+            return None
+        vs = "" if tol is None else f" and below the base's {base[key]:.2f} by more than {tol:.0%}"
+        return f"{key.replace('_', '-')} {fig[key]:.2f} < {floor}{vs}"
+
+    out += [r for r in (below("distinct_2", dp.min_distinct_2), below("distinct_1", dp.min_distinct_1)) if r]
+    sim, ceiling = fig["self_similarity"], dp.max_self_similarity
+    if sim > ceiling and (tol is None or sim > base["self_similarity"] * (1 + tol)):
+        vs = "" if tol is None else f" and above the base's {base['self_similarity']:.2f} by more than {tol:.0%}"
+        out.append(f"self-similarity {sim:.2f} > {ceiling}{vs}")
     return out
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .consistency import build_probes, card_facts, consistency_scores
-from .diversity import diversity_scores
+from .diversity import diversity_reasons, diversity_scores
 from .fluency import CharNgramLM, fluency_scores
 from .relevance import relevance_scores
 
@@ -114,6 +114,8 @@ def quality_gates(quality: Mapping[str, Mapping], p) -> list[dict]:
         fig = a[g]["figures"]
         value, threshold = _headline(g, fig, p)
         reasons = list(a[g]["reasons"])
+        if g == "diversity" and "diversity" in base:  # judged against the base's figures (DiversityParams)
+            reasons = diversity_reasons(fig, p.evaluate.diversity, base["diversity"]["figures"])
         drop = _regression(g, fig, prev.get(g, {}).get("figures"), p)
         if drop:
             reasons.append(drop)
