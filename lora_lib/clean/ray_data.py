@@ -47,9 +47,12 @@ def connect(address: str | None = None, *, what: str = "this", num_cpus: int | N
                 kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}}
         elif num_cpus:
             kwargs["num_cpus"] = num_cpus
+        # No address and no RAY_ADDRESS: a NEW local cluster, as promised. A plain ray.init() would instead
+        # join whatever /tmp/ray/ray_current_cluster names, a cluster that may be gone or someone else's.
+        target = address or (None if os.environ.get("RAY_ADDRESS") else "local")
         for attempt in range(1, 4):
             try:
-                ray.init(address=address, **kwargs)
+                ray.init(address=target, **kwargs)
                 break
             except Exception as exc:  # Ray raises a bare Exception when its node does not come up in time
                 # A local node gives its agents 30 s to start; on a machine busy with other work they can take
