@@ -82,7 +82,8 @@ def test_redact_survives_and_is_linear(kind):
     small = (unit * (10_000 // len(unit) + 1))[:10_000]
     big = (unit * (100_000 // len(unit) + 1))[:100_000]
     run(small)  # warm caches and the analyzer
-    assert _time(run, big, 1) / max(_time(run, small, 1), 2e-3) < 30
+    # best of 3, as for the patterns: one run of each was at the mercy of a GC pause or a preemption
+    assert _time(run, big) / max(_time(run, small), 2e-3) < 30
 
 
 if __name__ == "__main__":
