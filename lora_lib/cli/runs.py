@@ -112,6 +112,13 @@ def cmd_clean(args) -> int:
     return 0
 
 
+def add_executor(parser, executor_help: str, default: str = "RAY_ADDRESS") -> None:
+    """--executor local|ray and --address, the same for every command that can run on Ray."""
+    parser.add_argument("--executor", choices=["local", "ray"], default="local", help=executor_help)
+    parser.add_argument("--address", help=f"with --executor ray: auto or ray://HOST:10001 (default: {default}, "
+                                          "else a new local cluster)")
+
+
 def add_run(sub) -> None:
     """`lora run`."""
     r = sub.add_parser("run", help="run the stage notebooks with papermill for one or all characters")
@@ -123,10 +130,7 @@ def add_run(sub) -> None:
     r.add_argument("--run-id", help="batch/run id; default: resume the newest unfinished batch of the same "
                                     "characters and stages, else a new timestamp")
     r.add_argument("--jobs", type=int, default=1, help="characters run in parallel, one process each (default 1)")
-    r.add_argument("--executor", choices=["local", "ray"], default="local",
-                   help="local: --jobs processes on this machine; ray: one Ray task each (pip install -e .[ray])")
-    r.add_argument("--address", help="with --executor ray: auto or ray://HOST:10001 (default: RAY_ADDRESS, else a "
-                                     "new local cluster)")
+    add_executor(r, "local: --jobs processes on this machine; ray: one Ray task each (pip install -e .[ray])")
     r.add_argument("--force", action="store_true", help="re-run stages that already succeeded")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--store", default="runs")
@@ -145,9 +149,7 @@ def add_sweep(sub) -> None:
     sw.add_argument("--sweep-id", help="default: a new timestamp; an existing id resumes that sweep")
     sw.add_argument("--dataset-run", help="take the dataset version of this run instead of building one")
     sw.add_argument("--jobs", type=int, default=1, help="points trained in parallel (default 1)")
-    sw.add_argument("--executor", choices=["local", "ray"], default="local",
-                    help="local: --jobs processes on this machine; ray: one Ray task each (pip install -e .[ray])")
-    sw.add_argument("--address", help="with --executor ray: auto or ray://HOST:10001")
+    add_executor(sw, "local: --jobs processes on this machine; ray: one Ray task per point (pip install -e .[ray])")
     sw.add_argument("--force", action="store_true")
     sw.add_argument("--no-progress", action="store_true")
     sw.add_argument("--store", default="runs")
@@ -172,9 +174,8 @@ def add_clean(sub) -> None:
     cn = sub.add_parser("clean", help="the clean stage of a run again, here or as Ray Data (clean.executor)")
     cn.add_argument("--character", required=True)
     cn.add_argument("--run-id", required=True, help="a run whose collect stage has run")
-    cn.add_argument("--executor", choices=["local", "ray"], default="local",
-                    help="ray: the per-turn work as Ray Data map_batches (pip install -e .[ray])")
-    cn.add_argument("--address", help="with --executor ray: auto or ray://HOST:10001 (default: ray.address)")
+    add_executor(cn, "ray: the per-turn work as Ray Data map_batches (pip install -e .[ray])",
+                 default="ray.address in params, else RAY_ADDRESS")
     cn.add_argument("--no-progress", action="store_true")
     cn.add_argument("--store", default="runs")
     cn.add_argument("--params", default="params")
