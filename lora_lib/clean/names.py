@@ -20,128 +20,71 @@ kiwipiepy (Kiwi) tags proper nouns (NNP) well, but alone it tags some full names
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable
-from functools import lru_cache
 
+from .name_kiwi import _hangul_at, _kiwi_says, _one_word, _tags, _verb_at
 from .name_patterns import (
+    _AFTER_NUMBER,
     _BEFORE_CONTACT,
+    _BEFORE_EMAIL,
     _BEFORE_PHONE,
     _BEFORE_TITLE,
     _CONTEXT_BEFORE,
     _CONTEXT_WORD,
+    _COPULA_AFTER,
     _FULL,
     _GIVEN_JOSA,
     _HAS_LATIN,
+    _KIN_GUARD,
     _LATIN,
     _LATIN_CAPS,
+    _LATIN_GIVEN,
     _LIST_NEXT,
     _LIST_PREV,
     _MEDIA,
     _NAME_AT,
+    _NAME_BEFORE_WORD,
+    _NAME_WORD_BEFORE,
+    _NAME_WORD_STOP,
+    _NAMED_AS,
+    _NOT_THE_FAMOUS,
     _PERSON_AFTER,
     _PLACE_SUFFIX,
+    _POSS_AFTER,
     _PRIVATE_AFTER,
     _PRIVATE_CONTEXT,
     _PRIVATE_LINE,
     _PUBLIC_CONTEXT,
     _SPACED,
+    _SPACED_S2,
     _SPACED_STOP,
+    _SSI_WORDS,
     _STOP,
     _STRONG_BEFORE,
     _STRONG_TITLE,
     _SURNAME_TITLE,
     _TITLE_AFTER,
     _WESTERN,
+    _WESTERN_NAME,
     GIVEN,
     GIVEN_LAST,
     SURNAMES_1,
     SURNAMES_2,
     pet_name_at,
 )
-from .public_figures import PUBLIC_FIGURES_KO
+from .public_figures import MEDIA_TITLES, PUBLIC_FIGURES_KO
 
 Span = tuple[str, int, int]
-
-_kiwi = None
-_kiwi_lock = threading.Lock()
-
-
-def _analyzer():
-    """Kiwi, loaded once per process on first use (about 1.5 s and 100 MB); warnings about the
-    num_workers default of older versions are silenced."""
-    global _kiwi
-    if _kiwi is None:
-        with _kiwi_lock:
-            if _kiwi is None:
-                import warnings
-
-                from kiwipiepy import Kiwi
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    _kiwi = Kiwi(num_workers=0)  # one thread, no pool: cheapest per call and safe to fork
-    return _kiwi
-
 
 def might_name(text: str) -> bool:
     """The cheap pre-check: False means the line cannot hold a name these rules would mask."""
     if _CONTEXT_WORD.search(text) or _SPACED.search(text) or _SURNAME_TITLE.search(text) \
             or (_HAS_LATIN.search(text) and (_LATIN.search(text) or _WESTERN.search(text))) \
-            or _BEFORE_CONTACT.search(text) or _BEFORE_PHONE.search(text):
+            or _BEFORE_CONTACT.search(text) or _BEFORE_PHONE.search(text) or _NAMED_AS.search(text) \
+            or _POSS_AFTER.search(text) or _SPACED_S2.search(text) or ("@" in text and _BEFORE_EMAIL.search(text)) \
+            or (_HAS_LATIN.search(text) and _LATIN_GIVEN.search(text)) or _AFTER_NUMBER.search(text):
         return True
     return any(m.group("v") not in _STOP for rx in (_FULL, _GIVEN_JOSA, _TITLE_AFTER) for m in rx.finditer(text))
-
-
-# Kiwi gives a word it does not know the generic morpheme of its tag (ids below this): an unknown
-# word shaped like surname + given name is most likely a name ("박서연" -> NNG #2, "도서관" -> NNG #3026).
-_OOV_ID = 64
-
-
-@lru_cache(maxsize=65536)
-def _tags(window: str) -> tuple[tuple[int, int, str], ...]:
-    """Kiwi's tokens in a short window: (start, end, tag), adjacent proper nouns merged ("남궁"+"민수");
-    an unknown word's tag is "OOV"."""
-    out: list[tuple[int, int, str]] = []
-    for t in _analyzer().tokenize(window):
-        tag = "OOV" if t.id < _OOV_ID and t.tag.startswith("NN") else t.tag
-        if tag in ("NNP", "OOV") and all("가" <= c <= "힣" for c in t.form):
-            if out and out[-1][2] in ("NNP", "OOV") and out[-1][1] == t.start:
-                out[-1] = (out[-1][0], t.start + t.len, "NNP")
-                continue
-            tag = "NNP" if tag == "NNP" else "OOV"
-        out.append((t.start, t.start + t.len, tag))
-    return tuple(out)
-
-
-def _kiwi_says(text: str, s: int, e: int) -> str:
-    """"NNP" when Kiwi reads text[s:e] (or its start) as a proper noun, "oov" as a word it does not know,
-    "word" as an ordinary word, "" otherwise. Kiwi sees only a window around the candidate: its cost
-    grows with the text."""
-    w0 = max(0, s - 10)
-    window = text[w0:min(len(text), e + 8)]
-    if e - s == 2 and _suffix_i(window, e - w0):
-        return "NNP"  # "서진이한테", "태윤이네": Kiwi reads the friendly 이 after a given name as a suffix
-    for ts, te, tag in _tags(window):
-        ts, te, tag = ts + w0, te + w0, tag.split("-")[0]  # "VV-I": an irregular verb is a verb
-        if ts == s and tag == "NNP" and te >= s + 2:
-            return "NNP"
-        if ts == s and tag == "OOV" and te >= s + 2:
-            return "oov"
-        if ts <= s < te or s <= ts < e:
-            if tag in ("NNG", "VV", "VA", "MAG", "NP", "NR", "MM", "XR", "NNB", "IC", "VX") and te - ts >= 2:
-                return "word"
-            if ts == s and tag in ("VV", "VA", "VX"):  # "이름 지어줘": a verb stem, however short
-                return "word"
-    return ""
-
-
-def _hangul_at(text: str, i: int) -> bool:
-    return i < len(text) and "가" <= text[i] <= "힣"
-
-
-def _suffix_i(window: str, i: int) -> bool:
-    return any(ts == i and tag == "XSN" and window[ts:te] == "이" for ts, te, tag in _tags(window))
 
 
 def _shape_full(w: str) -> bool:
@@ -154,16 +97,6 @@ def _shape_full(w: str) -> bool:
 
 def _shape_given(w: str) -> bool:
     return len(w) == 2 and w[0] in GIVEN and w[1] in GIVEN_LAST
-
-
-def _one_word(text: str, s: int, e: int) -> bool:
-    """Kiwi reads text[s:e] as one ordinary word ("변호사"), or as a word and a particle or ending
-    ("이름은"): not a name cut into pieces ("김"+"순례", "표정"+"란")."""
-    w0 = max(0, s - 10)
-    window = text[w0:min(len(text), e + 8)]
-    toks = [(ts + w0, te + w0, tag) for ts, te, tag in _tags(window) if ts + w0 < e and s < te + w0]
-    return any(ts == s and te == e and tag not in ("NNP", "OOV") for ts, te, tag in toks) or any(
-        tag[0] in "JEV" or tag.startswith("XS") for _, _, tag in toks)
 
 
 def _public(name: str, text: str, start: int, end: int) -> bool:
@@ -196,24 +129,64 @@ def _batchim(c: str) -> bool:
     return "가" <= c <= "힣" and (ord(c) - 0xAC00) % 28 != 0
 
 
+def _person_title_after(text: str, e: int) -> str:
+    """"ssi" when 씨 (or a spaced 님) follows text[:e], "kin" for a kinship or teacher title, else ""."""
+    if re.match(r"\s?씨(?!앗)|\s님", text[e:e + 3]):
+        return "ssi"
+    if re.match(r"이?\s?(?:누나|언니|오빠|형|선배|후배)(?![가-힣])|이?\s?(?:누나|언니|오빠|형|선배)(?:이|가|는|은|도|한테|랑|네|께|님)",
+                text[e:e + 7]):
+        return "kin"
+    return ""
+
+
+def _overrides_word(text: str, s: int, e: int, why: str) -> bool:
+    """Context strong enough to call a common word a name: introduced as one ("유리라는 애", "이름이
+    장미인데"), or a given-name-shaped noun with 씨 or a kinship title after it ("서진 누나", "은지 씨")."""
+    w = text[s:e]
+    if why == "named":
+        return True
+    title = _person_title_after(text, e)
+    if title == "ssi" and len(w) == 3 and w[0] in SURNAMES_1:  # "정말순 씨"
+        return True
+    if not (_shape_given(w) or _shape_full(w)) or w in _KIN_GUARD:
+        return False
+    if title == "ssi":
+        return (w + "씨") not in _SSI_WORDS and (w + "님") not in _SSI_WORDS
+    if title == "kin":  # only where Kiwi reads the whole candidate as one noun ("서진"), not a verb ("친한")
+        w0 = max(0, s - 10)
+        return any(ts + w0 == s and te + w0 == e and tag in ("NNG", "NNP", "OOV") for ts, te, tag in _tags(text[w0:e + 8]))
+    return False
+
+
 def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, talk: list) -> tuple[int, int] | None:
     """The span of a private person's name at text[s:e] (evidence `why`), or None."""
     w = text[s:e]
     # "태현아", "도윤이 형": the vocative 아/야 and the friendly 이 after a given name are not the name
-    if len(w) == 3 and _shape_given(w[:2]) and (w[2] in "아야" and not _hangul_at(text, e)
+    # ("한수아 대리님" keeps its 아: a vocative takes no title)
+    if len(w) == 3 and _shape_given(w[:2]) and (w[2] in "아야" and not _hangul_at(text, e) and not _PRIVATE_AFTER.match(text, e)
                                                 or w[2] == "이" and _batchim(w[1])) \
             and not (why in ("strong", "list") and _shape_full(w)):  # "송지아 010-…": a full name
         e, w = e - 1, w[:2]
-    if w in keep or w in _STOP or len(w) < 2 or (w[-1] in _PLACE_SUFFIX and w[:-1] in _STOP):
+    if w in keep or any(w.startswith(k) and len(w) - len(k) <= 1 for k in keep if len(k) >= 2) or len(w) < 2:
+        return None  # "나비지" is the character 나비 and a copula
+    if (w in _STOP or (w[-1] in _PLACE_SUFFIX and w[:-1] in _STOP) or (w + "이") in _STOP) and why != "named":
         return None
-    ctx = why in ("ctx", "strong", "list")
+    ctx = why in ("ctx", "strong", "list", "named")
     if not (_shape_full(w) or _shape_given(w) or ctx):
         return None
     if not ctx and w[-1] in _PLACE_SUFFIX and len(w) == 3:  # "연남동", "서면역": a place on shape alone
         return None
-    strong = why in ("strong", "list") or why == "ctx" and bool(
+    if why == "shape" and re.match(r"\s?(?:가서|가고|갔|에서|에\s?가|으로|로\s?가|앞바다|해변|항구|시장)", text[e:e + 5]):
+        return None  # "주문진 가서 회 먹었어": a place one goes to
+    strong = why in ("strong", "list", "named") or why == "ctx" and bool(
         _STRONG_BEFORE.search(text, max(0, s - 16), s) or _STRONG_TITLE.match(text, e))
     says = "NNP" if w.startswith(SURNAMES_2) and _shape_full(w) else _kiwi_says(text, s, e)
+    if says == "word" and why in ("ctx", "named", "poss") and _overrides_word(text, s, e, why):
+        says = "NNP"
+    # "아린이가": Kiwi reads a verb stem + ending ("아리"+"ㄴ"), but no verb takes the friendly 이 + a particle
+    if says == "word" and why == "josa" and len(w) == 2 and _batchim(w[1]) \
+            and re.match(r"이(?:가|랑|한테|는|도|네|하고)(?![가-힣])", text[e:e + 4]) and _verb_at(text, s):
+        says = "NNP"
     # a full name Kiwi does not read as one word either way, with a person particle after it, counts
     if why == "shape" and says == "" and _PERSON_AFTER.match(text, e):
         says = "NNP"
@@ -231,20 +204,28 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
     # Kiwi knows no word of two syllables or more there
     if why == "josa" and says == "" and len(w) == 2 and _PERSON_PARTICLE.match(text, e):
         says = "NNP"
-    if says == "word" or (why == "shape" and says != "NNP") or (why == "josa" and says != "NNP"):
+    if says == "word" or (why in ("shape", "josa", "poss") and says != "NNP"):
         return None
     if why == "list" and not (_shape_full(w) or _shape_given(w)):
         return None
     if ctx and says != "NNP" and not (_shape_full(w) or _shape_given(w)):
         return None
-    if public_kept and _public(w, text, s, e):
+    if public_kept and why != "strong" and _title_talk(text, s):
         return None
-    if public_kept and why in ("shape", "josa"):
-        if not talk:  # computed once per line
-            talk.append(_character_talk(text))
-        if talk[0]:
+    if public_kept and why != "named" and not _NOT_THE_FAMOUS.search(text):
+        if _public(w, text, s, e):
             return None
+        if why in ("shape", "josa", "poss"):
+            if not talk:  # computed once per line
+                talk.append(_character_talk(text))
+            if talk[0]:
+                return None
     return (s, e)
+
+
+def _title_talk(text: str, s: int) -> bool:
+    """The line names a known work ("슬램덩크 강백호") and no private relation stands right before the name."""
+    return any(t in text for t in MEDIA_TITLES) and not _PRIVATE_CONTEXT.search(text, max(0, s - 40), s)
 
 
 def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) -> list[Span]:
@@ -258,7 +239,26 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
     cands: dict[tuple[int, int], str] = {}
     for c in _CONTEXT_BEFORE.finditer(text):
         if (m := _NAME_AT.match(text, c.end())) and not pet_name_at(text, m.start("v")):
-            cands[(m.start("v"), m.end("v"))] = "ctx"  # "이름이 이정숙인데": the name ends where a particle starts
+            # "이름이 이정숙인데": the name ends where a particle starts; after a name word a value with a
+            # copula is a name even when it is also a word ("이름이 유리인데")
+            named = _NAME_WORD_BEFORE.search(text, max(0, c.start() - 2), m.start("v")) \
+                and (_COPULA_AFTER.match(text, m.end("v")) or len(m.group("v")) == 3 and m.group("v")[0] in SURNAMES_1
+                     and not _verb_at(text, m.start("v"))) \
+                and not m.group("v").startswith(tuple(_NAME_WORD_STOP))
+            cands[(m.start("v"), m.end("v"))] = "named" if named else "ctx"
+    for m in _NAMED_AS.finditer(text):  # "세종이라는 친구": introduced as a person
+        if not pet_name_at(text, m.start("v")):
+            cands[(m.start("v"), m.end("v"))] = "named"
+    for m in _POSS_AFTER.finditer(text):  # "은지 결혼식", "현수 땜에"
+        cands.setdefault((m.start("v"), m.end("v")), "poss")
+    for rx in (_AFTER_NUMBER, _BEFORE_EMAIL):  # "…1928440 이지훈으로", "김은비 eunbi.k@…"
+        for m in rx.finditer(text):
+            if _shape_full(m.group("v")):
+                cands.setdefault((m.start("v"), m.end("v")), "ctx")
+    for m in _NAME_BEFORE_WORD.finditer(text):  # "독고준 이름 실화냐", "지호 지호 지호 이름 부르면"
+        v = m.group("v")
+        if _shape_full(v) or _shape_given(v):
+            cands[(m.start("v"), m.end("v"))] = "named" if _shape_full(v) else cands.get((m.start("v"), m.end("v")), "ctx")
     for m in (*_BEFORE_TITLE.finditer(text), *_TITLE_AFTER.finditer(text)):
         cands.setdefault((m.start("v"), m.end("v")), "ctx")
     # before contact details only a word shaped like a name counts ("기업은행 017-…" is a bank)
@@ -275,16 +275,21 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
     out: list[Span] = []
     for m in _SURNAME_TITLE.finditer(text):  # "박 대리", "김 과장님": the surname alone names the person
         out.append(("NAME", m.start("v"), m.end("v")))
+    for m in _SPACED_S2.finditer(text):  # "선우 은정님"
+        if all(c in GIVEN for c in m.group("v")[3:]) and m.group("v").replace(" ", "") not in keep:
+            out.append(("NAME", m.start("v"), m.end("v")))
     for m in _SPACED.finditer(text):
         w = m.group("v")
-        if all(c in GIVEN and c not in _SPACED_STOP for c in w[2::2]) and w.replace(" ", "") not in keep:
+        titled = re.match(r"\s?(?:님|씨)", text[m.end("v"):m.end("v") + 2])  # "우 지 안 님": 안 is a name syllable here
+        if all(c in GIVEN and (titled or c not in _SPACED_STOP) for c in w[2::2]) and w.replace(" ", "") not in keep:
             out.append(("NAME", m.start("v"), m.end("v")))
     if _HAS_LATIN.search(text):
         for m in _LATIN.finditer(text):
             if _LATIN_CAPS.match(m.group("v")) or _PRIVATE_CONTEXT.search(text, max(0, m.start("v") - 40), m.start("v")) \
                     or re.match(r"\s?(?:씨|님|선배|이가|가|는|한테|라고|이라고)", text[m.end("v"):]):
                 out.append(("NAME", m.start("v"), m.end("v")))
-        out += [("NAME", m.start("v"), m.end("v")) for m in _WESTERN.finditer(text)]
+        out += [("NAME", m.start("v"), m.end("v")) for m in (*_WESTERN.finditer(text), *_WESTERN_NAME.finditer(text))]
+        out += [("NAME", m.start("v"), m.end("v")) for m in _LATIN_GIVEN.finditer(text) if _romanised_name(m.group("v"))]
     found: list[tuple[int, int]] = []
     talk: list[bool] = []
     for (s, e), why in sorted(cands.items()):
@@ -306,4 +311,18 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
                 found.append(span)
                 todo.append(span)
     out += [("NAME", s, e) for s, e in found]
+    # the same name said again in the line is the same person ("준호였음 이제 준호라는 이름만 들어도")
+    for w in {text[s:e] for s, e in found if e - s >= 2}:
+        for m in re.finditer(rf"(?<![가-힣]){re.escape(w)}(?=[^가-힣]|$|{_PERSON_PARTICLE.pattern}|[이가은는을를도의아야])", text):
+            if not any(a < m.end() and m.start() < b for a, b in found):
+                out.append(("NAME", m.start(), m.end()))
     return out
+
+
+# English words that parse as two romanised syllables ("game", "time", "happy", "going").
+_ENGLISH_END = re.compile(r"(?:[bcdgkmnpst]e|y|ing|ed|er|ly)$", re.IGNORECASE)
+
+
+def _romanised_name(w: str) -> bool:
+    """A Latin word that reads as a romanised Korean given name ("jiwoo", "Hyunwoo"), not English."""
+    return 4 <= len(w) <= 9 and not _ENGLISH_END.search(w) and not (w.isupper() and len(w) <= 5)
