@@ -45,7 +45,7 @@ _STOP = frozenset("""
 정원 공원 도시 시골 마을 나라 지역 지방 주변 근처 중간 처음 마지막 진심 진실 거짓 비밀 약속 계획 준비 연습 실수 성공 실패 결과
 경기 강원 충북 충남 전북 전남 경북 경남 수도권 지방 시골 동네 회사 학교 학원 병원 교회 성당 영화 사진 음악 수업 시험 숙제 과제
 선배 후배 동기 과장 대리 팀장 부장 차장 사장 실장 주임 사원 교수 담당 예금주 씨 님 이름 성함 언니 오빠 누나 형 동생 엄마 아빠
-전남친 전여친 남동생 여동생 새언니 형부 매형 올케 처제 막내 짝꿍 동료 인턴 신입 인스타 카톡 디코 우리집 저희집 동방신기 서연고 서성한
+차주 차주분 남자분 여자분 그쪽 집주인 전남친 전여친 남동생 여동생 새언니 형부 매형 올케 처제 막내 짝꿍 동료 인턴 신입 인스타 카톡 디코 우리집 저희집 동방신기 서연고 서성한
 중경외시 건동홍 국숭세단 이모지 본계 부계 뒷계 길고양이 들고양이 아기고양이 이분 그분 저분 이놈 그놈 저놈 이애 그애 저애 이자 그자 배송지 목적지 고조선 고구려 후백제 후고구려 대한제국 대한민국 변호사 세무사 회계사 법무사 노무사 약사 미용사 요리사 조리사 간호사 판사 검사
 """.split())
 # Syllables that stand alone as words or digits far more often than as a spaced-out given name ("한 일 이").
@@ -59,7 +59,7 @@ _BEFORE = (r"이름(?:은|이|는|을)?|(?:성함|존함|성명|본명|실명)(?
            r"딸|아들|사촌|조카|이모|삼촌|고모|할머니|할아버지|선배|후배|동기|짝꿍|애인|베프|절친|룸메|상사|부장님|팀장님)(?:은|는|이|가)?|"
            r"(?<![가-힣])(?:언니|오빠|누나|형|동생|친구|남친|여친|남편|아내|와이프|신랑|선배|후배|동기|사촌|조카|짝꿍|베프|절친|룸메)(?=\s)|"
            r"(?<![가-힣])(?:남친|여친|남편|아내|와이프|신랑|남자친구|여자친구|남동생|여동생|새언니|형부|매형|올케|처제|전남친|전여친|"
-           r"막내|짝꿍|짝|동료|인턴|신입|엄마|아빠|할머니|할아버지|이모|삼촌|고모)(?:이|은|는|가)?(?=\s)|(?:우리|같은|옆)\s?(?:반|팀|학교|회사|과|부서|동아리)(?:에|의)?(?=\s)|옆자리(?=\s)|"
+           r"막내|짝꿍|짝|동료|인턴|신입)(?:이|은|는|가)?(?=\s)|(?:우리|같은|옆)\s?(?:반|팀|학교|회사|과|부서|동아리)(?:에|의)?(?=\s)|옆자리(?=\s)|"
            # an office title right before a name: "점장 김경호", "담임 표정란 쌤"
            r"(?<![가-힣])(?:점장|팀장|과장|대리|부장|차장|사장|실장|주임|담임|반장|매니저|원장|대표|집사|권사|시어머니|시아버지|장모|장인)(?:님)?(?=\s)")
 _OFFICE = (r"계장|대표|여사|집사|권사|장로|목사|전도사|점장|총무|상무|전무|감독|코치|약사|병장|상병|일병|이병|하사|중사|소위|중위|대위|"
@@ -131,7 +131,7 @@ _TITLE_AFTER = re.compile(rf"(?<![가-힣0-9])(?P<v>{_G}{_GL})(?:\s|이\s?(?=형
 _BEFORE_PHONE = re.compile(r"(?<![가-힣0-9])(?P<v>[가-힣]{2,4})\s{0,2}[:：/,]?\s{0,2}(?=(?:\+82|01[016789]|공일공|영일영)[\s\-.]?[0-9공영일이삼사오육륙칠팔구])")
 _BEFORE_CONTACT = re.compile(r"(?<![가-힣0-9])(?P<v>[가-힣]{2,4})\s(?:메일|이메일|번호|폰번호|폰번|전번|연락처|카톡|인스타|계좌|주소)(?![가-힣])")
 # Names in a list, written next to a name found: "혜린 수진 미나랑", "이영순 박만석", "예준, 예서".
-_LIST_NEXT = re.compile(r"(?:\s|,\s?|/\s?|·)(?P<v>[가-힣]{2,4}?)(?=이랑|랑|하고|이하고|이야|야|이가|이는|이도|가|는|도|,|/|·|\s|$|[!?.~)])")
+_LIST_NEXT = re.compile(r"(?:\s|,\s?|/\s?|·|(?:이랑|랑|하고|이하고|와|과|이나|나)\s)(?P<v>[가-힣]{2,4}?)(?=이랑|랑|하고|이하고|이야|야|이가|이는|이도|가|는|도|,|/|·|\s|$|[!?.~)])")
 _LIST_PREV = re.compile(r"(?<![가-힣0-9])(?P<v>[가-힣]{2,4})(?:\s|,\s?|/\s?|·)$")
 # A full name (not in the gazetteer) in a line about a drama, a film, a comic, ...: a character
 # talked about as such ("오징어게임 성기훈 시즌2 봄?"), when nothing private is named in the line.
@@ -161,7 +161,7 @@ _COPULA_AFTER = re.compile(r"(?:이었|였|이였|인데|이래|래|이야|야|�
                            r"이거든|이었음|였음)")
 # Words that follow 이름이 but are talk about the name, not the name ("이름이 뭐야", "이름이 비밀이야").
 _NAME_WORD_STOP = frozenset("뭐 뭔 뭐였 기억 비밀 특이 예쁘 이쁘 멋있 길어 어려 헷갈 생각 진짜 너무 완전 되게 좀 특이해 같 똑같 무슨 누구 "
-                            "어떻게 왜 촌스럽 흔해 흔한 웃겨 웃김 독특 예뻐 이뻐".split())
+                            "어떻게 어떻 이렇 그렇 저렇 왜 촌스럽 흔해 흔한 웃겨 웃김 독특 예뻐 이뻐".split())
 # A noun right after a given name that says it is a person's: "은지 결혼식", "현수 땜에", "수아 유치원".
 _POSS_AFTER = re.compile(rf"(?<![가-힣0-9])(?P<v>{_G}{_GL})\s(?:결혼식|생일|생파|장례식|돌잔치|집들이|졸업식|입학식|엄마|아빠|남친|여친|"
                          r"남편|아내|와이프|딸|아들|유치원|어린이집|땜에|때문에|얘기|말로는|덕분에|부탁|자취방|방|카톡|번호|폰|선물)(?![가-힣])")
@@ -197,3 +197,5 @@ _WESTERN_GIVEN = (r"James|John|Robert|Michael|David|William|Richard|Joseph|Thoma
                   r"Emily|Emma|Olivia|Sophia|Sophie|Grace|Hannah|Rachel|Amy|Angela|Michelle|Stella|Lucy|Julia|Julie|Irene|"
                   r"Jane|Anna|Annie|Kate|Katie|Chloe|Ella|Bella|Amber|Crystal|Tiffany|Jessie|Joy|Wendy|Yuna|Monica|Esther|Ruth")
 _WESTERN_NAME = re.compile(rf"(?<![A-Za-z])(?P<v>(?:{_WESTERN_GIVEN})\s(?:{_ROM_SURNAME}))(?![A-Za-z])")
+# "하늘이 오빠가 군대 갔어": a given name, the friendly 이 and a kinship title, opening a sentence.
+_KIN_OPENING = re.compile(r"(?:^|(?<=[.!?~ㅋㅎㅠ]\s))(?P<v>[가-힣][각-힣])이\s?(?:오빠|언니|누나|형)(?:가|이|는|은|한테|랑|네|도)?(?![가-힣])")

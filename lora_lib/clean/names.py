@@ -36,6 +36,7 @@ from .name_patterns import (
     _GIVEN_JOSA,
     _HAS_LATIN,
     _KIN_GUARD,
+    _KIN_OPENING,
     _LATIN,
     _LATIN_CAPS,
     _LATIN_GIVEN,
@@ -55,6 +56,7 @@ from .name_patterns import (
     _PRIVATE_CONTEXT,
     _PRIVATE_LINE,
     _PUBLIC_CONTEXT,
+    _S2,
     _SPACED,
     _SPACED_S2,
     _SPACED_STOP,
@@ -82,7 +84,7 @@ def might_name(text: str) -> bool:
             or (_HAS_LATIN.search(text) and (_LATIN.search(text) or _WESTERN.search(text))) \
             or _BEFORE_CONTACT.search(text) or _BEFORE_PHONE.search(text) or _NAMED_AS.search(text) \
             or _POSS_AFTER.search(text) or _SPACED_S2.search(text) or ("@" in text and _BEFORE_EMAIL.search(text)) \
-            or (_HAS_LATIN.search(text) and _LATIN_GIVEN.search(text)) or _AFTER_NUMBER.search(text):
+            or (_HAS_LATIN.search(text) and _LATIN_GIVEN.search(text)) or _AFTER_NUMBER.search(text) or _KIN_OPENING.search(text):
         return True
     return any(m.group("v") not in _STOP for rx in (_FULL, _GIVEN_JOSA, _TITLE_AFTER) for m in rx.finditer(text))
 
@@ -171,6 +173,10 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
         return None  # "나비지" is the character 나비 and a copula
     if (w in _STOP or (w[-1] in _PLACE_SUFFIX and w[:-1] in _STOP) or (w + "이") in _STOP) and why != "named":
         return None
+    if why == "list_p":
+        if _kiwi_says(text, s, e) != "NNP":
+            return None
+        why = "list"
     ctx = why in ("ctx", "strong", "list", "named")
     if not (_shape_full(w) or _shape_given(w) or ctx):
         return None
@@ -206,8 +212,8 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
         says = "NNP"
     if says == "word" or (why in ("shape", "josa", "poss") and says != "NNP"):
         return None
-    if why == "list" and not (_shape_full(w) or _shape_given(w)):
-        return None
+    if why == "list" and (not (_shape_full(w) or _shape_given(w)) or _ends_in_particle(text, s, e)):
+        return None  # "한 명은 문 과장": 명 + 은 is no name in a list
     if ctx and says != "NNP" and not (_shape_full(w) or _shape_given(w)):
         return None
     if public_kept and why != "strong" and _title_talk(text, s):
@@ -223,9 +229,17 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
     return (s, e)
 
 
+def _ends_in_particle(text: str, s: int, e: int) -> bool:
+    w0 = max(0, s - 10)
+    return any(te + w0 == e and ts + w0 >= s and tag.startswith("J") for ts, te, tag in _tags(text[w0:e + 8]))
+
+
 def _title_talk(text: str, s: int) -> bool:
     """The line names a known work ("슬램덩크 강백호") and no private relation stands right before the name."""
-    return any(t in text for t in MEDIA_TITLES) and not _PRIVATE_CONTEXT.search(text, max(0, s - 40), s)
+    if not any(t in text for t in MEDIA_TITLES):
+        return False
+    m = _PRIVATE_CONTEXT.search(text, max(0, s - 40), s)  # "짱구 엄마 이름 봉미선": a name word alone is no relation
+    return not m or bool(re.match(r"(?:이름|성함|존함|성명|본명|실명)", m.group()))
 
 
 def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) -> list[Span]:
@@ -249,16 +263,14 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
     for m in _NAMED_AS.finditer(text):  # "세종이라는 친구": introduced as a person
         if not pet_name_at(text, m.start("v")):
             cands[(m.start("v"), m.end("v"))] = "named"
-    for m in _POSS_AFTER.finditer(text):  # "은지 결혼식", "현수 땜에"
-        cands.setdefault((m.start("v"), m.end("v")), "poss")
     for rx in (_AFTER_NUMBER, _BEFORE_EMAIL):  # "…1928440 이지훈으로", "김은비 eunbi.k@…"
         for m in rx.finditer(text):
             if _shape_full(m.group("v")):
-                cands.setdefault((m.start("v"), m.end("v")), "ctx")
+                cands[(m.start("v"), m.end("v"))] = "strong"
     for m in _NAME_BEFORE_WORD.finditer(text):  # "독고준 이름 실화냐", "지호 지호 지호 이름 부르면"
         v = m.group("v")
-        if _shape_full(v) or _shape_given(v):
-            cands[(m.start("v"), m.end("v"))] = "named" if _shape_full(v) else cands.get((m.start("v"), m.end("v")), "ctx")
+        if (_shape_full(v) or _shape_given(v)) and not pet_name_at(text, m.end("v") + 1):
+            cands.setdefault((m.start("v"), m.end("v")), "ctx")
     for m in (*_BEFORE_TITLE.finditer(text), *_TITLE_AFTER.finditer(text)):
         cands.setdefault((m.start("v"), m.end("v")), "ctx")
     # before contact details only a word shaped like a name counts ("기업은행 017-…" is a bank)
@@ -272,6 +284,11 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
         cands.setdefault((m.start("v"), m.end("v")), "shape")
     for m in _GIVEN_JOSA.finditer(text):
         cands.setdefault((m.start("v"), m.end("v")), "josa")
+    # "하늘이 오빠가 군대 갔어": a given name, the friendly 이 and a kinship title, opening a sentence
+    for m in _KIN_OPENING.finditer(text):
+        cands[(m.start("v"), m.end("v"))] = "named"
+    for m in _POSS_AFTER.finditer(text):  # "은지 결혼식", "현수 땜에"
+        cands.setdefault((m.start("v"), m.end("v")), "poss")
     out: list[Span] = []
     for m in _SURNAME_TITLE.finditer(text):  # "박 대리", "김 과장님": the surname alone names the person
         out.append(("NAME", m.start("v"), m.end("v")))
@@ -300,20 +317,20 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
     while todo and len(seen) < 12:
         s, e = todo.pop()
         nbrs = []
-        if (m := _LIST_NEXT.match(text, e)):
-            nbrs.append((m.start("v"), m.end("v")))
+        if (m := _LIST_NEXT.match(text, e)):  # after a particle ("지수랑 제니") only a proper noun to Kiwi
+            nbrs.append((m.start("v"), m.end("v"), "list" if text[e] in " ,/·" else "list_p"))
         if (m := _LIST_PREV.search(text, max(0, s - 6), s)):
-            nbrs.append((m.start("v"), m.end("v")))
-        for ns, ne in nbrs:
+            nbrs.append((m.start("v"), m.end("v"), "list"))
+        for ns, ne, why in nbrs:
             if (ns, ne) not in seen and not any(a < ne and ns < b for a, b in seen) \
-                    and (span := _judge(text, ns, ne, "list", keep, public_kept, talk)):
+                    and (span := _judge(text, ns, ne, why, keep, public_kept, talk)):
                 seen.add(span)
                 found.append(span)
                 todo.append(span)
     out += [("NAME", s, e) for s, e in found]
     # the same name said again in the line is the same person ("준호였음 이제 준호라는 이름만 들어도")
-    for w in {text[s:e] for s, e in found if e - s >= 2}:
-        for m in re.finditer(rf"(?<![가-힣]){re.escape(w)}(?=[^가-힣]|$|{_PERSON_PARTICLE.pattern}|[이가은는을를도의아야])", text):
+    for w in {text[s:e] for s, e in found if e - s >= 2}:  # ... also with a surname before it ("지유" -> "김지유")
+        for m in re.finditer(rf"(?<![가-힣])(?:{_S2}|[{SURNAMES_1}])?{re.escape(w)}(?=[^가-힣]|$|{_PERSON_PARTICLE.pattern}|[이가은는을를도의아야였인라])", text):
             if not any(a < m.end() and m.start() < b for a, b in found):
                 out.append(("NAME", m.start(), m.end()))
     return out
