@@ -81,7 +81,7 @@ Span = tuple[str, int, int]
 def might_name(text: str) -> bool:
     """The cheap pre-check: False means the line cannot hold a name these rules would mask."""
     if _CONTEXT_WORD.search(text) or _SPACED.search(text) or _SURNAME_TITLE.search(text) \
-            or (_HAS_LATIN.search(text) and (_LATIN.search(text) or _WESTERN.search(text))) \
+            or (_HAS_LATIN.search(text) and (_LATIN.search(text) or _WESTERN.search(text) or _WESTERN_NAME.search(text))) \
             or _BEFORE_CONTACT.search(text) or _BEFORE_PHONE.search(text) or _NAMED_AS.search(text) \
             or _POSS_AFTER.search(text) or _SPACED_S2.search(text) or ("@" in text and _BEFORE_EMAIL.search(text)) \
             or (_HAS_LATIN.search(text) and _LATIN_GIVEN.search(text)) or _AFTER_NUMBER.search(text) or _KIN_OPENING.search(text):
@@ -174,9 +174,9 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
     if (w in _STOP or (w[-1] in _PLACE_SUFFIX and w[:-1] in _STOP) or (w + "이") in _STOP) and why != "named":
         return None
     if why == "list_p":
-        if _kiwi_says(text, s, e) != "NNP":
+        if _kiwi_says(text, s, e) != "NNP" or _ends_in_particle(text, s, e):
             return None
-        why = "list"
+        why = "ctx"  # a proper noun to Kiwi: no name shape needed ("제니")
     ctx = why in ("ctx", "strong", "list", "named")
     if not (_shape_full(w) or _shape_given(w) or ctx):
         return None
@@ -190,14 +190,14 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
     if says == "word" and why in ("ctx", "named", "poss") and _overrides_word(text, s, e, why):
         says = "NNP"
     # "아린이가": Kiwi reads a verb stem + ending ("아리"+"ㄴ"), but no verb takes the friendly 이 + a particle
-    if says == "word" and why == "josa" and len(w) == 2 and _batchim(w[1]) \
-            and re.match(r"이(?:가|랑|한테|는|도|네|하고)(?![가-힣])", text[e:e + 4]) and _verb_at(text, s):
+    if says == "word" and why in ("josa", "ctx") and len(w) == 2 and _batchim(w[1]) \
+            and re.match(r"이(?:가|랑|한테|는|도|네|하고)?(?![가-힣])", text[e:e + 4]) and _verb_at(text, s):
         says = "NNP"
     # a full name Kiwi does not read as one word either way, with a person particle after it, counts
     if why == "shape" and says == "" and _PERSON_AFTER.match(text, e):
         says = "NNP"
     if says == "oov":  # an unknown word: a name when shaped like one
-        says = "NNP" if _shape_full(w) or (why != "shape" and _shape_given(w)) else ""
+        says = "NNP" if _shape_full(w) or (why != "shape" and _shape_given(w)) or why == "named" else ""
     # a full name after a title or a name word ("김순례님", "배숙자 여사님", "예금주 김경호"), or in a
     # list of names, that Kiwi cuts into ordinary words ("김"+"순례") but does not read as one word
     if strong and _shape_full(w) and says in ("word", "") and not _one_word(text, s, e):
@@ -216,9 +216,9 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
         return None  # "한 명은 문 과장": 명 + 은 is no name in a list
     if ctx and says != "NNP" and not (_shape_full(w) or _shape_given(w)):
         return None
-    if public_kept and why != "strong" and _title_talk(text, s):
+    if public_kept and why != "named" and _title_talk(text, s, e):
         return None
-    if public_kept and why != "named" and not _NOT_THE_FAMOUS.search(text):
+    if public_kept and why != "named" and not _NOT_THE_FAMOUS.search(text, max(0, s - 60), e + 60):
         if _public(w, text, s, e):
             return None
         if why in ("shape", "josa", "poss"):
@@ -229,14 +229,18 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
     return (s, e)
 
 
+_LIST_GOES_ON = re.compile(r"$|[,/·?!.]|이랑|랑|하고|이하고|와|과|이나|나(?![가-힣])|\s(?:중에|중|둘|셋|넷|다|모두|같이|함께|이렇게|셋이|넷이|둘이)(?![가-힣])")
+
+
 def _ends_in_particle(text: str, s: int, e: int) -> bool:
     w0 = max(0, s - 10)
     return any(te + w0 == e and ts + w0 >= s and tag.startswith("J") for ts, te, tag in _tags(text[w0:e + 8]))
 
 
-def _title_talk(text: str, s: int) -> bool:
-    """The line names a known work ("슬램덩크 강백호") and no private relation stands right before the name."""
-    if not any(t in text for t in MEDIA_TITLES):
+def _title_talk(text: str, s: int, e: int) -> bool:
+    """A known work is named near the name ("슬램덩크 강백호") and no private relation stands right before it."""
+    near = text[max(0, s - 80):e + 80]
+    if not any(t in near for t in MEDIA_TITLES):
         return False
     m = _PRIVATE_CONTEXT.search(text, max(0, s - 40), s)  # "짱구 엄마 이름 봉미선": a name word alone is no relation
     return not m or bool(re.match(r"(?:이름|성함|존함|성명|본명|실명)", m.group()))
@@ -317,7 +321,8 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
     while todo and len(seen) < 12:
         s, e = todo.pop()
         nbrs = []
-        if (m := _LIST_NEXT.match(text, e)):  # after a particle ("지수랑 제니") only a proper noun to Kiwi
+        # after a particle ("지수랑 제니 중에") only a proper noun to Kiwi that the list goes on after
+        if (m := _LIST_NEXT.match(text, e)) and (text[e] in " ,/·" or _LIST_GOES_ON.match(text, m.end("v"))):
             nbrs.append((m.start("v"), m.end("v"), "list" if text[e] in " ,/·" else "list_p"))
         if (m := _LIST_PREV.search(text, max(0, s - 6), s)):
             nbrs.append((m.start("v"), m.end("v"), "list"))
@@ -329,10 +334,14 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
                 todo.append(span)
     out += [("NAME", s, e) for s, e in found]
     # the same name said again in the line is the same person ("준호였음 이제 준호라는 이름만 들어도")
-    for w in {text[s:e] for s, e in found if e - s >= 2}:  # ... also with a surname before it ("지유" -> "김지유")
-        for m in re.finditer(rf"(?<![가-힣])(?:{_S2}|[{SURNAMES_1}])?{re.escape(w)}(?=[^가-힣]|$|{_PERSON_PARTICLE.pattern}|[이가은는을를도의아야였인라])", text):
-            if not any(a < m.end() and m.start() < b for a, b in found):
-                out.append(("NAME", m.start(), m.end()))
+    # ... also with a surname before it ("지유" -> "김지유"); one scan for all names, whatever the length
+    said = sorted({text[s:e] for s, e in found if e - s >= 2}, key=len, reverse=True)[:50]
+    if said:
+        covered = {i for s, e in found for i in range(s, e)}
+        again = re.compile(rf"(?<![가-힣])(?:{_S2}|[{SURNAMES_1}])?(?:{'|'.join(map(re.escape, said))})"
+                           rf"(?=[^가-힣]|$|{_PERSON_PARTICLE.pattern}|[이가은는을를도의아야였인라])")
+        out += [("NAME", m.start(), m.end()) for m in again.finditer(text)
+                if m.start() not in covered and m.end() - 1 not in covered]
     return out
 
 

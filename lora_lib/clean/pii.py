@@ -80,6 +80,7 @@ _SKIP_DETECTORS = {"person", "postal_code", "birth", "personal_attr", "url", "na
                    "corp_reg", "prescription", "pnu", "government", "civil_petition", "hr"}
 _DETECTORS = tuple(fn for fn in _KO_PII_DETECTORS if fn.__module__.rsplit(".", 1)[-1] not in _SKIP_DETECTORS)
 _DIGIT = re.compile(r"[0-9]")
+_KEYCAP_TAIL = re.compile("\ufe0f?\u20e3")
 _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
 _ALNUM_RUN = re.compile(r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ]+")
 
@@ -243,6 +244,8 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
         spans += _pat.emails(text)
         spans += _pat.handles(text)
         spans += _pat.passports(text)
+    elif _pat.HANGUL_HANDLE_HINT.search(text):  # "닉 구름빵 인데": a Hangul nickname after an id word
+        spans += _pat.handles(text)
     if policy.names != "off":
         spans += _names.find_names(text, keep=(*keep, *policy.keep_names), public_kept=policy.names == "private")
         for m in (*_NAME_INTRO.finditer(text), *_NAME_AFTER_WORD.finditer(text)):
@@ -276,6 +279,9 @@ def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence
     policy = policy or _DEFAULT_POLICY()
     keep_values = _with_given_names(tuple(keep_values))
     findings = _spans(text, known_values, keep_values, policy)
+    # a number written in keycap emoji ("0️⃣1️⃣0️⃣…") ends with the keycap marks of its last digit
+    findings = [(label, s, e + len(m.group())) if (m := _KEYCAP_TAIL.match(text, e)) else (label, s, e)
+                for label, s, e in findings]
     if keep_values:
         findings = [f for f in findings if text[f[1]:f[2]].strip() not in keep_values]
     parts, pos = [], 0
