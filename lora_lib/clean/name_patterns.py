@@ -94,12 +94,12 @@ _NAME_AT = re.compile(r"\s{0,2}[:：]?\s{0,2}['\"‘’“”「『(]?(?P<v>[가
                             r"입니다|이래|래|로|으로|이에게|에게|이었|였|이였|임|$|[\s,.!?~:)'\"‘’“”」』])")
 _BEFORE_TITLE = re.compile(rf"(?<![가-힣])(?P<v>[가-힣]{{2,4}})\s?(?:{_TITLES})(?:님)?(?:이|가|은|는|께서|한테|에게|이랑|랑|도|의|,|\s|$|[!?.~])")
 # "박 대리", "김 과장님": a bare surname with a title names a person. "이 선배" also reads "this senior",
-# so 이 counts only with the office titles.
+# so 이 counts only with the office titles; 온/간/갈 before a title are verb forms ("새로 온 과장님").
 _SURNAME_TITLE = re.compile(
-    rf"(?<![가-힣])(?P<v>{_S2}|[{SURNAMES_1}])\s(?:(?<=이\s)(?:과장|대리|팀장|부장|차장|실장|주임|교수|씨|계장|여사|집사|권사|장로|"
+    rf"(?<![가-힣])(?![온간갈]\s)(?P<v>{_S2}|[{SURNAMES_1}])\s(?:(?<=이\s)(?:과장|대리|팀장|부장|차장|실장|주임|교수|씨|계장|여사|집사|권사|장로|"
     r"목사|점장|상무|전무)|(?<!이\s)(?:선배|후배|과장|대리|팀장|부장|차장|실장|주임|사원|교수|선생|쌤|원장|사장|기사|국장|본부장|"
     rf"매니저|씨|도령|{_OFFICE}))(?:님)?"
-    r"(?=[^가-힣]|$|이|가|은|는|도|한테|께|랑|의|에게|라고|라는|님|임|이었|였)")
+    r"(?=[^가-힣]|$|이|가|은|는|도|한테|께|랑|의|에게|라고|라는|님|임|이었|였|래)")
 _SPACED = re.compile(rf"(?<![가-힣])(?P<v>(?:{_S2}|[{SURNAMES_1}])\s[가-힣]\s[가-힣])(?![가-힣])")
 _ROM_SURNAME = (r"Kim|Lee|Yi|Rhee|Park|Pak|Choi|Choe|Jung|Jeong|Chung|Kang|Cho|Jo|Yoon|Yun|Jang|Chang|Lim|Im|Han|Oh|Seo|Suh|"
                 r"Shin|Sin|Kwon|Hwang|Ahn|An|Song|Ryu|Yoo|Yu|Hong|Jeon|Jun|Ko|Go|Moon|Mun|Son|Sohn|Yang|Bae|Baek|Paik|Heo|"

@@ -135,7 +135,7 @@ def _default_policy() -> NamePolicy:
 _KNOWN_SEP = "._- "
 # A line that starts with the nickname and goes on about the speaker's own state ("모찌 배고파",
 # "코코 오늘 학교 안 감") uses it as the speaker's name.
-_SELF_STATE = (r"(?=(?:은|는|이|가|도|이는|이도)?\s(?:오늘\s|지금\s|이제\s|방금\s|내일\s)?(?:배고|졸려|졸리|피곤|심심|왔|갈게|간다|"
+_SELF_STATE = (r"(?=(?:은|는|이|가|도|이는|이도)?\s(?:오늘\s|지금\s|이제\s|방금\s|내일\s)?(?:좀\s|너무\s|진짜\s|완전\s|넘\s)?(?:배고|졸려|졸리|피곤|심심|왔|갈게|간다|"
                r"잘게|잔다|학교|회사|출근|퇴근|여기\s|기분|숙제|시험|알바|집에|놀러|우울|슬퍼|슬프|기뻐|행복|바빠|바쁨|아파|아픔|외로|"
                r"짜증|신나|설레|휴가|번호|생일|돌아왔|돌아옴))")
 # ... or right after a vocative to the character ("보리야 밤비 오늘 우울해").
@@ -251,7 +251,8 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
         for m in (*_NAME_INTRO.finditer(text), *_NAME_AFTER_WORD.finditer(text)):
             if m.group("v") not in _NAME_STOP and not _names.pet_name_at(text, m.start("v")) \
                     and (m.re is _NAME_INTRO or _kiwi._kiwi_says(text, m.start("v"), m.end("v")) != "word"):
-                spans.append(("NAME", m.start("v"), m.end("v")))
+                end = m.end("v") - (m.group("v").endswith("야") and _names._shape_given(m.group("v")[:2]))  # "진주야": vocative
+                spans.append(("NAME", m.start("v"), end))
     # Longest span wins where two overlap; known values first, so a nickname is {{user}}.
     spans.sort(key=lambda s: (s[1], -(s[2] - s[1]), s[0] != "USER"))
     out: list[tuple[str, int, int]] = []

@@ -192,7 +192,7 @@ _CODE = re.compile(r"(?:오픈채팅|오픈톡|오픈채팅방|오카|초대|참
 # A nickname or id in Hangul after an id word: with digits or _ in it ("닉은 새벽감성_02", "아디 퐁퐁이123"), or
 # followed by a copula ("서버장 닉 뭉게뭉게 인데").
 _HANGUL_HANDLE = re.compile(r"(?<![가-힣])(?:닉네임|닉넴|닉|아이디|아디|계정)\s{0,2}(?:은|는|이|:|：|=)?\s{1,2}"
-                            r"(?P<v>[가-힣A-Za-z]{1,12}(?:[_.]?[0-9]{1,6}|_[가-힣A-Za-z0-9]{1,10})|[가-힣]{2,10}(?=\s?(?:인데|이야|이고|임|이에요|예요|입니다|이라고|라고)(?![가-힣])))"
+                            r"(?P<v>[가-힣A-Za-z]{1,12}(?:[_.]?[0-9]{1,6}|_[가-힣A-Za-z0-9]{1,10})|[가-힣]{2,10}(?=\s?(?:인데|이야|이고|임|이에요|예요|입니다|이라고|라고)(?![가-힣])|\s(?:검색|찾아|추가|팔로)))"
                             r"(?![가-힣A-Za-z0-9_])")
 HANGUL_HANDLE_HINT = re.compile(r"닉|아이디|아디|계정")
 # An id spelled letter by letter after an id word: "아이디는 y o o n a 9 9".
@@ -228,7 +228,10 @@ def handles(text: str) -> list[Span]:
     if "/" in text:
         out += [("MESSENGER", m.start("v"), m.end("v")) for m in _LINK.finditer(text)]
     out += [("MESSENGER", m.start("v"), m.end("v")) for m in _CODE.finditer(text)]
-    out += [("MESSENGER", m.start("v"), m.end("v")) for m in (*_HANGUL_HANDLE.finditer(text), *_SPACED_HANDLE.finditer(text))]
+    # a Hangul value that ends like a verb is talk about the id ("아이디 까먹었어 찾아야 돼")
+    out += [("MESSENGER", m.start("v"), m.end("v")) for m in _HANGUL_HANDLE.finditer(text)
+            if not re.search(r"[었았했겠]|[어아요다지해네야죠]$", m.group("v"))]
+    out += [("MESSENGER", m.start("v"), m.end("v")) for m in _SPACED_HANDLE.finditer(text)]
     if "_" in text:
         out += [("MESSENGER", m.start("v"), m.end("v")) for m in _UNDERSCORE_TOKEN.finditer(text)
                 if re.search("[A-Za-z]", m.group("v")) and not _NOT_HANDLE.search(m.group("v"))]
