@@ -12,9 +12,15 @@ kiwipiepy (Kiwi) tags proper nouns (NNP) well, but alone it tags some full names
 3. a candidate is a person when it is a full name (surname + given syllables that are common in
    names) that Kiwi calls a proper noun, or when context says so (a title or honorific after it, a
    context word before it, a person particle after it), and it is no place/brand on the stop list;
+   Context strong enough overrides Kiwi's reading of a common word ("유리", "지수", "태양"): a word
+   introduced as a person ("X라는 친구", "이름이 X인데"), 씨 or a kinship title after a given name
+   ("은지 씨", "서진 누나"), a sentence opening "X이 오빠가"; a name found once is masked wherever the
+   line says it again (also after a surname);
 4. policy (clean.pii_names in params): the card's character names stay; a public, historical or
    fictional figure from public_figures.PUBLIC_FIGURES_KO stays unless a private relation is
-   named next to it ("손흥민 선배"); everyone else is masked.
+   named next to it ("손흥민 선배") or the line says it is not the famous one ("배우 말고", "동명이인");
+   a name near a known work's title (public_figures.MEDIA_TITLES: "슬램덩크 강백호") is a character;
+   everyone else is masked. Kiwi itself lives in name_kiwi.py.
 """
 
 from __future__ import annotations
@@ -78,13 +84,21 @@ from .public_figures import MEDIA_TITLES, PUBLIC_FIGURES_KO
 
 Span = tuple[str, int, int]
 
+_LATIN_THEN_HANGUL = re.compile(r"[A-Za-z]\s?[가-힣]")
+
+
 def might_name(text: str) -> bool:
     """The cheap pre-check: False means the line cannot hold a name these rules would mask."""
     if _CONTEXT_WORD.search(text) or _SPACED.search(text) or _SURNAME_TITLE.search(text) \
             or (_HAS_LATIN.search(text) and (_LATIN.search(text) or _WESTERN.search(text) or _WESTERN_NAME.search(text))) \
             or _BEFORE_CONTACT.search(text) or _BEFORE_PHONE.search(text) or _NAMED_AS.search(text) \
-            or _POSS_AFTER.search(text) or _SPACED_S2.search(text) or ("@" in text and _BEFORE_EMAIL.search(text)) \
-            or (_HAS_LATIN.search(text) and _LATIN_GIVEN.search(text)) or _AFTER_NUMBER.search(text) or _KIN_OPENING.search(text):
+            or _SPACED_S2.search(text) or ("@" in text and _BEFORE_EMAIL.search(text)) \
+            or (_HAS_LATIN.search(text) and _LATIN_THEN_HANGUL.search(text) and _LATIN_GIVEN.search(text)) \
+            or _AFTER_NUMBER.search(text) or _KIN_OPENING.search(text):
+        return True
+    # "X 때문에" follows common nouns far more often than names ("장마 때문에"): no Kiwi call for it alone
+    # (the chattier "땜에" mostly follows people: "현수 땜에")
+    if any(not m.group().endswith("때문에") for m in _POSS_AFTER.finditer(text)):
         return True
     return any(m.group("v") not in _STOP for rx in (_FULL, _GIVEN_JOSA, _TITLE_AFTER) for m in rx.finditer(text))
 
