@@ -50,6 +50,8 @@ def test_round3_private_names_are_masked(text, gone):
     "슬램덩크 서태웅 너무 멋있어",          # a character of a known work (not in the gazetteer)
     "응답하라 1988 성덕선 최고",
     "종로 3가 포차 가자",                   # N가 after a road name is a neighbourhood
+    "행복이라는 이름의 카페 알아?",         # "X라는 이름" names things too
+    "행복이란 사람마다 다른 거야",
 ])
 def test_round3_ordinary_talk_stays(text):
     assert _out(text).text == text
@@ -59,6 +61,7 @@ def test_round3_ordinary_talk_stays(text):
     ("한 명은 문 과장 한 명은 차 대리", "한 명은 <NAME> 과장 한 명은 <NAME> 대리"),  # 명 + 은 is no listed name
     ("나 어제 민호랑 대판 싸웠어", "나 어제 <NAME>랑 대판 싸웠어"),                # nor a word after 랑
     ("지수랑 하린 중에 누가 더 커?", "<NAME>랑 <NAME> 중에 누가 더 커?"),
+    ("사공 선배가 알려줌", "<NAME> 선배가 알려줌"),                                # a two-syllable surname + title
 ])
 def test_round3_list_neighbours(text, masked):
     assert _out(text).text == masked

@@ -153,8 +153,9 @@ _STRONG_BEFORE = re.compile(r"(?:이름|성함|존함|성명|본명|실명|예�
 
 # ---- round 3: contexts that name a person even where the word is also a common word ------------
 # "세종이라는 친구", "준호라는 이름": the word is introduced as a person's name.
-_NAMED_AS = re.compile(r"(?<![가-힣])(?P<v>[가-힣]{2,4}?)(?:이라는|라는|이란|란)\s?(?:친구|애|사람|분|남자|여자|남자애|여자애|형|"
-                       r"언니|오빠|누나|동생|선배|후배|녀석|놈|아이|학생|이름|직원|선생님|쌤|신입|인턴)")
+# ("행복이란 사람마다 달라", "행복이라는 이름의 카페" are talk: no 이란, no 이름.)
+_NAMED_AS = re.compile(r"(?<![가-힣])(?P<v>[가-힣]{2,4}?)(?:이라는|라는)\s?(?:친구|애|사람|분|남자|여자|남자애|여자애|형|"
+                       r"언니|오빠|누나|동생|선배|후배|녀석|놈|아이|학생|직원|선생님|쌤|신입|인턴)(?![가-힣]{0,2}마다)")
 # After a name word (not a family word), a value followed by a copula is a name ("이름이 유리인데", "이름 소망이래").
 _NAME_WORD_BEFORE = re.compile(r"(?:이름|성함|존함|본명|실명)(?:은|이|는|도)?\s{0,2}[:：]?\s{0,2}$")
 _COPULA_AFTER = re.compile(r"(?:이었|였|이였|인데|이래|래|이야|야|이에요|예요|이라고|라고|이고|임|입니다|이라|이잖|이지|이네|이더라|"

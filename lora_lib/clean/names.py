@@ -72,6 +72,7 @@ from .name_patterns import (
     _STRONG_TITLE,
     _SURNAME_TITLE,
     _TITLE_AFTER,
+    _TITLES,
     _WESTERN,
     _WESTERN_NAME,
     GIVEN,
@@ -84,6 +85,7 @@ from .public_figures import MEDIA_TITLES, PUBLIC_FIGURES_KO
 
 Span = tuple[str, int, int]
 
+_TITLE_WORD = re.compile(rf"(?:{_TITLES})")
 _LATIN_THEN_HANGUL = re.compile(r"[A-Za-z]\s?[가-힣]")
 
 
@@ -310,8 +312,9 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
     out: list[Span] = []
     for m in _SURNAME_TITLE.finditer(text):  # "박 대리", "김 과장님": the surname alone names the person
         out.append(("NAME", m.start("v"), m.end("v")))
-    for m in _SPACED_S2.finditer(text):  # "선우 은정님"
-        if all(c in GIVEN for c in m.group("v")[3:]) and m.group("v").replace(" ", "") not in keep:
+    for m in _SPACED_S2.finditer(text):  # "선우 은정님"; "사공 선배" is a surname and a title
+        if all(c in GIVEN for c in m.group("v")[3:]) and m.group("v").replace(" ", "") not in keep \
+                and not _TITLE_WORD.fullmatch(m.group("v")[3:]):
             out.append(("NAME", m.start("v"), m.end("v")))
     for m in _SPACED.finditer(text):
         w = m.group("v")
