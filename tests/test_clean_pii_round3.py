@@ -52,6 +52,10 @@ def test_round3_private_names_are_masked(text, gone):
     "종로 3가 포차 가자",                   # N가 after a road name is a neighbourhood
     "행복이라는 이름의 카페 알아?",         # "X라는 이름" names things too
     "행복이란 사람마다 다른 거야",
+    "아오 씨 진짜 짜증나",                  # an interjection before 씨
+    "연구실 선배가 밥 사줌",                # a place noun before a kinship title
+    "모임 언니가 불렀어",
+    "ver.2 나옴 인스타에 떴어",             # an abbreviation with a dot is no handle
 ])
 def test_round3_ordinary_talk_stays(text):
     assert _out(text).text == text

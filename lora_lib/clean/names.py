@@ -170,7 +170,7 @@ def _overrides_word(text: str, s: int, e: int, why: str) -> bool:
         return False
     if title == "ssi":
         return (w + "씨") not in _SSI_WORDS and (w + "님") not in _SSI_WORDS
-    if title == "kin":  # only where Kiwi reads the whole candidate as one noun ("서진"), not a verb ("친한")
+    if title == "kin" and len(w) == 2:  # only where Kiwi reads it as one noun ("서진"), not a verb ("친한")
         w0 = max(0, s - 10)
         return any(ts + w0 == s and te + w0 == e and tag in ("NNG", "NNP", "OOV") for ts, te, tag in _tags(text[w0:e + 8]))
     return False

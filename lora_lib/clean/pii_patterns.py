@@ -202,7 +202,7 @@ _SPACED_HANDLE = re.compile(rf"(?:{_ID_WORD})\s{{0,2}}{_JOSA}\s{{0,2}}(?P<v>[A-Z
 _UNDERSCORE_TOKEN = re.compile(r"(?<![A-Za-z0-9_.@/])(?P<v>[A-Za-z0-9]{1,20}(?:_[A-Za-z0-9]{0,20}){1,4}(?:\.[A-Za-z0-9_]{1,20}){0,2})(?![A-Za-z0-9_@]|\.[A-Za-z])")
 _DOTTED_TOKEN = re.compile(r"(?<![A-Za-z0-9_.@/])(?P<v>[A-Za-z][A-Za-z0-9]{1,20}(?:\.[A-Za-z0-9]{1,20}){1,2}_?)(?![A-Za-z0-9_@]|\.[A-Za-z])")
 _ACCOUNT_TALK = re.compile(r"인스타|카톡|아이디|아디|계정|팔로우|맞팔|선팔|언팔|디엠|DM|dm|닉|트위터|틱톡|디코|스레드|유튜브")
-_NOT_HANDLE = re.compile(r"\.(?:com|net|org|kr|co|io|jpg|jpeg|png|gif|mp3|mp4|pdf|txt|exe|zip|html|py|js)$|^(?:e\.g|i\.e|a\.m|p\.m|vs)$", re.IGNORECASE)
+_NOT_HANDLE = re.compile(r"\.(?:com|net|org|kr|co|io|jpg|jpeg|png|gif|mp3|mp4|pdf|txt|exe|zip|html|py|js)$|^(?:e\.g|i\.e|a\.m|p\.m|vs)$|^(?:ver|vol|no|ep|ch|pt|mr|mrs|ms|dr|st|vs|etc|fig|p)\.", re.IGNORECASE)
 # Words after an app name that are talk, not an id ("인스타 story", "카톡 ok"), lower-case only.
 _HANDLE_STOP = frozenset("ok okay story reels live dm lol the and is a an my me you to in on of ok요 ㅋㅋ".split())
 
