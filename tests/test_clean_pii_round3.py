@@ -32,6 +32,10 @@ def _out(text, known=()):
     ("어제 sujin이랑 영화 봤어", "sujin"),                         # a romanised given name with a particle
     ("Kevin Lee 오늘 출근함", "Kevin Lee"),                        # Western given name + Korean surname, no particle
     ("민재였나 민재 씨가 그랬어", "민재"),                         # the same name again in the line
+    ("독고 진 씨 오셨어요", "독고 진"),                             # a one-syllable given name after a spaced surname
+    ("이 지 은 선배 최고", "이 지 은"),                             # spaced syllables that are words alone (은)
+    ("회사에 손예진이라는 대리님 있음", "손예진"),                 # a gazetteer name introduced as a colleague
+    ("HAN SOYEON 이라고 적어", "HAN SOYEON"),                       # a romanised name in capitals, as on a form
 ])
 def test_round3_private_names_are_masked(text, gone):
     out = _out(text).text
@@ -53,6 +57,7 @@ def test_round3_private_names_are_masked(text, gone):
     "행복이라는 이름의 카페 알아?",         # "X라는 이름" names things too
     "행복이란 사람마다 다른 거야",
     "아오 씨 진짜 짜증나",                  # an interjection before 씨
+    "이름 적어야 돼 서류에",                # a verb ending (-어야) after 이름 is no copula
     "연구실 선배가 밥 사줌",                # a place noun before a kinship title
     "모임 언니가 불렀어",
     "ver.2 나옴 인스타에 떴어",             # an abbreviation with a dot is no handle

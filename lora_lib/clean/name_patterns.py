@@ -108,7 +108,7 @@ _ROM_SYL = r"(?:[bcdghjkmnprstwy]{0,3}(?:yeo|ae|eo|eu|oe|ui|wa|wo|ya|yo|yu|ye|oo
 _ROM_GIVEN = rf"{_ROM_SYL}(?:[- ]?{_ROM_SYL})"
 _LATIN = re.compile(rf"(?<![A-Za-z])(?P<v>(?:{_ROM_SURNAME})[ ](?:{_ROM_GIVEN})|(?:{_ROM_GIVEN})[ ](?:{_ROM_SURNAME}))(?![A-Za-z])",
                     re.IGNORECASE)
-_LATIN_CAPS = re.compile(r"^[A-Z][a-z]+[ ][A-Z]")
+_LATIN_CAPS = re.compile(r"^[A-Z][a-z]+[ ][A-Z]|^[A-Z]{2,}[ ][A-Z]{3,}$")  # "Kim Minsu", "HAN SOYEON" (as on a form)
 
 _G = "[" + "".join(sorted(GIVEN)) + "]"
 # Given-name syllables that rarely end a name but often end an ordinary word or are a particle
@@ -155,7 +155,8 @@ _STRONG_BEFORE = re.compile(r"(?:이름|성함|존함|성명|본명|실명|예�
 # "세종이라는 친구", "준호라는 이름": the word is introduced as a person's name.
 # ("행복이란 사람마다 달라", "행복이라는 이름의 카페" are talk: no 이란, no 이름.)
 _NAMED_AS = re.compile(r"(?<![가-힣])(?P<v>[가-힣]{2,4}?)(?:이라는|라는)\s?(?:친구|애|사람|분|남자|여자|남자애|여자애|형|"
-                       r"언니|오빠|누나|동생|선배|후배|녀석|놈|아이|학생|직원|선생님|쌤|신입|인턴)(?![가-힣]{0,2}마다)")
+                       r"언니|오빠|누나|동생|선배|후배|녀석|놈|아이|학생|직원|선생님|쌤|신입|인턴|대리|과장|팀장|부장|차장|사장|실장|주임|"
+                       r"사원|교수|선수|손님|고객|기사)(?![가-힣]{0,2}마다)")
 # After a name word (not a family word), a value followed by a copula is a name ("이름이 유리인데", "이름 소망이래").
 _NAME_WORD_BEFORE = re.compile(r"(?:이름|성함|존함|본명|실명)(?:은|이|는|도)?\s{0,2}[:：]?\s{0,2}$")
 _COPULA_AFTER = re.compile(r"(?:이었|였|이였|인데|이래|래|이야|야|이에요|예요|이라고|라고|이고|임|입니다|이라|이잖|이지|이네|이더라|"
@@ -187,7 +188,7 @@ _AFTER_NUMBER = re.compile(r"(?:[0-9]{4}|[0-9]호)\s{1,2}(?P<v>[가-힣]{3,4}?)(
 # A full name right before an e-mail address ("김은비 eunbi.k@outlook.com").
 _BEFORE_EMAIL = re.compile(r"(?<![가-힣])(?P<v>[가-힣]{3,4})\s{1,2}[:：]?\s{0,2}(?=[A-Za-z0-9._%+\-]{2,40}@)")
 # A two-syllable surname, a space, a given name: "선우 은정님", "제갈 현우라는".
-_SPACED_S2 = re.compile(r"(?<![가-힣])(?P<v>(?:남궁|제갈|선우|황보|독고|사공)\s[가-힣]{2})(?=\s?(?:님|씨|이라는|라는|이가|가|이랑|랑|는|은|이|"
+_SPACED_S2 = re.compile(r"(?<![가-힣])(?P<v>(?:남궁|제갈|선우|황보|독고|사공)\s[가-힣]{1,2})(?=\s?(?:님|씨|이라는|라는|이가|가|이랑|랑|는|은|이|"
                         r"한테|선배|후배|과장|대리|팀장)|[^가-힣]|$)")
 # A romanised Korean given name alone with a Korean particle or title after it: "jiwoo랑", "Hyunwoo 형".
 _LATIN_GIVEN = re.compile(rf"(?<![A-Za-z])(?P<v>{_ROM_SYL}{_ROM_SYL})(?:이랑|랑|이가|가|이한테|한테|이라고|라고|이는|는|\s?(?:형|오빠|"

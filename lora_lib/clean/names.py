@@ -276,8 +276,8 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
             # "이름이 이정숙인데": the name ends where a particle starts; after a name word a value with a
             # copula is a name even when it is also a word ("이름이 유리인데")
             named = _NAME_WORD_BEFORE.search(text, max(0, c.start() - 2), m.start("v")) \
-                and (_COPULA_AFTER.match(text, m.end("v")) or len(m.group("v")) == 3 and m.group("v")[0] in SURNAMES_1
-                     and not _verb_at(text, m.start("v"))) \
+                and (_COPULA_AFTER.match(text, m.end("v")) or len(m.group("v")) == 3 and m.group("v")[0] in SURNAMES_1) \
+                and not _verb_at(text, m.start("v")) \
                 and not m.group("v").startswith(tuple(_NAME_WORD_STOP))
             cands[(m.start("v"), m.end("v"))] = "named" if named else "ctx"
     for m in _NAMED_AS.finditer(text):  # "세종이라는 친구": introduced as a person
@@ -318,7 +318,8 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
             out.append(("NAME", m.start("v"), m.end("v")))
     for m in _SPACED.finditer(text):
         w = m.group("v")
-        titled = re.match(r"\s?(?:님|씨)", text[m.end("v"):m.end("v") + 2])  # "우 지 안 님": 안 is a name syllable here
+        # "우 지 안 님", "이 지 은 선배": 안, 은 are name syllables here
+        titled = re.match(r"\s?(?:님|씨|선배|후배|과장|대리|팀장|쌤|선생님)", text[m.end("v"):m.end("v") + 4])
         if all(c in GIVEN and (titled or c not in _SPACED_STOP) for c in w[2::2]) and w.replace(" ", "") not in keep:
             out.append(("NAME", m.start("v"), m.end("v")))
     if _HAS_LATIN.search(text):
