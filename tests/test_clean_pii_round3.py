@@ -90,6 +90,8 @@ def test_round3_list_neighbours(text, masked):
     ("주민번호 뒷자리만 2345678", "주민번호 뒷자리만 <RRN>"),
     ("010 바뀐 거 없고 뒤에 칠칠팔팔 일일이이", "010 바뀐 거 없고 뒤에 <PHONE>"),  # the back half after 뒤
     ("0️⃣1️⃣0️⃣1️⃣2️⃣3️⃣4️⃣5️⃣6️⃣7️⃣8️⃣", "<PHONE>"),                     # keycap emoji digits
+    ("전화번호 앞자리 010 가운데 4455 끝 6677", "전화번호 앞자리 <PHONE> 가운데 <PHONE> 끝 <PHONE>"),  # parts after a phone word
+    ("번호표 앞 123 뒤 456", "번호표 앞 123 뒤 456"),                          # a queue ticket's numbers stay
 ])
 def test_round3_identifiers(text, masked):
     assert _out(text).text == masked

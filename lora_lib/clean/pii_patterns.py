@@ -89,7 +89,7 @@ _HALF = re.compile(r"(?P<what>폰|핸드폰|휴대폰|전화|전번|번호|연�
 _PHONE_WORD = re.compile(r"(?:연락처|전화번호|전번|폰번호|핸드폰|휴대폰|핸폰|폰|전화)\s{0,2}(?:번호)?\s{0,2}(?:는|은|:|이|가)?\s{0,2}$")
 _BACK_WORD = re.compile(r"(?:뒤|뒷자리|뒷번호|뒤에|뒤는|뒤엔)\s{0,2}(?:는|은|가|이)?\s{0,2}$")
 _PHONE_TALK = re.compile(r"번호|폰|전화|연락처|010|공일공")
-_NOT_PHONE_WORD = re.compile(r"(?:주문|송장|운송장|예약|회원|접수|사건|모델|시리얼|인증|승인|쿠폰|방|좌석|출구|버스)")
+_NOT_PHONE_WORD = re.compile(r"(?:번호표|대기|순번|주문|송장|운송장|예약|회원|접수|사건|모델|시리얼|인증|승인|쿠폰|방|좌석|출구|버스)")
 
 
 # A phone number's front half alone ("010-7723", "공일공 구삼이일" decoded), its back half (four digits or
@@ -115,8 +115,10 @@ def number_parts(text: str, runs: list[NumberRun]) -> list[Span]:
     out: list[Span] = _halves(text) if "01" in text else []
     for m in _HALF.finditer(text):
         v = m.group("v")
-        if not m.group("unit") and not (m.group("what") or "").startswith(("주민", "외국인", "주번")):
-            continue  # "앞 990228" counts after an RRN word only
+        if not m.group("unit") and not (m.group("what") or "").startswith(("주민", "외국인", "주번")) \
+                and not (len(v) in (3, 4) and _PHONE_TALK.search(text, max(0, m.start("v") - 40), m.start("v"))
+                         and not _NOT_PHONE_WORD.search(text, max(0, m.start("v") - 40), m.start("v"))):
+            continue  # "앞 990228" after an RRN word, "가운데 4455 끝 6677" after a phone word; else a count
         if sum(c in "0123456789" for c in v) == 0 and len(v) < 4:
             continue
         rrn = re.search(r"주민|외국인|주번|생년", m.group("what") or "") or (
