@@ -79,6 +79,8 @@ def test_round3_list_neighbours(text, masked):
 @pytest.mark.parametrize("text, masked", [
     ("자이 아파트 7동 803호로 와", "<ADDRESS>로 와"),                        # the complex name is part of it
     ("우리집 푸르지오 102-1501", "우리집 <ADDRESS>"),
+    ("우리집 한신 2차 105동 1102호야", "우리집 <ADDRESS>야"),                # a complex name without a brand word
+    ("나 이사 왔어 302동 1101호", "나 이사 왔어 <ADDRESS>"),                 # ... but no talk before 동/호
     ("봉천동 산 12-7 반지하", "<ADDRESS> 반지하"),                           # 산 지번
     ("문자로 010-2345-6789 보내", "문자로 <PHONE> 보내"),                    # a road number never starts with 0
     ("디코 닉은 달빛소년_07 이야", "디코 닉은 <MESSENGER> 이야"),            # a Hangul nickname with digits

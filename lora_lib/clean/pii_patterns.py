@@ -300,9 +300,24 @@ _COMPLEX_BEFORE = re.compile(rf"(?<![가-힣A-Za-z0-9])[가-힣A-Za-z0-9]{{0,10}
                              r"(?:\s{0,2}아파트)?(?:\s{0,2}\d{1,3}\s?단지)?\s{0,2}$")
 
 
-def _extend_complex(text: str, start: int) -> int:
+# Before "N동 N호" (an apartment unit for sure) the one or two words right before are the complex's name even
+# without a brand word ("한신 2차", "래미안 퍼스티지", "잠실 엘스"), unless they are talk ("우리집", "주소는").
+_WORDS_BEFORE = re.compile(r"(?<![가-힣A-Za-z0-9])(?P<w>(?:[가-힣A-Za-z]{2,8}\s{1,2}){1,2})(?:\d{1,2}\s?(?:차|단지)\s{1,2})?$")
+_NOT_COMPLEX = re.compile(r"^(?:우리집|저희집|우리|저희|우리는|집|주소|여기|거기|저기|새집|이사|친구|친구네|언니네|할머니댁|본가|택배|배송지)$|"
+                          r"(?:은|는|이|가|을|를|에|에서|로|으로|도|야|요|고|면|서|랑|하고|께|한테|어|아|다|함|됨|음|네|죠|해|줘)$")
+
+
+def _extend_complex(text: str, start: int, unit: bool = False) -> int:
     m = _COMPLEX_BEFORE.search(text, max(0, start - 40), start)
-    return _extend_region(text, m.start()) if m else start
+    if m:
+        return _extend_region(text, m.start())
+    if unit and (m := _WORDS_BEFORE.search(text, max(0, start - 30), start)):
+        words = m.group("w").split()
+        while words and _NOT_COMPLEX.search(words[0]):  # drop talk from the left: "우리집 잠실 엘스"
+            words.pop(0)
+        if words and not any(_NOT_COMPLEX.search(w) for w in words):
+            return _extend_region(text, text.rindex(words[0], m.start(), start))
+    return start
 
 
 def _extend_region(text: str, start: int) -> int:
@@ -331,7 +346,7 @@ def addresses(text: str) -> list[Span]:
     if "-" in text:
         out += [("ADDRESS", m.start("v"), m.end("v")) for m in _LATIN_ROAD.finditer(text)]
     for m in (*_APT.finditer(text), *_APT_DASH.finditer(text), *_APT_DONG.finditer(text), *_BUILDING_UNIT.finditer(text)):
-        out.append(("ADDRESS", _extend_complex(text, m.start("v")), m.end("v")))
+        out.append(("ADDRESS", _extend_complex(text, m.start("v"), unit=m.re is _APT and "동" in m.group("v")), m.end("v")))
     return out
 
 
