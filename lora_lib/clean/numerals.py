@@ -25,7 +25,7 @@ _D = f"[0-9０-９{DIGIT_WORDS}]"
 # Between two groups: any one run of 1-3 separator characters (space, - . ~ / ㆍ ㅡ · _ , : ) ( *)
 # or '에' with optional spaces ("010에 1234"). Bounded, and a separator never starts with a digit,
 # so each position is tried a fixed number of ways: linear time.
-_SEP = r"(?:[\s\-‐–—.~～/ㆍㅡ·・_,:)(*+]{1,3}|\s?(?:에|의|다시|국에|국)\s?)"
+_SEP = r"(?:[\s\-‐–—.~～/ㆍㅡ·・_,:)(*+!\ufe0f\u20e3]{1,3}|\s?(?:에|의|다시|국에|국)\s?)"
 _RUN = re.compile(f"{_D}+(?:{_SEP}{_D}+){{0,12}}")
 # First syllables of the particles and copulas that follow a number read out ("오육칠팔로", "…이야").
 _PARTICLE_START = frozenset("로으에이가는은을를야요랑도만까고라입예인임이하")
@@ -125,7 +125,7 @@ def _trim_glued(text: str, pos: list[int]) -> list[int]:
     if not groups:
         return []
     first, last = groups[0], groups[-1]
-    if text[first[0]] in _DECODE and first[0] > 0 and _hangul(text[first[0] - 1]):
+    if text[first[0]] in _DECODE and first[0] > 0 and (_hangul(text[first[0] - 1]) or "ㄱ" <= text[first[0] - 1] <= "ㅎ"):
         while first and text[first[0]] in _DECODE:
             first.pop(0)
     if last and text[last[-1]] in _DECODE and last[-1] + 1 < len(text) and _hangul(text[last[-1] + 1]) \

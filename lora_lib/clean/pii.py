@@ -30,6 +30,7 @@ from ko_pii.core.overlap import resolve_overlaps
 from ko_pii.core.unicode_norm import needs_normalization, normalize_unicode, remap_to_source
 from ko_pii.detect import DETECTORS as _KO_PII_DETECTORS
 
+from . import name_kiwi as _kiwi
 from . import names as _names
 from . import numerals
 from . import pii_patterns as _pat
@@ -52,8 +53,8 @@ LABELS = ("PHONE", "EMAIL", "RRN", "ACCOUNT", "CARD", "ADDRESS", "NAME", "MESSEN
 _KO_PII_GATE = re.compile(r"[@＠]|\((?:at|AT)\)|\[(?:at|AT)\]|(?:[0-9０-９][^0-9０-９]{0,3}){6}|"
                           r"[가-힣](?:로|길|동|리|가|번지)\s*[0-9０-９]|[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 
-_SURNAMES = ("김이박최정강조윤장임한오서신권황안송류홍전고문손양배백허남심노하곽성차주우구민유나진지엄채원천방공"
-             "현함변염여추도소석선설마길연위표명기반라왕금옥육인맹제모탁국어은편용")
+# One surname list for every name rule: names.SURNAMES_1 (one syllable) and SURNAMES_2 (남궁, 제갈, ...).
+_SURNAME = "(?:" + "|".join(_names.SURNAMES_2) + "|[" + _names.SURNAMES_1 + "])"
 # Words that look like a surname + given name but are ordinary ("난 진짜야", "저는 고양이예요").
 _NAME_STOP = frozenset(
     "진짜 정말 조금 고양이 강아지 한국인 한국 대학생 고등학생 중학생 초등학생 회사원 직장인 주부 학생 선생님 "
@@ -61,10 +62,10 @@ _NAME_STOP = frozenset(
     "고수 초보 백수 전문가 반장 부장 과장 사장 이사 대리 노예 최고 최악 안경 우주인 외계인 우리 지금 오늘 "
     "내일 어제 하루 민트 조용 조심 이번 정상 성인 임산부 연습생 선배 후배 동생 언니 오빠 누나 형 미성년자".split())
 _NAME_INTRO = re.compile(
-    rf"(?:이름은|이름이|이름|(?:^|(?<=\s))(?:저는|전|저|난|나는|나))\s*(?P<v>(?:남궁|황보|제갈|선우|독고|[{_SURNAMES}])"
+    rf"(?:이름은|이름이|이름|(?:^|(?<=\s))(?:저는|전|저|난|나는|나))\s*(?P<v>{_SURNAME}"
     r"[가-힣]{1,2}?)(?:이라고|라고|이에요|예요|이야|야|입니다|이고|이구요|이요|씨|님|임|이다|\s*라고\s*해)")
 # "내 이름 조은비": after the word 이름 a name may end the sentence without a copula.
-_NAME_AFTER_WORD = re.compile(rf"이름(?:은|이)?\s*(?P<v>(?:남궁|황보|제갈|선우|독고|[{_SURNAMES}])[가-힣]{{2}})(?=$|[\s,.!?~])")
+_NAME_AFTER_WORD = re.compile(rf"이름(?:(?:은|이)\s*|\s+)(?P<v>{_SURNAME}[가-힣]{{2}})(?=$|[\s,.!?~])")
 _PROVINCE_BEFORE = re.compile(r"(서울특별시|서울시|서울|부산광역시|부산시|부산|대구광역시|대구|인천광역시|인천|광주광역시|광주|"
                               r"대전광역시|대전|울산광역시|울산|세종시|세종|경기도|경기|강원도|강원|충청북도|충북|충청남도|충남|"
                               r"전라북도|전북|전라남도|전남|경상북도|경북|경상남도|경남|제주특별자치도|제주도|제주)\s$")
@@ -79,6 +80,7 @@ _SKIP_DETECTORS = {"person", "postal_code", "birth", "personal_attr", "url", "na
                    "corp_reg", "prescription", "pnu", "government", "civil_petition", "hr"}
 _DETECTORS = tuple(fn for fn in _KO_PII_DETECTORS if fn.__module__.rsplit(".", 1)[-1] not in _SKIP_DETECTORS)
 _DIGIT = re.compile(r"[0-9]")
+_KEYCAP_TAIL = re.compile("\ufe0f?\u20e3")
 _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
 _ALNUM_RUN = re.compile(r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ]+")
 
@@ -133,7 +135,7 @@ def _default_policy() -> NamePolicy:
 _KNOWN_SEP = "._- "
 # A line that starts with the nickname and goes on about the speaker's own state ("모찌 배고파",
 # "코코 오늘 학교 안 감") uses it as the speaker's name.
-_SELF_STATE = (r"(?=(?:은|는|이|가|도|이는|이도)?\s(?:오늘\s|지금\s|이제\s|방금\s|내일\s)?(?:배고|졸려|졸리|피곤|심심|왔|갈게|간다|"
+_SELF_STATE = (r"(?=(?:은|는|이|가|도|이는|이도)?\s(?:오늘\s|지금\s|이제\s|방금\s|내일\s)?(?:좀\s|너무\s|진짜\s|완전\s|넘\s)?(?:배고|졸려|졸리|피곤|심심|왔|갈게|간다|"
                r"잘게|잔다|학교|회사|출근|퇴근|여기\s|기분|숙제|시험|알바|집에|놀러|우울|슬퍼|슬프|기뻐|행복|바빠|바쁨|아파|아픔|외로|"
                r"짜증|신나|설레|휴가|번호|생일|돌아왔|돌아옴))")
 # ... or right after a vocative to the character ("보리야 밤비 오늘 우울해").
@@ -141,11 +143,11 @@ _LINE_START = r"(?:^|(?<=[.!?~\n)] )|(?<=[가-힣][아야] )|(?<=[ㄱ-ㅎㅠㅜ]
 # "초코 = 내 닉", "하늘은 제 닉네임이에요": the user says the value is their nickname.
 _DEFINED = r"(?=\s?(?:=|:|은|는|이|가|란|이란)?\s?(?:내|제|나의|저의)\s?(?:닉|닉네임|닉넴|별명|이름|아이디))"
 # After a self-introduction the value ends the word or takes a copula ("나 초코야"), not a verb ("내가 사과할까").
-_INTRO_END = (r"(?=(?:이야|야|이에요|예요|에요|이예요|입니다|이고|이구|임|이라고|라고|이요|요|이|인데|이다|다)?(?![가-힣])"
+_INTRO_END = (r"(?=(?:이야|야|이에요|예요|에요|이예요|입니다|이고|이구|임|이라고|라고|이요|요|이|인데|이다|다|이었고|였고|이었어|였어|이었|였)?(?![가-힣])"
               r"|(?:으로|로)\s?(?:바꿈|바꿨|바꿔|바꿀|변경|정했|할게|했))")
 # After "나", "내가", "안녕" the value names the speaker only with a copula or at the end of a clause
 # ("나 초코야", "안녕 초코!"): "내가 사과 깎을게" is talk.
-_INTRO_END_COPULA = (r"(?=(?:이야|야|이에요|예요|에요|이예요|입니다|이고|이구|임|이라고|라고|이요|요|인데|이다|다)(?![가-힣])"
+_INTRO_END_COPULA = (r"(?=(?:이야|야|이에요|예요|에요|이예요|입니다|이고|이구|임|이라고|라고|이요|요|인데|이다|다|이었고|였고|이었어|였어)(?![가-힣])"
                      r"|이?\s?(?:[.!?~,)ㅋㅎ]|$))")
 # A dictionary word names a person right after a self-introduction or before a vocative/honorific/person particle.
 _NICK_INTRO = (r"(?:(?<=닉은 )|(?<=닉네임은 )|(?<=닉 )|(?<=닉네임 )|(?<=내 닉 )|(?<=닉넴 )|(?<=닉넴은 )|(?<=닉이 )|(?<=닉네임이 )|"
@@ -155,7 +157,10 @@ _SELF_INTRO = (r"(?:(?<=나는 )|(?<=난 )|(?<=저는 )|(?<=전 )|(?<=나 )|(?<=
 _NAMES_PERSON = (r"(?=\s?(?:님|씨|짱|쨩)|(?:아|야|이가|이는|이도|이랑|이한테|한테|에게|이야|이에요|이예요|예요|이라고|라고|이라|"
                  r"인데|인데요|입니다|이고|이구|임|쓰|이네|네|이도)(?![가-힣])"
                  r"|(?:이|이가|가|는|이는|도|이도)?\s?(?:왔|돌아왔|돌아옴|등장|여기|간다|갑니다|왔어|왔다|왔어요|왔습니다|출근|퇴근|잘게|잔다)"
-                 r"|(?:이|)?(?:라고|로|으로)\s?(?:불러|부르|해\s?줘|해줘))")
+                 r"|(?:이|)?(?:라고|로|으로)\s?(?:불러|부르|해\s?줘|해줘)"
+                 # the speaker in the third person: "감자 인사드립니다", "솜사탕이 나비한테 질문", "곰돌이랑 놀아줘"
+                 r"|(?:이|가|이가|는|이는)?\s?(?:인사드|인사 드|인사해|인사할|질문|퀴즈|심심)"
+                 r"|(?:이|가|이가)\s[가-힣]{1,4}(?:한테|에게|께)\s|(?:이랑|랑)\s?(?:놀아|같은\s?사람))")
 
 
 @lru_cache(maxsize=4096)
@@ -166,9 +171,9 @@ def _known_value_pattern(value: str) -> re.Pattern | None:
     "닉은 하늘"); any other value (made-up words, Latin letters, digits) counts in any spacing
     ("느 긋 한 곰 돌 이", "LAZY.SUNDAY")."""
     chars = [re.escape(c) for c in value if not c.isspace() and c not in _KNOWN_SEP]
-    if len(chars) < 2:  # a one-letter nickname would mask half the chat
+    if not chars or len(chars) < 2 and not "가" <= chars[0] <= "힣":  # a one-letter Latin nickname would mask half the chat
         return None
-    if _is_dictionary_word(value):
+    if len(chars) == 1 or _is_dictionary_word(value):  # a one-syllable one ("별", "봄") only where it names the user
         v = re.escape(value.strip())
         return re.compile(rf"(?<![가-힣])(?:{_NICK_INTRO}{v}{_INTRO_END}|{_SELF_INTRO}{v}{_INTRO_END_COPULA}|{v}{_NAMES_PERSON}|{_LINE_START}{v}{_SELF_STATE}|{v}{_DEFINED})")
     return re.compile(r"[\s._-]*".join(chars), re.IGNORECASE)
@@ -183,16 +188,16 @@ def _is_dictionary_word(value: str) -> bool:
     if not (1 < len(v) <= 4 and all("가" <= c <= "힣" for c in v)):
         return False
     for probe in (v, v + " 좋아"):
-        toks = _names._analyzer().tokenize(probe)
+        toks = _kiwi._analyzer().tokenize(probe)
         t = toks[0] if toks else None
-        if t is None or t.form != v or t.id < _names._OOV_ID:
+        if t is None or t.form != v or t.id < _kiwi._OOV_ID:
             continue
         if t.tag != "NNP" or not (_names._shape_given(v) or _names._shape_full(v)):
             return True
     # two known nouns written together ("밤하늘" = 밤 + 하늘, "별빛"): a compound word
-    toks = _names._analyzer().tokenize(v)
+    toks = _kiwi._analyzer().tokenize(v)
     return len(toks) == 2 and "".join(t.form for t in toks) == v and all(
-        t.tag == "NNG" and t.id >= _names._OOV_ID and len(t.form) >= 1 for t in toks) and len(v) >= 3
+        t.tag == "NNG" and t.id >= _kiwi._OOV_ID and len(t.form) >= 1 for t in toks) and len(v) >= 3
 
 
 def decode_number_words(text: str) -> str:
@@ -217,7 +222,11 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
     for value in known_values:
         pat = _known_value_pattern(str(value or ""))
         if pat:
-            spans += [("USER", m.start(), m.end()) for m in pat.finditer(text)]
+            found = [("USER", m.start(), m.end()) for m in pat.finditer(text)]
+            v = str(value).strip()
+            if found and v and "가" <= v[0] <= "힣":  # said once as the user's name: the same word alone again is too
+                found += [("USER", m.start(), m.end()) for m in re.finditer(rf"(?<![가-힣]){re.escape(v)}(?![가-힣])", text)]
+            spans += found
     runs = numerals.number_runs(text)
     decoded = numerals.decode(text, runs)
     for run in runs:
@@ -235,12 +244,15 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
         spans += _pat.emails(text)
         spans += _pat.handles(text)
         spans += _pat.passports(text)
+    elif _pat.HANGUL_HANDLE_HINT.search(text):  # "닉 구름빵 인데": a Hangul nickname after an id word
+        spans += _pat.handles(text)
     if policy.names != "off":
         spans += _names.find_names(text, keep=(*keep, *policy.keep_names), public_kept=policy.names == "private")
         for m in (*_NAME_INTRO.finditer(text), *_NAME_AFTER_WORD.finditer(text)):
             if m.group("v") not in _NAME_STOP and not _names.pet_name_at(text, m.start("v")) \
-                    and (m.re is _NAME_INTRO or _names._kiwi_says(text, m.start("v"), m.end("v")) != "word"):
-                spans.append(("NAME", m.start("v"), m.end("v")))
+                    and (m.re is _NAME_INTRO or _kiwi._kiwi_says(text, m.start("v"), m.end("v")) != "word"):
+                end = m.end("v") - (m.group("v").endswith("야") and _names._shape_given(m.group("v")[:2]))  # "진주야": vocative
+                spans.append(("NAME", m.start("v"), end))
     # Longest span wins where two overlap; known values first, so a nickname is {{user}}.
     spans.sort(key=lambda s: (s[1], -(s[2] - s[1]), s[0] != "USER"))
     out: list[tuple[str, int, int]] = []
@@ -268,6 +280,9 @@ def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence
     policy = policy or _DEFAULT_POLICY()
     keep_values = _with_given_names(tuple(keep_values))
     findings = _spans(text, known_values, keep_values, policy)
+    # a number written in keycap emoji ("0️⃣1️⃣0️⃣…") ends with the keycap marks of its last digit
+    findings = [(label, s, e + len(m.group())) if (m := _KEYCAP_TAIL.match(text, e)) else (label, s, e)
+                for label, s, e in findings]
     if keep_values:
         findings = [f for f in findings if text[f[1]:f[2]].strip() not in keep_values]
     parts, pos = [], 0

@@ -6,8 +6,9 @@ overlaps a gold span of its label. Predictions of labels outside ours (ko-pii's 
 URL or US_DRIVER_LICENSE, ...) are wrong by definition and count against overall precision as
 "OTHER". Run: python -m lora_lib.clean.pii_eval [--presidio] [--out FILE]
 
-The held-out sets (tests/data/pii_holdout2_ko.jsonl, written by someone who never saw the rules, and
-tests/data/pii_tuning2_ko.jsonl, round 1's held-out set, since tuned on in round 2) have another format: {"id", "text", "pii": [{"text", "kind"}], "keep": [...], "known": [...]}, with kinds
+The sets written apart from the rules (tests/data/pii_holdout2_ko.jsonl, round 2's held-out set, tuned on in
+round 3, and tests/data/pii_tuning2_ko.jsonl, round 1's held-out set, tuned on in rounds 2 and 3; pass --holdout
+FILE for a new held-out set) have another format: {"id", "text", "pii": [{"text", "kind"}], "keep": [...], "known": [...]}, with kinds
 NAME PHONE EMAIL ADDRESS HANDLE ID USER. `score_holdout` scores it: a pii text is found when every
 place it occurs is covered >= 90% by predictions (so it no longer appears verbatim there); a
 prediction is correct when it overlaps a place where a pii text occurs; keep-rate is the share of

@@ -83,11 +83,13 @@ def classify_number(run: NumberRun, text: str) -> Span | None:
 # Part of a number named by the words before it: a phone number's or an RRN's half given alone
 # ("뒷자리는 5678", "주민번호 앞자리 950101"), a short phone number after a phone word.
 _HALF = re.compile(r"(?P<what>폰|핸드폰|휴대폰|전화|전번|번호|연락처|주민번호|주민등록번호|주번|외국인등록번호)?\s{0,2}"
-                   r"(?:의\s)?(?:앞|뒷|뒤|중간|가운데|끝|마지막)\s{0,2}(?:자리|번호|네\s?자리|4자리|부분)\s{0,2}(?:는|은|가|이|:|도)?\s{0,2}"
+                   r"(?:의\s)?(?:앞|뒷|뒤|중간|가운데|끝|마지막)\s{0,2}(?P<unit>자리|번호|네\s?자리|4자리|부분)?\s{0,2}(?:는|은|가|이|:|도|만)?\s{0,2}"
                    r"(?P<v>[0-9]{3,7}(?![0-9])|[공영빵일이삼사오육륙칠팔구]{3,7}?"
                    r"(?=[^가-힣]|$|이야|이에요|이고|이요|이구|이랑|입니다|인데|야|요|고|로|랑|에|이))")
 _PHONE_WORD = re.compile(r"(?:연락처|전화번호|전번|폰번호|핸드폰|휴대폰|핸폰|폰|전화)\s{0,2}(?:번호)?\s{0,2}(?:는|은|:|이|가)?\s{0,2}$")
-_NOT_PHONE_WORD = re.compile(r"(?:주문|송장|운송장|예약|회원|접수|사건|모델|시리얼|인증|승인|쿠폰|방|좌석|출구|버스)")
+_BACK_WORD = re.compile(r"(?:뒤|뒷자리|뒷번호|뒤에|뒤는|뒤엔)\s{0,2}(?:는|은|가|이)?\s{0,2}$")
+_PHONE_TALK = re.compile(r"번호|폰|전화|연락처|010|공일공")
+_NOT_PHONE_WORD = re.compile(r"(?:번호표|대기|순번|주문|송장|운송장|예약|회원|접수|사건|모델|시리얼|인증|승인|쿠폰|방|좌석|출구|버스)")
 
 
 # A phone number's front half alone ("010-7723", "공일공 구삼이일" decoded), its back half (four digits or
@@ -113,6 +115,10 @@ def number_parts(text: str, runs: list[NumberRun]) -> list[Span]:
     out: list[Span] = _halves(text) if "01" in text else []
     for m in _HALF.finditer(text):
         v = m.group("v")
+        if not m.group("unit") and not (m.group("what") or "").startswith(("주민", "외국인", "주번")) \
+                and not (len(v) in (3, 4) and _PHONE_TALK.search(text, max(0, m.start("v") - 40), m.start("v"))
+                         and not _NOT_PHONE_WORD.search(text, max(0, m.start("v") - 40), m.start("v"))):
+            continue  # "앞 990228" after an RRN word, "가운데 4455 끝 6677" after a phone word; else a count
         if sum(c in "0123456789" for c in v) == 0 and len(v) < 4:
             continue
         rrn = re.search(r"주민|외국인|주번|생년", m.group("what") or "") or (
@@ -124,6 +130,10 @@ def number_parts(text: str, runs: list[NumberRun]) -> list[Span]:
         if len(r.digits) in (7, 8) and r.groups in ((3, 4), (4, 4), (7,), (8,)) \
                 and _PHONE_WORD.search(text, max(0, r.start - 14), r.start) \
                 and not _NOT_PHONE_WORD.search(text, max(0, r.start - 14), r.start) and not _SERVICE.fullmatch(r.digits):
+            out.append(("PHONE", *r.span()))
+        # "번호 바꿨어 앞에 공일공은 같고 뒤에 팔공이일 육삼사구": the back eight digits after 뒤, a phone word before
+        elif len(r.digits) == 8 and r.groups in ((4, 4), (8,)) and _BACK_WORD.search(text, max(0, r.start - 8), r.start) \
+                and _PHONE_TALK.search(text, max(0, r.start - 40), r.start):
             out.append(("PHONE", *r.span()))
     return out
 
@@ -166,7 +176,7 @@ _APPS = (r"카톡|카카오톡|카카오|인스타그램|인스타|insta(?:gram)
          r"트위터|트윗|twitter|엑스|틱톡|tiktok|페북|페이스북|facebook|스냅챗|snapchat|위챗|wechat|스레드|threads|유튜브|youtube|"
          r"트위치|twitch|스팀|steam|배틀넷|롤|게임|오픈톡|오픈채팅|블로그|깃허브|github|네이버|본계|부계|뒷계")
 _ID_WORD = r"아이디|아디|아뒤|ID|id|계정|닉네임|닉|핸들|유저네임|username|태그|주소"
-_JOSA = r"(?:는|은|이|가|도|로|으로|이랑|랑|요|:|：|=)?"
+_JOSA = r"(?:는|은|이|가|도|로|으로|이랑|랑|요|를|을|:|：|=)?"
 _HANDLE_VALUE = r"@?[A-Za-z0-9_](?:[A-Za-z0-9_.\-]{1,29})(?:#\d{4,5})?"
 _APP_HANDLE = re.compile(
     rf"(?P<app>{_APPS})\s{{0,2}}(?P<idw>{_ID_WORD})?\s{{0,2}}{_JOSA}\s{{0,2}}(?:[:：]\s{{0,2}})?(?P<v>{_HANDLE_VALUE})"
@@ -181,6 +191,20 @@ _LINK = re.compile(r"(?P<v>(?:https?://)?(?:open\.kakao\.com/(?:o|me)/|discord\.
                    re.IGNORECASE)
 _CODE = re.compile(r"(?:오픈채팅|오픈톡|오픈채팅방|오카|초대|참여|입장|디코|서버|친구|추천인|추천|길드|클랜)\s{0,2}(?:방\s{0,2})?"
                    rf"(?:코드|링크|비번|비밀번호|암호)\s{{0,2}}{_JOSA}\s{{0,2}}(?P<v>[A-Za-z0-9](?:-?[A-Za-z0-9]){{3,23}})(?![A-Za-z0-9])")
+# A nickname or id in Hangul after an id word: with digits or _ in it ("닉은 새벽감성_02", "아디 퐁퐁이123"), or
+# followed by a copula ("서버장 닉 뭉게뭉게 인데").
+_HANGUL_HANDLE = re.compile(r"(?<![가-힣])(?:닉네임|닉넴|닉|아이디|아디|계정)\s{0,2}(?:은|는|이|:|：|=)?\s{1,2}"
+                            r"(?P<v>[가-힣A-Za-z]{1,12}(?:[_.]?[0-9]{1,6}|_[가-힣A-Za-z0-9]{1,10})|[가-힣]{2,10}(?=\s?(?:인데|이야|이고|임|이에요|예요|입니다|이라고|라고)(?![가-힣])|\s(?:검색|찾아|추가|팔로)))"
+                            r"(?![가-힣A-Za-z0-9_])")
+HANGUL_HANDLE_HINT = re.compile(r"닉|아이디|아디|계정")
+# An id spelled letter by letter after an id word: "아이디는 y o o n a 9 9".
+_SPACED_HANDLE = re.compile(rf"(?:{_ID_WORD})\s{{0,2}}{_JOSA}\s{{0,2}}(?P<v>[A-Za-z0-9](?:\s[A-Za-z0-9]){{3,29}})(?![A-Za-z0-9])")
+# A handle-shaped token without an id word right before it: an underscore in it anywhere ("tae_fit_pt"),
+# a dot between letters where the line talks about accounts ("hae.won_" … 인스타 아이디).
+_UNDERSCORE_TOKEN = re.compile(r"(?<![A-Za-z0-9_.@/])(?P<v>[A-Za-z0-9]{1,20}(?:_[A-Za-z0-9]{0,20}){1,4}(?:\.[A-Za-z0-9_]{1,20}){0,2})(?![A-Za-z0-9_@]|\.[A-Za-z])")
+_DOTTED_TOKEN = re.compile(r"(?<![A-Za-z0-9_.@/])(?P<v>[A-Za-z][A-Za-z0-9]{1,20}(?:\.[A-Za-z0-9]{1,20}){1,2}_?)(?![A-Za-z0-9_@]|\.[A-Za-z])")
+_ACCOUNT_TALK = re.compile(r"인스타|카톡|아이디|아디|계정|팔로우|맞팔|선팔|언팔|디엠|DM|dm|닉|트위터|틱톡|디코|스레드|유튜브")
+_NOT_HANDLE = re.compile(r"\.(?:com|net|org|kr|co|io|jpg|jpeg|png|gif|mp3|mp4|pdf|txt|exe|zip|html|py|js)$|^(?:e\.g|i\.e|a\.m|p\.m|vs)$|^(?:ver|vol|no|ep|ch|pt|mr|mrs|ms|dr|st|vs|etc|fig|p)\.", re.IGNORECASE)
 # Words after an app name that are talk, not an id ("인스타 story", "카톡 ok"), lower-case only.
 _HANDLE_STOP = frozenset("ok okay story reels live dm lol the and is a an my me you to in on of ok요 ㅋㅋ".split())
 
@@ -206,16 +230,28 @@ def handles(text: str) -> list[Span]:
     if "/" in text:
         out += [("MESSENGER", m.start("v"), m.end("v")) for m in _LINK.finditer(text)]
     out += [("MESSENGER", m.start("v"), m.end("v")) for m in _CODE.finditer(text)]
+    # a Hangul value that ends like a verb is talk about the id ("아이디 까먹었어 찾아야 돼")
+    out += [("MESSENGER", m.start("v"), m.end("v")) for m in _HANGUL_HANDLE.finditer(text)
+            if not re.search(r"[었았했겠]|[어아요다지해네야죠]$", m.group("v"))]
+    out += [("MESSENGER", m.start("v"), m.end("v")) for m in _SPACED_HANDLE.finditer(text)]
+    if "_" in text:
+        out += [("MESSENGER", m.start("v"), m.end("v")) for m in _UNDERSCORE_TOKEN.finditer(text)
+                if re.search("[A-Za-z]", m.group("v")) and not _NOT_HANDLE.search(m.group("v"))]
+    if "." in text and _ACCOUNT_TALK.search(text):
+        out += [("MESSENGER", m.start("v"), m.end("v")) for m in _DOTTED_TOKEN.finditer(text)
+                if not _NOT_HANDLE.search(m.group("v")) and not _VERSION.fullmatch(m.group("v"))]
     return out
 
 
 # -------------------------------------------------------------------------------------- addresses
-_UNIT_AFTER = r"(?!\s?(?:층|시|분|초|개|명|원|살|세|번째|번\b|번이|번만|번을|배|년|월|일|등|위|점|km|키로|kg|%|퍼|cm|미터|m\b|대|마리|잔|병|권|장|곡|판|회|차|주|박|달|개월|시간|인분|인))"
-_ROAD = re.compile(rf"(?P<v>[가-힣A-Za-z0-9]{{1,12}}(?:대로|로|길)\s?\d{{1,4}}(?:\s?(?:번길|가길|길)\s?\d{{1,4}})?(?:-\d{{1,4}})?)(?![0-9]){_UNIT_AFTER}")
+_UNIT_AFTER = r"(?!\s?(?:층|시|분|초|개|명|원|살|세|번째|번\b|번이|번만|번을|배|년|월|일|등|위|점|km|키로|kg|%|퍼|cm|미터|m\b|대|마리|잔|병|권|장|곡|판|회|차|주|박|달|개월|시간|인분|인|기가|테라|GB|gb|TB|인치|만원|천원))"
+# A building number never starts with 0 ("문자로 010-…" is a phone number); "종로 3가" is a neighbourhood.
+_ROAD = re.compile(rf"(?P<v>[가-힣A-Za-z0-9]{{1,12}}(?:대로|로|길)\s?[1-9]\d{{0,3}}(?:\s?(?:번길|가길|길)\s?\d{{1,4}})?(?:-\d{{1,4}})?)(?![0-9])"
+                   rf"(?!가(?:[^가-힣]|$|역|동|에|로)){_UNIT_AFTER}")
 _ROAD_STOP = re.compile(r"(?:으로|에로|쪽으로|걸로|(?:는|은|한|던|킨|든|운|된|른|준|쓴|간|온)대로|거로|것으로|그길|이길|저길|한길|외길|산길|밤길|눈길|발길|손길|물길|뱃길|하늘길|꽃길|"
-                        r"앞으로|뒤로|위로|아래로|옆으로|새로|따로|별로|정말로|진짜로|혼자로|서로|바로|절로|주로|실로|거꾸로|날로|멋대로|"
+                        r"프로|마이크로|매크로|레트로|유로|제로|히어로|앞으로|뒤로|위로|아래로|옆으로|새로|따로|별로|정말로|진짜로|혼자로|서로|바로|절로|주로|실로|거꾸로|날로|멋대로|"
                         r"마음대로|제멋대로|맘대로|말로|글로|차로|배로|비행기로|버스로|택시로|지하철로|걸어서로|빨리로|천천히로)$")
-_LOT = re.compile(rf"(?P<v>[가-힣]{{1,6}}(?:동|리)\s?\d{{1,4}}(?:-\d{{1,4}})?(?:\s?번지)?)(?![0-9]){_UNIT_AFTER}")
+_LOT = re.compile(rf"(?P<v>[가-힣]{{1,6}}(?:동|리)\s?(?:산\s?)?\d{{1,4}}(?:-\d{{1,4}})?(?:\s?번지)?)(?![0-9]){_UNIT_AFTER}")
 _LOT_STOP = re.compile(r"(?:이동|행동|활동|운동|자동|수동|감동|충동|변동|연동|출동|작동|가동|발동|소동|난동|파동|진동|"
                        r"구동|거동|노동|공동|합동|동동|미리|거리|우리|자리|머리|소리|요리|관리|처리|정리|수리|무리|다리|유리|"
                        r"도리|논리|심리|승리|차리|오리|고리|꼬리|가리|몇리|십리|천리|만리|백리|마리|배터리|카테고리|갤러리)$")
@@ -237,8 +273,11 @@ _APT_DASH = re.compile(rf"(?:{_APT_BRANDS})"
 _APT_DONG = re.compile(rf"(?:{_APT_BRANDS}|단지)"
                        r"\s{0,2}(?:[가-힣0-9]{1,6}\s)?(?P<v>\d{1,4}\s?동)(?![가-힣0-9])")
 # The city/district/dong words right before an address are part of it (a city or district alone stays).
-_REGION_WORD = re.compile(r"(?:[가-힣]{1,8}(?:특별시|광역시|특별자치시|특별자치도|시|도|군|구|읍|면|동|리)|서울|부산|대구|인천|광주|대전|울산|"
-                          r"세종|경기|강원|충북|충남|전북|전남|경북|경남|제주)\s{1,2}$")
+_CITIES = (r"서울|부산|대구|인천|광주|대전|울산|세종|경기|강원|충북|충남|전북|전남|경북|경남|제주|수원|성남|고양|용인|부천|안산|안양|남양주|"
+           r"화성|평택|의정부|시흥|파주|김포|광명|군포|하남|오산|이천|안성|의왕|양주|구리|포천|과천|여주|춘천|원주|강릉|속초|청주|충주|"
+           r"제천|천안|아산|서산|논산|당진|공주|전주|군산|익산|정읍|남원|목포|여수|순천|나주|광양|포항|경주|김천|안동|구미|영주|영천|상주|"
+           r"경산|창원|진주|통영|사천|김해|밀양|거제|양산|서귀포|동탄|판교|분당|일산|광교|위례|송도|청라|마곡|잠실|목동|반포|평촌|산본")
+_REGION_WORD = re.compile(rf"(?:[가-힣]{{1,8}}(?:특별시|광역시|특별자치시|특별자치도|시|도|군|구|읍|면|동|리)|{_CITIES})\s{{1,2}}$")
 _LATIN_ROAD = re.compile(r"(?<![A-Za-z])(?P<v>[A-Z][a-z]{1,14}-(?:daero|ro|gil)(?:\s?\d{1,4}(?:beon)?-gil)?\s\d{1,4}(?:-\d{1,4})?)(?![0-9])")
 
 
@@ -253,6 +292,32 @@ def _tail(text: str, end: int) -> int:
 _PLATE_LETTERS = "가나다라마거너더러머버서어저고노도로모보소오조구누두루무부수우주아바사자배하허호"
 _PLATE = re.compile(rf"(?<![0-9가-힣])(?P<v>(?:(?:{_LICENCE_REGIONS})\s?)?\d{{2,3}}\s?[{_PLATE_LETTERS}]\s?\d{{4}})(?![0-9])"
                     r"(?!\s?(?:원|명|개|분|시|년|번|회))")
+
+
+# An apartment complex's name right before its 동/호 is part of the address ("헬리오시티 311동 2101호",
+# "자이 아파트 5동 1502호", "주공아파트 12단지 1208동 506호").
+_COMPLEX_BEFORE = re.compile(rf"(?<![가-힣A-Za-z0-9])[가-힣A-Za-z0-9]{{0,10}}(?:{_APT_BRANDS}|시티|리버|하임|타운|파크|빌리지|아크로|트리마제)"
+                             r"(?:\s{0,2}아파트)?(?:\s{0,2}\d{1,3}\s?단지)?\s{0,2}$")
+
+
+# Before "N동 N호" (an apartment unit for sure) the one or two words right before are the complex's name even
+# without a brand word ("한신 2차", "래미안 퍼스티지", "잠실 엘스"), unless they are talk ("우리집", "주소는").
+_WORDS_BEFORE = re.compile(r"(?<![가-힣A-Za-z0-9])(?P<w>(?:[가-힣A-Za-z]{2,8}\s{1,2}){1,2})(?:\d{1,2}\s?(?:차|단지)\s{1,2})?$")
+_NOT_COMPLEX = re.compile(r"^(?:우리집|저희집|우리|저희|우리는|집|주소|여기|거기|저기|새집|이사|친구|친구네|언니네|할머니댁|본가|택배|배송지)$|"
+                          r"(?:은|는|이|가|을|를|에|에서|로|으로|도|야|요|고|면|서|랑|하고|께|한테|어|아|다|함|됨|음|네|죠|해|줘)$")
+
+
+def _extend_complex(text: str, start: int, unit: bool = False) -> int:
+    m = _COMPLEX_BEFORE.search(text, max(0, start - 40), start)
+    if m:
+        return _extend_region(text, m.start())
+    if unit and (m := _WORDS_BEFORE.search(text, max(0, start - 30), start)):
+        words = m.group("w").split()
+        while words and _NOT_COMPLEX.search(words[0]):  # drop talk from the left: "우리집 잠실 엘스"
+            words.pop(0)
+        if words and not any(_NOT_COMPLEX.search(w) for w in words):
+            return _extend_region(text, text.rindex(words[0], m.start(), start))
+    return start
 
 
 def _extend_region(text: str, start: int) -> int:
@@ -281,17 +346,30 @@ def addresses(text: str) -> list[Span]:
     if "-" in text:
         out += [("ADDRESS", m.start("v"), m.end("v")) for m in _LATIN_ROAD.finditer(text)]
     for m in (*_APT.finditer(text), *_APT_DASH.finditer(text), *_APT_DONG.finditer(text), *_BUILDING_UNIT.finditer(text)):
-        out.append(("ADDRESS", m.start("v"), m.end("v")))
+        out.append(("ADDRESS", _extend_complex(text, m.start("v"), unit=m.re is _APT and "동" in m.group("v")), m.end("v")))
     return out
 
 
 _PASSPORT = re.compile(r"(?<![A-Za-z0-9])(?P<v>[MSRODmsrod][0-9]{8}|[MSRODmsrod][0-9]{3}[A-Za-z][0-9]{4})(?![A-Za-z0-9])")
+# After the word 여권: a number spaced out ("M 5 5 0 2 9 1 8 3") or with two letters ("PM1234567").
+_PASSPORT_NEAR = re.compile(r"(?<![A-Za-z0-9])(?P<v>[A-Za-z](?:\s[0-9]){8}|[A-Z]{2}[0-9]{7})(?![A-Za-z0-9])")
+# A card number partly masked with * ("5327-88**-****-2210") is still a card's: its visible digits leak.
+_MASKED_CARD = re.compile(r"(?<![0-9])(?P<v>[0-9]{4}[\s\-][0-9*]{4}[\s\-][0-9*]{4}[\s\-][0-9*]{4})(?![0-9])")
 
 
 def passports(text: str) -> list[Span]:
+    """Passport numbers, and card numbers partly masked with *."""
+    out: list[Span] = []
+    if "*" in text:
+        out += [("CARD", m.start("v"), m.end("v")) for m in _MASKED_CARD.finditer(text)
+                if "*" in m.group("v") and "카드" in text[max(0, m.start() - 12):m.start()]]
     if "여권" not in text and not re.search(r"(?<![A-Za-z])[MSROD][0-9]", text):
-        return []
-    return [("PASSPORT", m.start("v"), m.end("v")) for m in _PASSPORT.finditer(text)]
+        return out
+    out += [("PASSPORT", m.start("v"), m.end("v")) for m in _PASSPORT.finditer(text)]
+    if "여권" in text:
+        out += [("PASSPORT", m.start("v"), m.end("v")) for m in _PASSPORT_NEAR.finditer(text)
+                if "여권" in text[max(0, m.start() - 20):m.start()]]
+    return out
 
 
 def plates(text: str) -> list[Span]:

@@ -41,5 +41,29 @@ FICTIONAL = """
 토끼 별주부 둘리 고길동 희동이 도우너 또치 마이콜 뽀로로 크롱 루피 패티 에디 포비 해리 헤르미온느 론 셜록 홈즈 왓슨 코난
 짱구 도라에몽 진구 피카츄 지우 이슬이 웅이 호빵맨 손오공 저팔계 사오정 삼장법사 제페토 피노키오 신데렐라 백설공주 엘사 안나
 """
+# More actors, singers, entertainers, athletes and writers of the 2010s-2020s (round 3 of issue 17).
+MORE = """
+김지원 박은빈 송강 한소희 김태리 남주혁 이도현 변우석 김혜윤 고윤정 박민영 조정석 유연석 정경호 신민아 김우빈 이종석 이승기 윤계상
+박해일 유아인 류준열 이제훈 손석구 최우식 박소담 정유미 공효진 김남길 강하늘 이준기 유승호 서인국 여진구 김래원 지창욱 차승원
+유해진 오정세 진선규 이성민 김희애 김서형 라미란 염정아 전종서 정해인 임시완 신세경 문근영 김유정 주지훈 송승헌 권상우 소지섭
+김광석 김현식 신해철 이문세 윤종신 성시경 박효신 김범수 이적 김동률 유희열 장범준 박재범 지코
+도경수 장원영 안유진 카리나 이수근 서경석 탁재훈 김희철 차태현 김종민 딘딘 문세윤 김준현 기안84 침착맨
+이말년 주호민 유병재 장도연 이상순 김하성 이정후 김광현 양현종 오승환 박주영 구자철 이천수 설기현 지소연 이상혁 페이커 김초엽
+정세랑 손원평 이연복 최현석 안성재
+"""
+PUBLIC_FIGURES_KO = frozenset((HISTORICAL + SPORTS + ENTERTAINMENT + WRITERS + FICTIONAL + MORE).split())
 
-PUBLIC_FIGURES_KO = frozenset((HISTORICAL + SPORTS + ENTERTAINMENT + WRITERS + FICTIONAL).split())
+# Titles of widely known dramas, films, webtoons, anime and games (general knowledge, not a licensed
+# list), comma-separated: a name in a line that names one of these is a character talked about as
+# such unless a private relation is named right before it (names.py).
+MEDIA_TITLES = tuple(t.strip() for t in """
+오징어게임, 오징어 게임, 더글로리, 더 글로리, 재벌집 막내아들, 슬기로운 의사생활, 슬의생, 눈물의 여왕, 응답하라, 응팔, 도깨비,
+태양의 후예, 사랑의 불시착, 이상한 변호사, 우영우, 킹덤, 스위트홈, 지금 우리 학교는, 마스크걸, 무빙, 시그널, 미생, 이태원 클라쓰,
+이태원클라쓰, 동백꽃 필 무렵, 나의 아저씨, 호텔 델루나, 별에서 온 그대, 별그대, 상속자들, 펜트하우스, 스카이캐슬, 부부의 세계,
+선재 업고 튀어, 선업튀, 낭만닥터, 하이킥, 꽃보다 남자, 대장금, 해를 품은 달, 해품달, 구르미 그린 달빛, 옷소매 붉은 끝동, 기생충,
+부산행, 범죄도시, 극한직업, 신과함께, 올드보이, 택시운전사, 베테랑, 명량, 국제시장, 헤어질 결심, 서울의 봄, 파묘, 타짜, 살인의 추억,
+나 혼자만 레벨업, 나혼렙, 신의 탑, 외모지상주의, 여신강림, 치즈인더트랩, 치인트, 유미의 세포들, 전지적 독자 시점, 전독시, 슬램덩크,
+원피스, 나루토, 귀멸의 칼날, 진격의 거인, 주술회전, 명탐정 코난, 짱구는 못말려, 짱구, 도라에몽, 포켓몬, 드래곤볼, 하이큐,
+스파이 패밀리, 체인소맨, 원펀맨, 헌터헌터, 이누야샤, 세일러문, 아기공룡 둘리, 뽀로로, 검정고무신, 안녕 자두야, 해리포터,
+반지의 제왕, 어벤져스, 겨울왕국, 토이스토리, 심슨, 원신, 리그오브레전드, 오버워치, 메이플스토리
+""".replace("\n", " ").split(",") if t.strip())
