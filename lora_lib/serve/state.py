@@ -12,8 +12,9 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
-from ..engine import AdapterLoadError, AdapterSpec, BaseLoadError, Engine, Lease
+from ..engine import WEIGHTS_FILE, AdapterLoadError, AdapterSpec, BaseLoadError, Engine, Lease
 from ..registry import Registry, adapter_name
 from ..requestlog import append_request_log, user_ref
 from .bases import Bases
@@ -26,6 +27,18 @@ log = logging.getLogger("lora_lib.serve.api")  # the server's logger, as before 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _adapter_spec(store: Path, owner: str, version: str, row: dict) -> AdapterSpec:
+    """The adapter's spec; its registered directory, or where this store keeps it when that one is gone (a
+    moved store: `<store>/adapters/<owner>/<version>`, as train writes it). The engine checks the weights'
+    sha256 against the registry's at load, so a file found this way is served only if it is the same."""
+    path = Path(row["path"])
+    if not (path / WEIGHTS_FILE).is_file():
+        here = store / "adapters" / owner / version
+        if (here / WEIGHTS_FILE).is_file():
+            path = here
+    return AdapterSpec(adapter_name(owner, version), str(path), row["sha256"])
 
 
 @dataclass
@@ -130,7 +143,7 @@ class ServerState:
                 v = route[f"{side}_version"]
                 row = self.registry.get_adapter(route["character_id"], v) if v else None
                 if row is not None and row["status"] not in NEVER_SERVED:
-                    spec = AdapterSpec(adapter_name(route["character_id"], v), row["path"], row["sha256"])
+                    spec = _adapter_spec(self.config.store, route["character_id"], v, row)
                     routed.append((row["base_model"], row.get("base_id"), spec))
         return self.bases.preload(routed)
 
@@ -143,7 +156,7 @@ class ServerState:
         row = (reads or self.registry).get_adapter(owner, version)
         if row is None or row["status"] in NEVER_SERVED:
             return None
-        return AdapterSpec(adapter_name(owner, version), row["path"], row["sha256"]), row
+        return _adapter_spec(self.config.store, owner, version, row), row
 
     async def _try_load(self, engine, spec: AdapterSpec) -> str | None:
         """None if loaded, else the error (a recent failure is not retried before load_retry_s)."""
