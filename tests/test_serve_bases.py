@@ -160,3 +160,35 @@ def test_a_moved_store_serves_and_reroutes_its_own_adapters(two_bases, tmp_path)
         ok = httpx.post(f"{srv.url}/v1/chat/completions", json={"model": "nabi", "messages": HI, "max_tokens": 2,
                                                                  "user": "u1"}, timeout=30)
         assert ok.status_code == 200  # nabi's stable is on the default base: found by identity
+
+
+def test_vllm_one_server_per_base(two_bases, tmp_path):  # noqa: F811
+    """serve.vllm_url serves the default base, serve.vllm_urls the others (by path or identity); a base with
+    no URL is a 503 naming serve.vllm_urls. Nothing listens at these URLs: building a backend contacts none."""
+    from lora_lib.cli import parse_sets
+    from lora_lib.serve.backend import vllm_url_for
+    from lora_lib.serve.state import ServerState
+
+    a, b = make_store(tmp_path, two_bases)
+    url_a, url_b = "http://127.0.0.1:9", "http://127.0.0.1:10"
+    by_id = load_serve_config(tmp_path, "params", parse_sets(
+        ["serve.backend=vllm", f"serve.vllm_url={url_a}", f'serve.vllm_urls={{"{base_identity(b)}": "{url_b}"}}']))
+    by_path = load_serve_config(tmp_path, "params", parse_sets(
+        ["serve.backend=vllm", f"serve.vllm_url={url_a}", f'serve.vllm_urls={{"{{store}}/bases/mistral": "{url_b}"}}']))
+    copy_of_b = tmp_path / "copy-of-b"
+    shutil.copytree(b, copy_of_b)
+    for cfg in (by_id, by_path):
+        assert vllm_url_for(cfg, a) == url_a and vllm_url_for(cfg, b) == url_b
+        assert vllm_url_for(cfg, str(copy_of_b)) == url_b  # the same files
+    state = ServerState(by_id)  # preloading fails (nothing listens) and is tolerated
+    try:
+        assert state.preloaded == []
+        assert {x["base_model"]: x["vllm_url"] for x in state.bases.health()["bases"]} == {a: url_a, b: url_b}
+    finally:
+        state.pool.close()
+    only_a = load_serve_config(tmp_path, "params", parse_sets(["serve.backend=vllm", f"serve.vllm_url={url_a}"]))
+    with ServerThread(create_app(only_a)) as srv:
+        r = httpx.post(f"{srv.url}/v1/chat/completions", json={"model": "bori", "messages": HI, "max_tokens": 2},
+                       timeout=30)
+    err = r.json()["error"]
+    assert r.status_code == 503 and err["code"] == "base_unavailable" and "serve.vllm_urls" in err["message"]
