@@ -11,8 +11,10 @@ from .config import ServeConfig
 
 def make_backend(config: ServeConfig, engine: Engine | None = None) -> tuple:
     """(engine, batcher) for `config`; a given `engine` (tests, benchmarks) is used in-process whatever
-    serve.backend says."""
+    serve.backend says, and a given backend that batches itself (has submit: `lora serve --ray`'s) as both."""
     s = config.serve
+    if engine is not None and hasattr(engine, "submit"):  # a backend that is its own batcher (serve/ray_backend.py)
+        return engine, engine
     if engine is None and s.backend == "vllm":
         # Generation on a vLLM server (untested: no GPU so far); it is both the engine and the batcher.
         from .vllm_backend import VllmBackend
