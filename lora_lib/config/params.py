@@ -200,7 +200,15 @@ class ServeParams(_Strict):
     request_log: str = "{store}/serve/request_log.jsonl"
     error_log: str = "{store}/serve/request_errors.jsonl"
     feedback_log: str = "{store}/serve/feedback.jsonl"
-    adapter_cache: int = Field(8, ge=1)          # adapters kept loaded (LRU)
+    adapter_cache: int = Field(8, ge=1)          # adapters kept loaded (LRU), per base
+    # Bases kept loaded at once (one engine per base, LRU; lora_lib/engine/pool.py): loading another evicts
+    # the least recently used idle one when either bound would be passed. Memory = parameter + buffer bytes
+    # of the loaded base (float32 on CPU: 4 bytes a parameter, ~2 GB for a 0.5B model); None: no bound.
+    max_bases: int = Field(2, ge=1)
+    base_memory_mb: float | None = Field(None, gt=0)
+    # Other bases this server may load (paths or hub ids) besides base_model: where a base whose registered
+    # path is gone (a moved store) is looked for, by identity.
+    base_models: list[str] = Field(default_factory=list)
     max_batch: int = Field(8, ge=1)              # rows per generate() call
     batch_wait_ms: float = Field(5.0, ge=0)      # how long a batch waits for more requests
     mixed_batches: bool = True                   # different adapters in one batch (PEFT adapter_names)
@@ -225,7 +233,9 @@ class ServeParams(_Strict):
     # --enable-lora and VLLM_ALLOW_RUNTIME_LORA_UPDATING=True; untested here, see README). Routing,
     # rollout, logs, gates and metrics stay in our server either way.
     backend: Literal["engine", "vllm"] = "engine"
-    vllm_url: str | None = None                  # e.g. http://gpu-host:8000 (required for backend vllm)
+    vllm_url: str | None = None                  # e.g. http://gpu-host:8000: the vLLM serving base_model
+    # One vLLM server per other base: {base path, hub id or identity ("sha256:...") : url}.
+    vllm_urls: dict[str, str] = Field(default_factory=dict)
     vllm_model: str | None = None                # the base model's name in vLLM; None: base_model as given
     vllm_timeout_s: float = Field(120.0, gt=0)   # per request to vLLM
     vllm_max_concurrency: int = Field(64, ge=1)  # requests in flight to vLLM (it batches them itself)
@@ -233,9 +243,9 @@ class ServeParams(_Strict):
 
     @model_validator(mode="after")
     def _vllm_needs_url(self):
-        if self.backend == "vllm" and not self.vllm_url:
+        if self.backend == "vllm" and not self.vllm_url and not self.vllm_urls:
             raise ValueError("serve.vllm_url is required when serve.backend is 'vllm' "
-                             "(e.g. --set serve.vllm_url=http://gpu-host:8000)")
+                             "(e.g. --set serve.vllm_url=http://gpu-host:8000), or serve.vllm_urls per base")
         return self
 
 

@@ -44,12 +44,34 @@ class Batcher:
         self.batches = 0
         self.rows = 0
         self.busy_s = 0.0  # time spent in generate(): busy_s / wall time is the engine's utilisation
+        self._in_flight = 0  # submitted jobs not yet done: an EnginePool never evicts a base with any
+        self._count_lock = threading.Lock()
+        self._closed = False
         self._q: queue.Queue[list[Job] | None] = queue.Queue()  # groups of jobs that share a batch
         self._held: list[list[Job]] = []
         self._thread = threading.Thread(target=self._run, name="lora-batcher", daemon=True)
         self._thread.start()
 
+    @property
+    def in_flight(self) -> int:
+        """Jobs submitted and not yet finished (queued, held over or generating)."""
+        return self._in_flight
+
+    def _count(self, jobs: list[Job]) -> None:
+        # A closed batcher's worker is gone: a job queued now would wait forever, so refuse it.
+        if self._closed:
+            raise RuntimeError("this batcher is closed (its base was evicted or the server stopped)")
+        with self._count_lock:
+            self._in_flight += len(jobs)
+        for job in jobs:
+            job.future.add_done_callback(self._done)
+
+    def _done(self, _future: Future) -> None:
+        with self._count_lock:
+            self._in_flight -= 1
+
     def submit(self, job: Job) -> Future:
+        self._count([job])
         self._q.put([job])
         return job.future
 
@@ -57,12 +79,27 @@ class Batcher:
         """Jobs that go into one generate() call together (the n choices of a request), up to max_batch."""
         if len(jobs) > self.max_batch:
             raise ValueError(f"{len(jobs)} jobs cannot share a batch of at most {self.max_batch} rows")
+        self._count(jobs)
         self._q.put(list(jobs))
         return [j.future for j in jobs]
 
     def close(self) -> None:
+        """Serve what is queued, stop the worker; a job that slipped in after the stop fails, never hangs."""
+        self._closed = True
         self._q.put(None)
         self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            return
+        late = [j for group in self._held for j in group]
+        while True:
+            try:
+                group = self._q.get_nowait()
+            except queue.Empty:
+                break
+            late += group or []
+        for job in late:
+            if not job.future.done():
+                job.future.set_exception(RuntimeError("the batcher closed before this job ran"))
 
     def _take(self) -> list[Job] | None:
         pending = self._held
