@@ -5,15 +5,16 @@ Two deployments:
   registry, router, rollout, logs and metrics as `lora serve`, built on its replica at start
   (`__serve_build_asgi_app__`). Its backend (serve/ray_backend.py) sends the generation jobs on.
 - the engine (`LoraEngine`, `serve.ray.num_replicas` replicas of `serve.ray.num_cpus` CPUs): each holds an
-  Engine + Batcher like `lora serve`'s (same batching and decoding settings, so the same reply for the
-  same prompt and seed) and `@serve.multiplexed(max_num_models_per_replica=serve.ray.max_adapters_per_replica)`
-  keyed by adapter name: Ray Serve routes a request for adapter X to a replica that holds X, and each
+  EnginePool (engine/pool.py: one Engine + Batcher per base, as `lora serve`'s, with the same batching and
+  decoding settings, so the same reply for the same prompt and seed; a job names its base) and
+  `@serve.multiplexed(max_num_models_per_replica=serve.ray.max_adapters_per_replica)` keyed by adapter name: Ray Serve routes a request for adapter X to a replica that holds X, and each
   replica evicts its least recently used adapter past the limit (its engine's cache has the same
   capacity and LRU order; should the two ever disagree the engine reloads the adapter: slower, same reply).
 
 The router stays the single source of which adapter a character gets: the front reads the registry on
 every request, so a rollback or rollout is seen by the next request whichever replica serves it; the
-replicas only ever get immutable adapter names. The front writes the request log (one front replica:
+replicas only ever get immutable adapter names. The front's ServerState serves one base (base_model), as
+`lora serve` does; the replicas' pools would serve whichever base a job names. The front writes the request log (one front replica:
 one log writer, as with `lora serve`). On a cluster of several hosts the store (adapters, logs) must be
 a path every node sees and the registry a shared database (serve.registry_url); untested here.
 
@@ -28,7 +29,8 @@ import time
 
 from ..clean.ray_data import connect
 from ..config import ConfigError
-from ..engine import AdapterLoadError, Batcher, Engine, Job
+from ..engine import AdapterLoadError, Job
+from ..engine.pool import EnginePool
 from .config import ServeConfig
 
 log = logging.getLogger("lora_lib.serve.ray")
@@ -37,20 +39,14 @@ APP_NAME = "lora"
 WHAT = "lora serve --ray"
 
 
-def replica_engine(config: ServeConfig, base_model: str, engines: dict) -> tuple[Engine, Batcher]:
-    """The seam that gives a replica its (engine, batcher) for a base model; `engines` is the replica's own.
-
-    One base per server for now (serve.base_model), as `lora serve`; a route on another base is refused
-    by the front (wrong_base_model) before a job is sent.
-    """
-    if base_model != config.base_model:
-        raise ValueError(f"this replica serves base model {config.base_model!r}, not {base_model!r}")
-    if base_model not in engines:
-        s = config.serve
-        engine = Engine(base_model, capacity=s.ray.max_adapters_per_replica, batched_lora=s.batched_lora)
-        engines[base_model] = (engine, Batcher(engine, max_batch=s.max_batch, wait_ms=s.batch_wait_ms,
-                                               mixed=s.mixed_batches))
-    return engines[base_model]
+def replica_pool(config: ServeConfig) -> EnginePool:
+    """The seam that gives a replica its engines: an EnginePool (one Engine + Batcher per base, LRU, bounded by
+    serve.max_bases and serve.base_memory_mb) whose engines keep serve.ray.max_adapters_per_replica adapters
+    and batch like `lora serve`'s (serve.max_batch, batch_wait_ms, mixed_batches, batched_lora)."""
+    s = config.serve
+    return EnginePool(s.max_bases, s.base_memory_mb, capacity=s.ray.max_adapters_per_replica,
+                      batched_lora=s.batched_lora,
+                      batcher_kwargs={"max_batch": s.max_batch, "wait_ms": s.batch_wait_ms, "mixed": s.mixed_batches})
 
 
 def check_config(config: ServeConfig) -> None:
@@ -76,15 +72,22 @@ def build_app(config: ServeConfig, *, num_replicas: int | None = None):
         def __init__(self, config: ServeConfig):
             self.config = config
             self.replica_id = serve.get_replica_context().replica_id.unique_id
-            self.engines: dict = {}
+            self.pool = replica_pool(config)
             self.specs: dict[str, tuple[str, object]] = {}  # adapter name -> (base, spec); names are immutable
-            replica_engine(config, config.base_model, self.engines)  # the base loads at start, not on a request
+            self.pool.get(config.base_model)  # the default base loads at start, not on the first request
+
+        def __del__(self):  # the replica is stopped: its batchers finish what they hold
+            self.pool.close()
 
         @serve.multiplexed(max_num_models_per_replica=r.max_adapters_per_replica)
         async def adapter(self, name: str) -> str:
             base, spec = self.specs[name]
-            engine, _ = replica_engine(self.config, base, self.engines)
-            await asyncio.to_thread(engine.load_adapter, spec.name, spec.path, spec.sha256)
+
+            def load() -> None:
+                with self.pool.acquire(base) as lease:
+                    lease.engine.load_adapter(spec.name, spec.path, spec.sha256)
+
+            await asyncio.to_thread(load)
             return name
 
         async def generate(self, payload: dict):
@@ -93,7 +96,6 @@ def build_app(config: ServeConfig, *, num_replicas: int | None = None):
             yield ("replica", self.replica_id)
             try:
                 spec, base = payload["adapter"], payload["base_model"]
-                engine, batcher = replica_engine(self.config, base, self.engines)
                 if spec is not None:
                     if serve.get_multiplexed_model_id() != spec.name:
                         raise ValueError(f"multiplexed model id {serve.get_multiplexed_model_id()!r} is not "
@@ -109,7 +111,11 @@ def build_app(config: ServeConfig, *, num_replicas: int | None = None):
                 jobs = [Job(j["messages"], spec, j["max_new_tokens"], on_text(i) if j["stream"] else None,
                             ignore_eos=j["ignore_eos"], sampling=j["sampling"])
                         for i, j in enumerate(payload["jobs"])]
-                futures = [batcher.submit(jobs[0])] if len(jobs) == 1 else batcher.submit_many(jobs)
+                # Held while submitting (the pool then counts the jobs in flight): never evicted under them.
+                lease = await asyncio.to_thread(self.pool.acquire, base)
+                with lease:
+                    b = lease.batcher
+                    futures = [b.submit(jobs[0])] if len(jobs) == 1 else b.submit_many(jobs)
                 done = asyncio.ensure_future(asyncio.gather(*map(asyncio.wrap_future, futures)))
                 while not done.done() or not texts.empty():
                     getter = asyncio.ensure_future(texts.get())
