@@ -20,6 +20,8 @@ KEY = "test-admin-key"
 CHARACTERS = ("nabi", "bori", "seonbi")
 HI = [{"role": "user", "content": "안녕? 오늘 뭐 했어?"}]
 SAMPLED = {"messages": HI, "max_tokens": 8, "temperature": 0.9, "seed": 11}
+SETS = {"serve.ray.num_replicas": 2, "serve.ray.max_adapters_per_replica": 2, "serve.ray.num_cpus": 1,
+        "serve.max_batch": 2}
 
 
 def test_serve_ray_names_the_extra_and_refuses_what_it_does_not_run(monkeypatch, capsys):
@@ -56,18 +58,16 @@ def _ask(client, model: str, user: str = "u", **kw):
 
 
 @pytest.fixture(scope="module")
-def ray_served(demo_store, ray_cluster, tmp_path_factory):
-    """The Serve application (2 engine replicas, 2 adapters each) and, on the same store and params, the
-    in-process `lora serve` app for comparison; nabi v1 (stable) and v2, bori v1, seonbi v1, all approved."""
+def ray_store(demo_store, tmp_path_factory):
+    """A store with the test-size base; nabi v1 (stable) and v2, bori v1, seonbi v1, all approved; the serve
+    config with 2 engine replicas of 1 CPU and 2 adapters each."""
     from lora_lib.engine.synthetic import make_adapter
     from lora_lib.registry import Registry
-    from lora_lib.serve.api import ServerThread, create_app, free_port, load_serve_config
-    from lora_lib.serve.ray_serve import deploy, shutdown
+    from lora_lib.serve.api import load_serve_config
 
     store = tmp_path_factory.mktemp("ray_serve")
     shutil.copytree(demo_store / "demo" / "base_model", store / "demo" / "base_model")
-    cfg = load_serve_config(store, ROOT / "params", {"serve.ray.num_replicas": 2, "serve.ray.max_adapters_per_replica": 2,
-                                                     "serve.ray.num_cpus": 1, "serve.max_batch": 2}, api_key=KEY)
+    cfg = load_serve_config(store, ROOT / "params", SETS, api_key=KEY)
     reg = Registry(cfg.registry_url)
     for i, (cid, v) in enumerate([("nabi", "v1"), ("nabi", "v2"), ("bori", "v1"), ("seonbi", "v1")]):
         d = make_adapter(cfg.base_model, store / "adapters" / cid / v, seed=i)
@@ -75,6 +75,50 @@ def ray_served(demo_store, ray_cluster, tmp_path_factory):
                              dataset_version="ds", status="approved", actor="test")
     for cid in CHARACTERS:
         reg.set_route(cid, base_model=cfg.base_model, stable_version="v1", actor="test")
+    return cfg, reg
+
+
+@pytest.mark.ray
+def test_lora_serve_ray_on_an_existing_cluster(ray_store, ray_cluster):
+    """The command itself, before the module's application is deployed (it stops Serve when it ends)."""
+    import signal
+    import subprocess
+
+    from lora_lib.serve.api import free_port
+
+    cfg, _ = ray_store
+    port = free_port()
+    argv = [sys.executable, "-m", "lora_lib.cli", "serve", "--ray", "--address",
+            ray_cluster.get_runtime_context().gcs_address, "--port", str(port), "--store", str(cfg.store),
+            "--params", str(ROOT / "params"), "--set", "serve.ray.num_replicas=1",
+            "--set", "serve.ray.max_adapters_per_replica=2"]
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("serving on"):
+                break
+        assert lines and lines[-1].startswith(f"serving on http://127.0.0.1:{port}"), "".join(lines)[-3000:]
+        assert "1 engine replica(s), up to 2 adapters each" in lines[-1]
+        print(f"\nlora serve --ray up in {time.perf_counter() - start:.1f} s")
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=120)
+        model, text, replica = _ask(client, "bori")
+        assert model == "bori@v1" and replica
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, out[-3000:]
+
+
+@pytest.fixture(scope="module")
+def ray_served(ray_store, ray_cluster):
+    """The Serve application and, on the same store and params, the in-process `lora serve` app."""
+    from lora_lib.serve.api import ServerThread, create_app, free_port
+    from lora_lib.serve.ray_serve import deploy, shutdown
+
+    cfg, reg = ray_store
     start = time.perf_counter()
     url = deploy(cfg, port=free_port())
     print(f"\nRay Serve application up in {time.perf_counter() - start:.1f} s at {url}")
