@@ -208,3 +208,23 @@ def _all_replicas(client) -> set[str]:
 
     url = str(client.base_url).rstrip("/").removesuffix("/v1")
     return set(httpx.get(f"{url}/healthz", timeout=30).json()["calls_by_replica"])
+
+
+@pytest.mark.ray
+def test_a_modified_adapter_falls_back_to_stable_as_under_lora_serve(ray_served, ray_store):
+    from lora_lib.engine.synthetic import make_adapter
+
+    client, local, reg = ray_served
+    cfg, _ = ray_store
+    d = make_adapter(cfg.base_model, cfg.store / "adapters" / "bori" / "v2", seed=9)
+    reg.register_adapter(character_id="bori", version="v2", path=str(d), base_model=cfg.base_model,
+                         dataset_version="ds", status="approved", actor="test")
+    reg.rollout("bori", "v2", 100, actor="test")
+    with open(d / "adapter_model.safetensors", "ab") as f:  # after the rollout: the registry checks it too
+        f.write(b"\0")  # the weights no longer hash to the registry's sha256
+    raw = client.chat.completions.with_raw_response.create(model="bori", user="u", messages=HI, max_tokens=2)
+    body = raw.parse()
+    assert body.model == "bori@v1" and raw.headers["x-lora-group"] == "stable" and _replica(raw)
+    assert body.model_extra["lora"]["fallback"] == "load_failed:bori@v2"
+    same = local.chat.completions.create(model="bori", user="u", messages=HI, max_tokens=2)
+    assert (same.model, same.model_extra["lora"]) == (body.model, body.model_extra["lora"])
