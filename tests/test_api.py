@@ -223,7 +223,7 @@ def test_chat_key_when_configured_and_admin_disabled_without_one(served):
     import dataclasses
 
     srv, client, reg, cfg = served
-    engine = srv.app.state.serve.engine  # share the loaded model: no second load
+    engine = srv.app.state.serve.pool.get(srv.app.state.serve.default_base)[0]  # share the loaded model: no second load
     strict = dataclasses.replace(cfg, serve=cfg.serve.model_copy(update={"chat_requires_key": True}))
     with ServerThread(create_app(strict, engine)) as other:
         keyed = openai.OpenAI(base_url=f"{other.url}/v1", api_key=KEY, max_retries=0)

@@ -85,7 +85,7 @@ def test_logprobs_match_a_separate_forward_pass_streamed_and_not(served):
     import torch
 
     srv, client, reg, cfg = served
-    engine = srv.app.state.serve.engine
+    engine = srv.app.state.serve.pool.get(srv.app.state.serve.default_base)[0]
     ask = {"model": "nabi", "messages": HI, "max_tokens": 5, "logprobs": True, "top_logprobs": 2, **LONG}
     r = client.chat.completions.create(**ask)
     content = r.choices[0].logprobs.content
@@ -123,7 +123,7 @@ def test_logprobs_match_a_separate_forward_pass_streamed_and_not(served):
 
 def test_penalties_match_the_engine_streamed_and_not(served):
     srv, client, reg, cfg = served
-    engine = srv.app.state.serve.engine
+    engine = srv.app.state.serve.pool.get(srv.app.state.serve.default_base)[0]
     ask = {"model": "nabi", "messages": HI, "max_tokens": 24}
     plain = client.chat.completions.create(**ask, **LONG).choices[0].message.content
     cases = [{"presence_penalty": 1.5}, {"frequency_penalty": 2.0}, {"repetition_penalty": 1.8},
@@ -167,7 +167,7 @@ def test_max_completion_tokens_user_name_and_stream_options(served):
 
 def test_completions_plain_prompt_streamed_and_not(served):
     srv, client, reg, cfg = served
-    engine = srv.app.state.serve.engine
+    engine = srv.app.state.serve.pool.get(srv.app.state.serve.default_base)[0]
     r = client.completions.create(model="nabi", prompt="오늘 날씨가", max_tokens=6, stop=["\n"], user="dave")
     assert r.object == "text_completion" and r.model == "nabi@v1"
     ref = engine.generate(["오늘 날씨가"], "nabi@v1", max_new_tokens=6, sampling=Sampling(stop=("\n",)))[0]

@@ -207,7 +207,8 @@ def _all_replicas(client) -> set[str]:
     import httpx
 
     url = str(client.base_url).rstrip("/").removesuffix("/v1")
-    return set(httpx.get(f"{url}/healthz", timeout=30).json()["calls_by_replica"])
+    bases = httpx.get(f"{url}/healthz", timeout=30).json()["bases"]
+    return {r for b in bases for r in b["calls_by_replica"]}
 
 
 @pytest.mark.ray

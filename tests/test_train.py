@@ -171,3 +171,28 @@ def test_dpo_continues_from_the_sft_adapter_on_preference_pairs(nabi):
     assert not (adapter_dir / "ref").exists() and not (adapter_dir / "training_args.bin").exists()
     sft_only = train_adapter(p, manifest["version"], progress=False)  # same SFT params, no DPO
     assert sft_only["adapter_sha256"] != record["adapter_sha256"]
+
+
+def test_the_version_names_the_base_by_what_it_is_not_by_its_path(nabi, tmp_path):
+    """The same base at another path (a copied or moved store) gives the same adapter version; another
+    base gives another."""
+    import shutil
+
+    from lora_lib.train.adapter import adapter_version
+
+    p, paths = nabi
+    base = p.path(p.base_model)
+    copy = tmp_path / "elsewhere" / "base_model"
+    shutil.copytree(base, copy)
+    here, there = model_fingerprint(str(base)), model_fingerprint(str(copy))
+    assert here["base_model"] != there["base_model"] and here["base_id"] == there["base_id"]
+    assert here["base_id"].startswith("sha256:")
+    ds = paths.result("dataset")["dataset_version"]
+    first = train_adapter(p, ds, progress=False)
+    moved = train_adapter(p.model_copy(update={"base_model": str(copy)}), ds, progress=False)
+    assert moved["adapter_version"] == first["adapter_version"] and moved == first  # found, not retrained
+    assert first["base_id"] == here["base_id"]
+    (copy / "config.json").write_text((copy / "config.json").read_text().replace('"rms_norm_eps": 1e-06',
+                                                                                 '"rms_norm_eps": 1e-05'))
+    other = model_fingerprint(str(copy))
+    assert other["base_id"] != here["base_id"] and adapter_version(ds, p, other) != first["adapter_version"]

@@ -235,13 +235,15 @@ def test_server_state_picks_vllm_without_contacting_it(tmp_path):
             ["serve.backend=vllm", f"serve.vllm_url=http://127.0.0.1:{sock.getsockname()[1]}"]))
         state = ServerState(cfg)  # no routes in this store: nothing to preload
         try:
-            assert isinstance(state.engine, VllmBackend) and state.batcher is state.engine
-            assert state.engine.base_model == cfg.base_model and state.engine.served_model == cfg.base_model
-            assert state.engine.loaded == [] and state.preloaded == []
+            assert state.pool.loaded_bases() == [] and state.preloaded == []
+            engine, batcher = state.pool.get(cfg.base_model)  # a VllmBackend: building it contacts nothing
+            assert isinstance(engine, VllmBackend) and batcher is engine
+            assert engine.base_model == cfg.base_model and engine.served_model == cfg.base_model
+            assert engine.loaded == []
             with pytest.raises(BlockingIOError):
                 sock.accept()
         finally:
-            state.batcher.close()
+            state.pool.close()
 
 
 def test_modified_weights_are_refused_before_asking_vllm(tmp_path):

@@ -113,7 +113,8 @@ def bench_ray_serve(store: str | Path = "runs", replicas: tuple[int, ...] = (1, 
             return run["requests_per_s"]
 
         r = interleaved_rounds({str(k): (lambda k=k: measure(k)) for k in replicas}, rounds)
-        calls = {str(k): httpx.get(f"{urls[k]}/healthz", timeout=30).json()["calls_by_replica"] for k in replicas}
+        calls = {str(k): {r: n for b in httpx.get(f"{urls[k]}/healthz", timeout=30).json()["bases"]
+                          for r, n in b["calls_by_replica"].items()} for k in replicas}
     finally:
         shutdown()
         if started_here:

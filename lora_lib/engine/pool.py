@@ -43,10 +43,11 @@ class _Slot:
     batcher: object
     memory_mb: float
     holds: int = 0
+    pinned: bool = False  # added by its owner (add(..., pinned=True)): never evicted
     loaded_at: float = field(default_factory=time.time)
 
     def busy(self) -> bool:
-        return self.holds > 0 or getattr(self.batcher, "in_flight", 0) > 0
+        return self.pinned or self.holds > 0 or getattr(self.batcher, "in_flight", 0) > 0
 
 
 class Lease:
@@ -144,26 +145,33 @@ class EnginePool:
                 slot = self._load(key, str(base_model))
         return Lease(self, slot)
 
-    def add(self, engine, batcher) -> str:
+    def add(self, engine, batcher, *, pinned: bool = False) -> str:
         """Serve an engine built elsewhere (tests, benchmarks) as its base's engine; returns the base id.
-        It counts against the bounds like a loaded one and may be evicted like one."""
+        It counts against the bounds like a loaded one; pinned, it is never evicted (its owner shares it)."""
         key = base_identity(engine.base_model)
         with self._load_lock:
             with self._cond:
                 if key in self._slots:
                     raise ValueError(f"base {engine.base_model} ({key}) is already in the pool")
-            slot = _Slot(key, str(engine.base_model), engine, batcher, model_memory_mb(getattr(engine, "model", None)))
+            slot = _Slot(key, str(engine.base_model), engine, batcher, model_memory_mb(getattr(engine, "model", None)),
+                         pinned=pinned)
             self._admit(slot)
         return key
 
     def loaded_bases(self) -> list[dict]:
         """The loaded bases, least recently used first: base_model (the path it was loaded from), base_id,
-        memory_mb, in_flight (queued or running jobs), adapters (loaded adapter names), loaded_at."""
+        memory_mb, in_flight (queued or running jobs), adapters (loaded adapter names), pinned, loaded_at."""
         with self._cond:
             slots = list(self._slots.values())
         return [{"base_model": s.base_model, "base_id": s.key, "memory_mb": round(s.memory_mb, 3),
                  "in_flight": getattr(s.batcher, "in_flight", 0) + s.holds, "adapters": list(s.engine.loaded),
-                 "loaded_at": s.loaded_at} for s in slots]
+                 "pinned": s.pinned, "loaded_at": s.loaded_at} for s in slots]
+
+    def slots(self) -> list[tuple[str, object, object]]:
+        """(base_id, engine, batcher) of each loaded base, least recently used first (for health and metrics;
+        does not mark them used)."""
+        with self._cond:
+            return [(s.key, s.engine, s.batcher) for s in self._slots.values()]
 
     def memory_mb(self) -> float:
         with self._cond:

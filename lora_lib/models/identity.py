@@ -34,6 +34,45 @@ def base_identity(base: str | Path) -> str:
     return _hash_dir(str(path.resolve()), stamp)
 
 
+def is_local_name(name: str) -> bool:
+    """A filesystem path, not a hub id ("org/name" with exactly one slash)."""
+    return str(name).startswith((".", "/", "~")) or str(name).count("/") != 1
+
+
+def known_identity(base: str | Path) -> str | None:
+    """base_identity where it can be known here: a local directory's hash, a hub id itself; None for a
+    local path that is not (or no longer) here."""
+    path = Path(base).expanduser()
+    if path.is_dir():
+        return base_identity(base)
+    return None if is_local_name(str(base)) else f"hub:{base}"
+
+
+def same_recorded_base(a: str | None, a_id: str | None, b: str | None, b_id: str | None = None) -> bool:
+    """same_base, and when a path is gone (a moved store), the identities recorded for them (b_id defaults to
+    b's identity here). Two bases with no common evidence are not the same."""
+    if same_base(a, b):
+        return True
+    a_id = a_id or (known_identity(a) if a else None)
+    b_id = b_id or (known_identity(b) if b else None)
+    return a_id is not None and a_id == b_id
+
+
+def find_base(base: str, base_id: str | None, candidates: list[str]) -> str | None:
+    """Where to load a base registered as (`base`, `base_id`) from: `base` itself when it is here (a local
+    directory, or a hub id), else the first of `candidates` with the same identity; None when none is.
+    A directory at `base` whose files no longer hash to `base_id` is not that base: candidates are tried."""
+    here = known_identity(base)
+    if here is not None and (base_id is None or here == base_id):
+        return str(base)
+    if base_id is None:
+        return None
+    for c in candidates:
+        if known_identity(c) == base_id:
+            return str(c)
+    return None
+
+
 def same_base(a: str | None, b: str | None) -> bool:
     """True when both name the same base (None: no requirement)."""
     if a is None or b is None or a == b:

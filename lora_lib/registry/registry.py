@@ -21,7 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+from ..models.identity import known_identity
 from ..store import sha256_file
+from .migrate import upgrade
 from .names import _NAME_PART, WEIGHTS_FILE
 from .tables import (
     _SQLITE_AUDIT_TRIGGERS,
@@ -82,12 +84,14 @@ class Registry:
             with self._writer.begin() as conn:
                 _meta.create_all(conn)
                 _postgres_audit_trigger(conn)
+                self.upgraded = upgrade(conn)
             return
         _meta.create_all(self._engine)
-        if backend == "sqlite":
-            with self._writer.begin() as conn:
+        with self._writer.begin() as conn:
+            if backend == "sqlite":
                 for ddl in _SQLITE_AUDIT_TRIGGERS:
                     conn.exec_driver_sql(ddl)
+            self.upgraded = upgrade(conn)  # what opening changed in an older schema (migrate.py)
 
     def __repr__(self) -> str:
         return f"Registry({self.url!r})"
@@ -100,8 +104,12 @@ class Registry:
 
     def register_adapter(self, *, character_id: str, version: str, path: str, base_model: str,
                          dataset_version: str, sha256: str | None = None, gate_report: dict | None = None,
-                         status: str = "candidate", actor: str = "system", reason: str = "") -> dict:
+                         status: str = "candidate", actor: str = "system", reason: str = "",
+                         base_id: str | None = None) -> dict:
         """Add an adapter version; returns its row.
+
+        base_id (what the base is: models.identity) defaults to the identity of `base_model` where it
+        can be known here (None for a local path that is not here): it lets a moved store find its base.
 
         Idempotent for the same (character_id, version, sha256): the existing row is returned and
         nothing is logged. The same version with different weights is a ValueError (versions are
@@ -122,13 +130,13 @@ class Registry:
                                      f"{existing['sha256'][:12]}…, not {digest[:12]}…: register a new version")
                 return existing
             row = {"character_id": character_id, "version": version, "path": str(path), "sha256": digest,
-                   "base_model": base_model, "dataset_version": dataset_version,
-                   "gate_report": None if gate_report is None else _dumps(gate_report),
+                   "base_model": base_model, "base_id": base_id or known_identity(base_model),
+                   "dataset_version": dataset_version, "gate_report": None if gate_report is None else _dumps(gate_report),
                    "status": status, "created_at": now_iso()}
             conn.execute(insert(adapters).values(**row))
             _audit(conn, actor, "register_adapter", character_id, reason,
                    {"version": version, "sha256": digest, "path": str(path), "base_model": base_model,
-                    "dataset_version": dataset_version, "status": status})
+                    "base_id": row["base_id"], "dataset_version": dataset_version, "status": status})
             return _adapter(conn, character_id, version)
 
     def set_status(self, character_id: str, version: str, status: str, *, actor: str = "system",
@@ -174,8 +182,9 @@ class Registry:
 
         Versions are adapters owned by `character_id` (for a category route, the category name).
         Only approved adapters may be routed unless override=True, which is recorded in the audit.
-        An adapter built on another base model, or whose weights file no longer matches its sha256,
-        is refused even with override.
+        `base_model` is the stable version's base: a stable built on another base, or an adapter whose
+        weights file no longer matches its sha256, is refused even with override. The candidate may be
+        on another base (moving a character to a new base is a rollout; promote moves the route there).
         category=None keeps the route's existing category.
         """
         with self._writer.begin() as conn:
@@ -226,14 +235,15 @@ class Registry:
             if row["status"] != "approved":
                 raise ValueError(f"cannot promote {character_id}@{row['version']}: status {row['status']!r}, "
                                  "not approved")
+            # The route moves to the candidate's base (a rollout may have put it on another one).
             new = dict(route, stable_version=route["candidate_version"], candidate_version=None,
-                       rollout_percent=0.0)
+                       rollout_percent=0.0, base_model=row["base_model"], base_id=row["base_id"])
             _write_route(conn, character_id, new)
             # Audited as a set_route (detail promoted_from): readers of the history (rollback, monitor's
             # "freshly promoted") see one kind of route change, whichever command made it.
             _audit(conn, actor, "set_route", character_id, reason,
-                   {k: new[k] for k in ("category", "base_model", "stable_version", "candidate_version",
-                                        "rollout_percent")} | {"override": False, "not_approved": [],
+                   {k: new[k] for k in ("category", "base_model", "base_id", "stable_version",
+                                        "candidate_version", "rollout_percent")} | {"override": False, "not_approved": [],
                                                               "promoted_from": route["stable_version"]})
             return _route(conn, character_id)
 
@@ -270,8 +280,8 @@ class Registry:
         """Undo the last change to what users see, in one transaction; returns the new route.
 
         With a candidate set: drop it (rollout 0), stable untouched. Otherwise: switch stable to the
-        previous stable version in the route history that is still approved. No route, or no such
-        version -> ValueError and nothing changes.
+        previous stable version in the route history that is still approved, and the route's base to
+        that version's base. No route, or no such version -> ValueError and nothing changes.
         """
         _check_lengths(actor=actor)
         with self._writer.begin() as conn:
@@ -286,13 +296,15 @@ class Registry:
                 target = _previous_stable(conn, character_id, route["stable_version"])
                 if target is None:
                     raise ValueError(f"no previous approved stable version for {character_id!r}")
-                new = dict(route, stable_version=target)
+                row = _require_adapter(conn, character_id, target)  # back on its base, if it was on another
+                new = dict(route, stable_version=target, base_model=row["base_model"], base_id=row["base_id"])
                 kind = "stable"
             _write_route(conn, character_id, new)
             after = _route(conn, character_id)
             _audit(conn, actor, "rollback", character_id, reason,
                    {"kind": kind, "before": before, "stable_version": after["stable_version"],
-                    "candidate_version": None, "rollout_percent": after["rollout_percent"]})
+                    "candidate_version": None, "rollout_percent": after["rollout_percent"],
+                    "base_model": after["base_model"]})
             return after
 
     # ---- audit ----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 
-from ..models.identity import same_base
+from ..models.identity import known_identity, same_recorded_base
 from ..store import sha256_file
 from .names import STATUSES, WEIGHTS_FILE
 
@@ -61,7 +61,8 @@ adapters = Table(
     Column("version", _Name, primary_key=True),
     Column("path", Text, nullable=False),
     Column("sha256", String(64), nullable=False),
-    Column("base_model", Text, nullable=False),
+    Column("base_model", Text, nullable=False),  # the path (or hub id) it was trained from
+    Column("base_id", Text, nullable=True),  # what that base is (models.identity); NULL: unknown (old row)
     Column("dataset_version", String(200), nullable=False),
     Column("gate_report", Text, nullable=True),  # JSON text: portable across backends
     Column("status", String(32), nullable=False),
@@ -71,7 +72,8 @@ routes = Table(
     "routes", _meta,
     Column("character_id", _Name, primary_key=True),
     Column("category", _Name, nullable=True),
-    Column("base_model", Text, nullable=False),
+    Column("base_model", Text, nullable=False),  # the stable version's base (a candidate may be on another)
+    Column("base_id", Text, nullable=True),
     Column("stable_version", _Name, nullable=True),
     Column("candidate_version", _Name, nullable=True),
     Column("rollout_percent", Float, nullable=False, default=0.0),
@@ -131,13 +133,21 @@ def _set_route(conn: Connection, character_id: str, *, base_model: str, stable_v
         raise ValueError("rollout_percent > 0 needs a candidate_version")
     _check_lengths(character_id=character_id, category=category, actor=actor)
     not_approved = []
-    for v in (stable_version, candidate_version):
+    base_id = None
+    for side, v in (("stable", stable_version), ("candidate", candidate_version)):
         if v is None:
             continue
         row = _require_adapter(conn, character_id, v)
-        if not same_base(row["base_model"], base_model):  # by content: a copied store keeps its adapters
-            raise ValueError(f"adapter {character_id}@{v} was trained on {row['base_model']!r}, "
-                             f"not {base_model!r}")
+        # The route's base is its stable version's: a route that named one base while its stable runs on
+        # another would misstate what users get. A candidate may be on another base (a rollout moves the
+        # character there; the server takes each group's base from the adapter row). Compared by content,
+        # and by the recorded identity where a path is gone (a copied or moved store keeps its adapters).
+        if side == "stable":
+            if not same_recorded_base(row["base_model"], row["base_id"], base_model):
+                raise ValueError(f"adapter {character_id}@{v} was trained on {row['base_model']!r}, "
+                                 f"not {base_model!r} (the route's base is its stable version's; a version on "
+                                 "another base goes in as the candidate, then promote)")
+            base_id = row["base_id"]
         if row["status"] != "approved":
             not_approved.append({"version": v, "status": row["status"]})
         weights = Path(row["path"]) / WEIGHTS_FILE
@@ -152,8 +162,9 @@ def _set_route(conn: Connection, character_id: str, *, base_model: str, stable_v
     current = _route(conn, character_id)
     if category is None and current is not None:
         category = current["category"]  # a rollout change need not restate the category
-    route = {"category": category, "base_model": base_model, "stable_version": stable_version,
-             "candidate_version": candidate_version, "rollout_percent": rollout_percent}
+    route = {"category": category, "base_model": base_model, "base_id": base_id or known_identity(base_model),
+             "stable_version": stable_version, "candidate_version": candidate_version,
+             "rollout_percent": rollout_percent}
     _write_route(conn, character_id, route)
     detail = dict(route, override=override, not_approved=not_approved)
     _audit(conn, actor, "set_route_override" if not_approved else "set_route", character_id,
@@ -227,7 +238,7 @@ def _route(conn: Connection, character_id: str) -> dict | None:
 
 
 def _write_route(conn: Connection, character_id: str, route: dict) -> None:
-    values = {k: route[k] for k in ("category", "base_model", "stable_version", "candidate_version",
+    values = {k: route[k] for k in ("category", "base_model", "base_id", "stable_version", "candidate_version",
                                     "rollout_percent")}
     values["updated_at"] = now_iso()
     if _route(conn, character_id) is None:

@@ -12,15 +12,18 @@
   `GET /admin/routes`, `POST /admin/routes/{character}/{set|rollout|promote|rollback}`,
   `POST /admin/adapters/{owner}/{version}/status`.
 - The route is read from the registry on every request: a rollback is seen by the next request.
-- Generation runs on the in-process Engine, or with `serve.backend: vllm` on a vLLM server
-  (lora_lib/serve/vllm_backend.py, untested: no GPU so far); everything else here is the same.
+- Generation runs on the in-process Engine of the request's base (one per base, LRU and memory-bounded:
+  serve.max_bases, serve.base_memory_mb), or with `serve.backend: vllm` on that base's vLLM server
+  (serve.vllm_url, serve.vllm_urls; lora_lib/serve/vllm_backend.py, untested: no GPU so far); everything
+  else here is the same.
 - Logs (schema: lora_lib/requestlog.md, kept in sync with LOG_FIELDS in routes.py): one line
   per answered request in `serve.request_log`, per refused/failed request in `serve.error_log`,
   per feedback in `serve.feedback_log`.
 
 This module builds the app (create_app) and runs it. The parts: config (ServeConfig), schema (request
 bodies, APIError), auth (the API key), prompt (the messages the model sees), state (ServerState:
-routing, logs, metrics), backend (Engine + Batcher, or vLLM: vllm_backend, vllm_protocol), routes
+routing, logs, metrics), bases (which base serves a request, preload, health), backend (an EnginePool of
+Engine + Batcher per base, or of vLLM servers: vllm_backend, vllm_protocol), routes
 (/v1/..., /healthz, /metrics), openai_params (the parameter table), completion (one request's choices, log
 lines, response bodies), streaming (SSE), admin (/admin/...).
 """
@@ -79,13 +82,14 @@ class _Route(APIRoute):
 
 
 def create_app(config: ServeConfig, engine: Engine | None = None):
-    """The FastAPI app; `engine` may be shared (tests, benchmarks) or is built from config.base_model."""
+    """The FastAPI app; `engine` may be shared (tests, benchmarks: it serves its base), else each base's
+    engine is loaded on demand."""
     state = ServerState(config, engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         yield
-        await asyncio.to_thread(state.batcher.close)
+        await asyncio.to_thread(state.pool.close)
 
     app = FastAPI(title="lora-lib character chat", lifespan=lifespan)
     app.router.route_class = _Route  # before the routes below are declared

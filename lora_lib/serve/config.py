@@ -50,6 +50,9 @@ def load_serve_config(store: str | Path, params_dir: str | Path = "params", over
         first = first or p
         chars[cid] = CharacterInfo(p.character.name, p.character.category, p.character.system_prompt,
                                    tuple(p.character.banned_words), gate_kwargs(p))
+    # "{store}" in the other bases' paths too, as in base_model
+    serve = first.serve.model_copy(update={"base_models": [str(first.path(b)) for b in first.serve.base_models],
+                                           "vllm_urls": {str(first.path(k)): u for k, u in first.serve.vllm_urls.items()}})
     return ServeConfig(store=store, base_model=str(first.path(first.base_model)), registry_url=first.registry_url(),
-                       serve=first.serve, characters=chars,
+                       serve=serve, characters=chars,
                        api_key=api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None)

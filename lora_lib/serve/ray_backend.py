@@ -89,6 +89,20 @@ class ReplicaHeader:
             _NOTE.reset(token)
 
 
+class RayServeBackends:
+    """What the front's ServerState is given instead of an engine: base_model (the default base) and
+    backend_for(base) -> (backend, backend), one RayServeBackend per base (serve/backend.py make_pool)."""
+
+    def __init__(self, handle, base_model: str | Path, *, replicas: int, max_adapters_per_replica: int):
+        self.handle, self.base_model = handle, str(base_model)
+        self.replicas, self.max_adapters_per_replica = replicas, max_adapters_per_replica
+
+    def backend_for(self, base_model: str) -> tuple:
+        b = RayServeBackend(self.handle, base_model, capacity=self.replicas * self.max_adapters_per_replica,
+                            replicas=self.replicas, max_adapters_per_replica=self.max_adapters_per_replica)
+        return b, b
+
+
 class RemoteError(RuntimeError):
     """Generation failed on an engine replica; the message names the replica and the original error."""
 
@@ -96,9 +110,11 @@ class RemoteError(RuntimeError):
 class RayServeBackend:
     """Engine + Batcher surface over the Ray Serve engine deployment (`handle`: its DeploymentHandle).
 
-    capacity: how many adapter names routing keeps as checked (the whole deployment's: replicas x
-    max_adapters_per_replica); it also caps ServerState's preload. Counters: batches = engine calls
-    answered, rows = jobs answered, busy_s = wall time with at least one call in flight.
+    One per base: its jobs name `base_model`, which each replica's EnginePool loads. capacity: how many
+    adapter names routing keeps as checked (the whole deployment's: replicas x max_adapters_per_replica);
+    it also caps ServerState's preload. Counters: batches = engine calls answered, rows = jobs answered,
+    busy_s = wall time with at least one call in flight, in_flight = jobs sent and not answered (the
+    front's pool never drops a base with jobs in flight).
     """
 
     plain_prompts = True  # the replicas run the in-process engine: /v1/completions is served
@@ -120,6 +136,7 @@ class RayServeBackend:
         self._lock = threading.Lock()  # load_adapter runs in a worker thread (ServerState._try_load)
         self._active = 0
         self._busy_since = 0.0
+        self.in_flight = 0
 
     def health(self) -> dict:
         return {"backend": "ray_serve", "engine_replicas": self.replicas,
@@ -182,7 +199,7 @@ class RayServeBackend:
                    "jobs": [{"messages": j.messages, "max_new_tokens": j.max_new_tokens, "ignore_eos": j.ignore_eos,
                              "sampling": j.sampling, "stream": j.on_text is not None} for j in jobs]}
         replica = None
-        self._begin()
+        self._begin(len(jobs))
         try:
             call = self.handle.options(stream=True, multiplexed_model_id=spec.name if spec else "")
             async for item in call.generate.remote(payload):
@@ -217,16 +234,18 @@ class RayServeBackend:
         finally:
             if note is not None:
                 note.finish(replica)
-            self._end()
+            self._end(len(jobs))
 
-    def _begin(self) -> None:
+    def _begin(self, jobs: int) -> None:
         with self._lock:
             if self._active == 0:
                 self._busy_since = time.perf_counter()
             self._active += 1
+            self.in_flight += jobs
 
-    def _end(self) -> None:
+    def _end(self, jobs: int) -> None:
         with self._lock:
             self._active -= 1
+            self.in_flight -= jobs
             if self._active == 0:
                 self.busy_s += time.perf_counter() - self._busy_since

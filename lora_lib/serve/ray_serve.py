@@ -13,8 +13,10 @@ Two deployments:
 
 The router stays the single source of which adapter a character gets: the front reads the registry on
 every request, so a rollback or rollout is seen by the next request whichever replica serves it; the
-replicas only ever get immutable adapter names. The front's ServerState serves one base (base_model), as
-`lora serve` does; the replicas' pools would serve whichever base a job names. The front writes the request log (one front replica:
+replicas only ever get immutable adapter names. Several bases work as under `lora serve`: the front's
+ServerState resolves each request's base (serve/bases.py) and holds one backend per base, whose jobs name
+that base; each replica's EnginePool loads the bases its jobs name (serve.max_bases, serve.base_memory_mb
+per replica). The front writes the request log (one front replica:
 one log writer, as with `lora serve`). On a cluster of several hosts the store (adapters, logs) must be
 a path every node sees and the registry a shared database (serve.registry_url); untested here.
 
@@ -138,12 +140,11 @@ def build_app(config: ServeConfig, *, num_replicas: int | None = None):
 
         def __serve_build_asgi_app__(self):
             from .api import create_app
-            from .ray_backend import RayServeBackend, ReplicaHeader
+            from .ray_backend import RayServeBackends, ReplicaHeader
 
-            backend = RayServeBackend(self.engine_handle, self.config.base_model,
-                                      capacity=replicas * r.max_adapters_per_replica, replicas=replicas,
-                                      max_adapters_per_replica=r.max_adapters_per_replica)
-            app = create_app(self.config, backend)
+            backends = RayServeBackends(self.engine_handle, self.config.base_model, replicas=replicas,
+                                        max_adapters_per_replica=r.max_adapters_per_replica)
+            app = create_app(self.config, backends)  # ServerState's pool: one Ray Serve backend per base
             app.add_middleware(ReplicaHeader)
             return app
 

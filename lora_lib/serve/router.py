@@ -1,5 +1,8 @@
 """Per-request routing: character -> (base model, adapter version), with sticky percentage rollout.
 
+The base of a routed group is its adapter row's (what it was trained on): during a rollout to another
+base the stable users stay on the route's base and the candidate users get the candidate's.
+
 Pure functions over registry reads. The route is read on every call, so a rollback or a new
 rollout percentage takes effect on the next request with no restart and no cache to invalidate.
 """
@@ -27,6 +30,7 @@ class Resolution:
     adapter_version: str | None
     group: str  # "stable" | "candidate" | "base"
     route_owner: str | None  # the character or category whose route matched (the adapter row's owner)
+    base_id: str | None = None  # the adapter row's base identity (models.identity); None: unknown / base group
 
 
 def rollout_bucket(user_key: str, character_id: str) -> float:
@@ -40,11 +44,12 @@ def rollout_bucket(user_key: str, character_id: str) -> float:
     return (int.from_bytes(digest[:8], "big") >> 11) / 2**53 * 100.0
 
 
-def _servable(registry: RegistryReader, owner: str, version: str | None) -> bool:
+def _servable(registry: RegistryReader, owner: str, version: str | None) -> dict | None:
+    """The adapter row if `version` may be served, else None."""
     if version is None:
-        return False
+        return None
     row = registry.get_adapter(owner, version)
-    return row is not None and row["status"] not in NEVER_SERVED
+    return row if row is not None and row["status"] not in NEVER_SERVED else None
 
 
 def _from_route(registry: RegistryReader, route: dict, owner: str, character_id: str,
@@ -53,10 +58,10 @@ def _from_route(registry: RegistryReader, route: dict, owner: str, character_id:
     candidate, stable = route["candidate_version"], route["stable_version"]
     # Bucket by the requested character, not the route owner: stickiness is per character.
     in_candidate = rollout_bucket(user_key, character_id) < (route["rollout_percent"] or 0.0)
-    if in_candidate and _servable(registry, owner, candidate):
-        return Resolution(character_id, route["base_model"], candidate, "candidate", owner)
-    if _servable(registry, owner, stable):
-        return Resolution(character_id, route["base_model"], stable, "stable", owner)
+    if in_candidate and (row := _servable(registry, owner, candidate)):
+        return Resolution(character_id, row["base_model"], candidate, "candidate", owner, row.get("base_id"))
+    if row := _servable(registry, owner, stable):
+        return Resolution(character_id, row["base_model"], stable, "stable", owner, row.get("base_id"))
     return None
 
 

@@ -80,7 +80,7 @@ def add_routes(app, state: ServerState) -> None:
             if isinstance(p, str) and len(p) > config.serve.max_message_chars:
                 raise APIError(400, f"prompt {i} is {len(p)} characters; the limit is "
                                     f"{config.serve.max_message_chars}", param="prompt", code="message_too_long")
-        if not getattr(state.batcher, "plain_prompts", True):
+        if not state.plain_prompts:
             raise APIError(400, "/v1/completions is served by the in-process engine only (serve.backend: engine); "
                                 "with serve.backend vllm, call /v1/chat/completions", code="unsupported_endpoint")
         max_tokens = req.max_tokens or 16  # OpenAI's and vLLM's default for completions
@@ -100,14 +100,18 @@ def add_routes(app, state: ServerState) -> None:
                 loop.call_soon_threadsafe(deltas.put_nowait, (index, delta, entries))
             return put
 
-        groups = c.jobs(served.spec, on_text if req.stream else None)
-        jobs = [j for group in groups for j in group]
-        futures = [asyncio.wrap_future(f) for group in groups for f in submit(group)]
+        try:  # the base is held from routing until its jobs are queued (then their count keeps it loaded)
+            groups = c.jobs(served.spec, on_text if req.stream else None)
+            jobs = [j for group in groups for j in group]
+            futures = [asyncio.wrap_future(f) for group in groups for f in submit(served.batcher, group)]
+        finally:
+            served.release()
         model_name = served.model_name
-        headers = {"x-lora-adapter": model_name, "x-lora-group": served.group, "x-request-id": c.rid}
+        headers = {"x-lora-adapter": model_name, "x-lora-group": served.group, "x-lora-base": served.lease.base_id,
+                   "x-request-id": c.rid}
 
         def finish(g, index: int) -> None:
-            state.log_request(c.record(g, index, jobs[index], served, state.engine.base_model, info))
+            state.log_request(c.record(g, index, jobs[index], served, served.base_model, info))
 
         if not req.stream:
             try:
@@ -127,10 +131,10 @@ def add_routes(app, state: ServerState) -> None:
         return StreamingResponse(events(c, futures, deltas, chunk_writer(c, model_name), finish, stream_failed),
                                  media_type="text/event-stream", headers=headers)
 
-    def submit(group: list) -> list:
+    def submit(batcher, group: list) -> list:
         if len(group) == 1:
-            return [state.batcher.submit(group[0])]
-        return state.batcher.submit_many(group)  # the n choices of one prompt share a batch
+            return [batcher.submit(group[0])]
+        return batcher.submit_many(group)  # the n choices of one prompt share a batch
 
     @app.get("/v1/models")
     async def models(request: Request):
@@ -141,7 +145,7 @@ def add_routes(app, state: ServerState) -> None:
         for cid in sorted(set(config.characters) | set(routes)):
             r = routes.get(cid)
             data.append({"id": cid, "object": "model", "created": 0, "owned_by": "lora-lib",
-                         "root": state.engine.base_model,
+                         "root": r["base_model"] if r else state.default_base,
                          "route": None if r is None else {k: r[k] for k in ("stable_version", "candidate_version",
                                                                             "rollout_percent", "category")}})
         return {"object": "list", "data": data}
@@ -161,10 +165,7 @@ def add_routes(app, state: ServerState) -> None:
 
     @app.get("/healthz")
     async def healthz():
-        backend = state.engine.health() if hasattr(state.engine, "health") else {"backend": "engine"}
-        return {"status": "ok", "base_model": state.engine.base_model, "loaded_adapters": state.engine.loaded,
-                "batches": state.batcher.batches, "batched_rows": state.batcher.rows,
-                "engine_busy_s": round(state.batcher.busy_s, 3), **backend}
+        return {"status": "ok", **state.bases.health()}  # base_model (the default), bases (loaded), totals
 
     @app.get("/metrics")
     async def metrics():

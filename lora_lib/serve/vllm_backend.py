@@ -104,6 +104,7 @@ class VllmBackend:
         self._lock = threading.Lock()  # adapters, counters, in-flight
         self._load_lock = threading.Lock()  # one load/unload sequence at a time
         self._in_flight: dict[str, int] = {}
+        self._submitted = 0  # jobs submitted and not yet done (the engine pool evicts only at 0)
         self._active = 0
         self._busy_since = 0.0
         self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)),
@@ -191,8 +192,19 @@ class VllmBackend:
 
     # -- generation --
 
+    @property
+    def in_flight(self) -> int:
+        return self._submitted
+
+    def _done(self, _future: Future) -> None:
+        with self._lock:
+            self._submitted -= 1
+
     def submit(self, job: Job) -> Future:
         """Run the job on vLLM; the future gets a Generation or the error (AdapterLoadError, VllmError)."""
+        with self._lock:
+            self._submitted += 1
+        job.future.add_done_callback(self._done)
         self._pool.submit(self._run, job)
         return job.future
 

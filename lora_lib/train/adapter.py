@@ -1,7 +1,7 @@
 """train_adapter: a dataset version -> the adapter directory with its record, resumable.
 
 The adapter's version is a hash of everything that made it (dataset version, train params, base
-model and tokenizer hashes, seed), so the same inputs name the same adapter.
+model identity and tokenizer hashes, seed; not the base's path), so the same inputs name the same adapter.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from .trainers import setup_dpo_trainer, setup_model, setup_trainer
 
 
 def adapter_version(dataset_version: str, p: Params, fingerprint: dict) -> str:
+    """The version name: a hash of what made the adapter. The base enters by what it is (base_id and content
+    hashes), not by the path it was loaded from, so a copied or moved store retrains to the same names."""
+    base = {k: v for k, v in fingerprint.items() if k != "base_model"}
     return sha256_json({"dataset": dataset_version, "train": p.train.model_dump(), "seed": p.seed,
-                        "base": fingerprint})[:12]
+                        "base": base})[:12]
 
 
 def train_adapter(p: Params, dataset_version: str, *, resume: bool = False, force: bool = False,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..config import Params, TrainParams
 from ..dataset import tokenizer_fingerprint
+from ..models.identity import base_identity
 from ..store import read_json, sha256_file, sha256_json
 
 
@@ -19,19 +20,21 @@ def _is_local(name: str) -> bool:
 
 
 def model_fingerprint(base_model: str) -> dict:
-    """Base model id/path and a content hash of its weights and tokenizer (or the hub revision)."""
+    """Base model id/path, its identity (models.identity: config, tokenizer and weights, or the hub id) and a
+    content hash of its weights and tokenizer (or the hub revision)."""
     path = Path(base_model).expanduser()
     if not path.exists():
         if _is_local(base_model):
             raise TrainError(f"base model path does not exist: {base_model}")
-        return {"base_model": base_model, "revision": "hub (resolved at load time)", "sha256": None,
-                "tokenizer_sha256": None}
+        return {"base_model": base_model, "base_id": base_identity(base_model),
+                "revision": "hub (resolved at load time)", "sha256": None, "tokenizer_sha256": None}
     info = path / "base_model.json"
     weights = sorted(path.glob("*.safetensors"))
     if not weights:
         raise TrainError(f"base model {path} has no .safetensors weights (only safetensors are loaded)")
     tok = path / "tokenizer.json"
-    return {"base_model": str(path), "revision": read_json(info).get("sha256") if info.exists() else None,
+    return {"base_model": str(path), "base_id": base_identity(path),
+            "revision": read_json(info).get("sha256") if info.exists() else None,
             "sha256": sha256_json([sha256_file(w) for w in weights]),
             "tokenizer_sha256": sha256_file(tok) if tok.exists() else None}
 
