@@ -142,7 +142,8 @@ def test_two_replicas_answer_all_characters_as_lora_serve_does(ray_served):
         with client.chat.completions.with_streaming_response.create(model=cid, user="u", stream=True,
                                                                     **SAMPLED) as resp:
             streamed = "".join(c.choices[0].delta.content or "" for c in resp.parse() if c.choices)
-            assert _replica(resp) == replica  # the same adapter, the same replica, streamed or not
+            # Right after a first load the router may not know yet where the adapter is (next test): any replica.
+            replicas.add(_replica(resp))
         assert streamed == text
     plain = client.completions.create(model="bori", prompt="안녕", max_tokens=4, temperature=0.9, seed=3)
     assert plain.choices[0].text == local.completions.create(model="bori", prompt="안녕", max_tokens=4,
@@ -157,12 +158,24 @@ def _ask_local(local, cid, **kw):
 
 
 @pytest.mark.ray
-def test_an_adapter_requested_repeatedly_stays_on_one_replica(ray_served):
-    client, _, _ = ray_served
-    for cid in ("nabi", "bori"):
-        seen = [_ask(client, cid, user=f"user-{i}")[2] for i in range(12)]
-        print(f"{cid}@v1 served by: {seen}")
-        assert len(set(seen)) == 1, seen
+def test_an_adapter_requested_repeatedly_stays_on_one_replica(ray_served, ray_store):
+    """Ray Serve learns that a replica holds an adapter from the replica's report (pushed every 0.1 s): a
+    request in that window may go to another replica, which loads the adapter too. After it, every
+    request for the adapter goes to the replica(s) holding it: here one."""
+    from lora_lib.engine.synthetic import make_adapter
+
+    client, _, reg = ray_served
+    cfg, _ = ray_store
+    d = make_adapter(cfg.base_model, cfg.store / "adapters" / "seonbi" / "v2", seed=7)
+    reg.register_adapter(character_id="seonbi", version="v2", path=str(d), base_model=cfg.base_model,
+                         dataset_version="ds", status="approved", actor="test")
+    reg.rollout("seonbi", "v2", 100, actor="test")  # an adapter no replica holds yet
+    model, _, first = _ask(client, "seonbi")
+    assert model == "seonbi@v2"
+    time.sleep(1.0)  # the replica's report reaches the router
+    seen = [_ask(client, "seonbi", user=f"user-{i}")[2] for i in range(12)]
+    print(f"seonbi@v2 first loaded on {first}, then served by: {seen}")
+    assert set(seen) == {first}, seen
 
 
 def _burst(client, n: int, user_prefix: str, t0: float | None = None) -> list[tuple[float, str, str]]:

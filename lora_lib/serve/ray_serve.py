@@ -159,9 +159,28 @@ def deploy(config: ServeConfig, *, host: str = "127.0.0.1", port: int = 8000, ad
     connect(address or config.serve.ray.address, what=WHAT)
     from ray import serve
 
-    serve.start(http_options={"host": host, "port": port})
+    serve.start(http_options={"host": host, "port": port})  # a running Serve keeps its own (Ray says so)
     serve.run(build_app(config, num_replicas=num_replicas), name=name, route_prefix=route_prefix)
-    return f"http://{host}:{port}{route_prefix.rstrip('/')}"
+    url = f"http://{host}:{port}{route_prefix.rstrip('/')}"
+    _check_reachable(url)
+    return url
+
+
+def _check_reachable(url: str, timeout_s: float = 30.0) -> None:
+    """The front answers /healthz at `url`, or a RuntimeError says why it may not (never a wrong URL)."""
+    import httpx
+
+    deadline, error = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError as exc:
+            error = exc
+        time.sleep(0.5)
+    raise RuntimeError(f"the application is deployed but {url}/healthz does not answer ({error}): Serve was "
+                       "probably already running on this cluster with other HTTP options (`serve shutdown`, or "
+                       "use its host and port)")
 
 
 def shutdown(name: str | None = None) -> None:
