@@ -162,10 +162,17 @@ class EnginePool:
         """The loaded bases, least recently used first: base_model (the path it was loaded from), base_id,
         memory_mb, in_flight (queued or running jobs), adapters (loaded adapter names), pinned, loaded_at."""
         with self._cond:
-            slots = list(self._slots.values())
+            slots = [(s, s.engine, s.batcher) for s in self._slots.values()]
+        # engine.adapters, not engine.loaded: that waits for the engine's lock, which a running batch holds.
+        # list() of it is one C call under the GIL, so it never sees a half-made change.
         return [{"base_model": s.base_model, "base_id": s.key, "memory_mb": round(s.memory_mb, 3),
-                 "in_flight": getattr(s.batcher, "in_flight", 0) + s.holds, "adapters": list(s.engine.loaded),
-                 "pinned": s.pinned, "loaded_at": s.loaded_at} for s in slots]
+                 "in_flight": getattr(batcher, "in_flight", 0) + s.holds, "adapters": list(engine.adapters),
+                 "pinned": s.pinned, "loaded_at": s.loaded_at} for s, engine, batcher in slots]
+
+    def base_paths(self) -> list[str]:
+        """The paths (or hub ids) the loaded bases were loaded from, least recently used first."""
+        with self._cond:
+            return [s.base_model for s in self._slots.values()]
 
     def slots(self) -> list[tuple[str, object, object]]:
         """(base_id, engine, batcher) of each loaded base, least recently used first (for health and metrics;

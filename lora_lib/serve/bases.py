@@ -30,15 +30,18 @@ class Bases:
     def candidates(self) -> list[str]:
         s = self.config.serve
         urls = [k for k in s.vllm_urls if not k.startswith(("sha256:", "hub:"))]
-        return [self.default, *s.base_models, *(b["base_model"] for b in self.pool.loaded_bases()), *urls]
+        return [self.default, *s.base_models, *self.pool.base_paths(), *urls]
 
     def locate(self, base_model: str | None, base_id: str | None) -> str:
         """The path (or hub id) to load the base registered as (base_model, base_id) from; BaseLoadError
         when it is not at that path and no known base has that identity."""
         if base_model is None:
             return self.default
+        here = known_identity(base_model)
+        if here is not None and (base_id is None or here == base_id):
+            return base_model  # where it was registered (the common case: no list to build)
         candidates = self.candidates()
-        if base_model in candidates and known_identity(base_model) is None:
+        if base_model in candidates and here is None:
             return base_model  # not here but configured as it is: its files live elsewhere (a vLLM host's)
         where = find_base(base_model, base_id, candidates)
         if where is not None:
@@ -46,16 +49,15 @@ class Bases:
         if base_id is None:
             raise BaseLoadError(f"base {base_model} is not here and its identity was never recorded (a registry "
                                 "row from before base_id): register the adapter again where its base is")
-        here = known_identity(base_model)
         why = f"{base_model} now holds another base ({here})" if here else f"{base_model} is gone"
         raise BaseLoadError(f"base {base_id} cannot be found: {why}, and none of the default base, "
                             "serve.base_models or the loaded bases has that identity (add its new path to "
                             "serve.base_models)")
 
     async def acquire(self, base_model: str | None, base_id: str | None) -> Lease:
-        """The held backend of that base (loaded on demand in a thread); BaseLoadError if it cannot be."""
-        where = self.locate(base_model, base_id)
-        return await asyncio.to_thread(self.pool.acquire, where)
+        """The held backend of that base (loaded on demand); BaseLoadError if it cannot be. In a thread, with
+        the lookup: a base's identity hashes its weights the first time (seconds for a large base)."""
+        return await asyncio.to_thread(lambda: self.pool.acquire(self.locate(base_model, base_id)))
 
     def preload(self, routed: list[tuple[str | None, str | None, AdapterSpec]]) -> list[str]:
         """Load the bases of the routed (base, base_id, adapter) triples in order, at most serve.max_bases of
