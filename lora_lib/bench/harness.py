@@ -157,7 +157,7 @@ def _load(srv_url: str, clients: int, per_client: int, max_tokens: int, ignore_e
                                    "ignore_eos": ignore_eos,
                                    "messages": [{"role": "user", "content": f"안녕? {i}번째 질문이야. 오늘 뭐 했어?"}]})
                 t = time.perf_counter()
-                conn.request("POST", "/v1/chat/completions", body=body.encode(),
+                conn.request("POST", f"{u.path.rstrip('/')}/v1/chat/completions", body=body.encode(),
                              headers={"Content-Type": "application/json"})
                 r = conn.getresponse()
                 data = r.read()

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..store import write_json
 from .clean import bench_clean, bench_clean_throughput
 from .harness import machine
-from .ray import bench_ray_clean
+from .ray import bench_ray_clean, bench_ray_serve
 from .serve_rollback import bench_serve_rollback
 from .serve_switch import bench_serve_switch
 from .serve_throughput import bench_serve_throughput
@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "serve_throughput": bench_serve_throughput, "serve_soak": soak_serve,
     "train_sft": bench_train, "train_memory": bench_train_memory,
     "ray_clean": bench_ray_clean,  # skipped (said in its JSON) without the ray extra
+    "ray_serve": bench_ray_serve,  # likewise
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from .sets import parse_sets
@@ -77,6 +78,20 @@ def cmd_route(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    if args.ray:
+        from ..clean.ray_data import require_ray
+        from ..serve.ray_serve import WHAT, serve_ray
+
+        cfg = _serve_config(args)
+        try:
+            require_ray(WHAT)
+        except RuntimeError as exc:  # the extra is missing: say which, no traceback
+            print(f"lora: error: {exc}", file=sys.stderr)
+            return 2
+        serve_ray(cfg, host=args.host, port=args.port, address=args.address)
+        return 0
+    if args.address:
+        raise ValueError("--address is the Ray cluster of `lora serve --ray`; add --ray")
     from ..serve.api import serve
 
     serve(_serve_config(args), host=args.host, port=args.port)
@@ -167,6 +182,11 @@ def add_serving_commands(sub) -> None:
     sv = sub.add_parser("serve", help="OpenAI-compatible server: many character adapters on one base model")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--ray", action="store_true",
+                    help="as a Ray Serve application: serve.ray.num_replicas engine replicas, adapters multiplexed "
+                         "(pip install -e .[ray])")
+    sv.add_argument("--address", help="with --ray: the Ray cluster (auto, ray://HOST:10001); default "
+                                      "serve.ray.address, else RAY_ADDRESS or a new local cluster")
     _store_args(sv)
     sv.set_defaults(func=cmd_serve)
 

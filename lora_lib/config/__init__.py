@@ -39,6 +39,7 @@ from .params import (
     Params,
     RayParams,
     ServeParams,
+    ServeRayParams,
     TrainParams,
     UserFields,
 )
@@ -50,5 +51,5 @@ __all__ = [
     # params.py
     "CharacterParams", "CleanParams", "CollectParams", "DatasetParams", "DpoParams", "EvaluateParams",
     "GateParams", "HumanABParams", "InputParams", "LoraParams", "MessageFields", "MongoSource", "MonitorParams",
-    "Params", "PersonaParams", "RayParams", "ServeParams", "TrainParams", "UserFields",
+    "Params", "PersonaParams", "RayParams", "ServeParams", "ServeRayParams", "TrainParams", "UserFields",
 ]

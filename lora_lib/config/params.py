@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,8 @@ from .evaluate_params import (
     EvaluateParams,
 )
 from .strict import Strict as _Strict
+
+_HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:\d+$")
 
 
 class CharacterParams(_Strict):
@@ -174,6 +177,23 @@ class TrainParams(_Strict):
     dpo: DpoParams = DpoParams()
 
 
+class ServeRayParams(_Strict):
+    """`lora serve --ray`: the engine as a Ray Serve deployment (pip install -e .[ray]; README "Past one machine")."""
+
+    num_replicas: int = Field(2, ge=1)  # engine replicas; requests for an adapter go to one that holds it
+    max_adapters_per_replica: int = Field(4, ge=1)  # @serve.multiplexed LRU per replica (= its engine's cache)
+    num_cpus: float = Field(1, gt=0)  # per engine replica (the HTTP front reserves none)
+    # None: RAY_ADDRESS, else a new local cluster; "auto": the cluster `ray start` runs here; ray://HOST:10001
+    address: str | None = None
+
+    @model_validator(mode="after")
+    def _address_form(self):
+        a = self.address
+        if a is not None and a not in ("auto", "local") and not a.startswith("ray://") and not _HOST_PORT.match(a):
+            raise ValueError(f"serve.ray.address {a!r}: expected auto, local, ray://HOST:PORT or HOST:PORT")
+        return self
+
+
 class ServeParams(_Strict):
     registry_url: str = "sqlite:///{store}/registry.sqlite"
     # The HTTP server (`lora serve`). Logs: schema in lora_lib/serve/routes.py (request log = monitor's input).
@@ -219,6 +239,7 @@ class ServeParams(_Strict):
     vllm_model: str | None = None                # the base model's name in vLLM; None: base_model as given
     vllm_timeout_s: float = Field(120.0, gt=0)   # per request to vLLM
     vllm_max_concurrency: int = Field(64, ge=1)  # requests in flight to vLLM (it batches them itself)
+    ray: ServeRayParams = ServeRayParams()  # `lora serve --ray` only
 
     @model_validator(mode="after")
     def _vllm_needs_url(self):

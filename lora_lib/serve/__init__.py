@@ -1,6 +1,8 @@
 """Serving: the HTTP front (api: the app and running it; routes, admin, streaming, state) and the
-backends (backend: the in-process Engine + Batcher, or vLLM: vllm_backend, vllm_protocol), the router,
-and exports for other servers (export). Imports the ground floor and evaluate; never monitor.
+backends (backend: the in-process Engine + Batcher, or vLLM: vllm_backend, vllm_protocol, or the Ray Serve
+engine deployment: ray_backend), the router, exports for other servers (export), and `lora serve --ray`'s
+Ray Serve application (ray_serve; imported by name only: it needs the ray extra at call time). Imports the
+ground floor, clean (Ray's connect) and evaluate; never monitor.
 """
 
 from .api import ServerThread, create_app, free_port, serve, try_requests

@@ -18,8 +18,11 @@ def batcher_kwargs(config: ServeConfig) -> dict:
 
 def make_pool(config: ServeConfig, engine: Engine | None = None) -> EnginePool:
     """The pool of per-base backends for `config`. A given `engine` (tests, benchmarks) serves its base
-    in-process whatever serve.backend says (pinned: never evicted); other bases load on demand."""
+    in-process whatever serve.backend says (pinned: never evicted); other bases load on demand. A given
+    factory with backend_for(base) -> (engine, batcher) (serve/ray_backend.py) makes every base's backend."""
     s = config.serve
+    if engine is not None and hasattr(engine, "backend_for"):  # `lora serve --ray`: per base, jobs go to Ray Serve
+        return EnginePool(s.max_bases, None, capacity=s.adapter_cache, loader=engine.backend_for)
     if engine is None and s.backend == "vllm":
         # vLLM servers hold the weights, not this process: no memory bound here, and one slot per URL.
         return EnginePool(max(s.max_bases, 1 + len(s.vllm_urls)), None, capacity=s.adapter_cache,
