@@ -77,6 +77,25 @@ def test_previous_approved_comes_from_the_registry(tmp_path):
     assert previous_approved(reg, "nabi", "v3", "other-base") is None
 
 
+def test_previous_approved_in_a_moved_store_is_found_by_the_recorded_base_identity(tmp_path):
+    from lora_lib.models.identity import base_identity
+
+    base = tmp_path / "now" / "base_model"  # where the base lives after the move
+    base.mkdir(parents=True)
+    (base / "config.json").write_text('{"model_type": "llama"}')
+    gone = str(tmp_path / "before" / "base_model")  # the path the adapters were trained on, no longer here
+    reg = Registry(f"sqlite:///{tmp_path}/r.sqlite")
+    reg.register_adapter(character_id="nabi", version="v1", path="x", base_model=gone, dataset_version="d",
+                         sha256="1" * 40, status="approved", base_id=base_identity(base))
+    reg.register_adapter(character_id="nabi", version="v0", path="x", base_model=gone, dataset_version="d",
+                         sha256="0" * 40, status="approved", base_id="sha256:" + "f" * 16)  # another base
+    assert previous_approved(reg, "nabi", "v3", str(base))["version"] == "v1"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text('{"model_type": "mistral"}')
+    assert previous_approved(reg, "nabi", "v3", str(other)) is None
+
+
 def test_wilson_and_sign_test_known_values():
     lo, hi = ab.wilson_interval(15, 20)
     assert lo == pytest.approx(0.5313, abs=1e-3) and hi == pytest.approx(0.8881, abs=1e-3)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config import Params
 from ..engine import WEIGHTS_FILE
-from ..models.identity import same_base
+from ..models.identity import same_recorded_base
 from ..store import read_json, sha256_file, sha256_json, write_json
 
 GENERATIONS_FILE = "generations.json"
@@ -67,7 +67,7 @@ def previous_approved(registry, character_id: str, current_version: str, base_mo
     newest approved one; never the candidate itself, never one trained on another base model."""
     candidates = [a for a in registry.list_adapters(character_id)
                   if a["status"] == "approved" and a["version"] != current_version
-                  and same_base(a["base_model"], base_model)]
+                  and same_recorded_base(a["base_model"], a.get("base_id"), base_model)]
     route = registry.get_route(character_id)
     stable = route and route.get("stable_version")
     for a in candidates:
