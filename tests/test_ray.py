@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -106,6 +107,34 @@ def test_a_batch_through_ray_gives_the_versions_of_jobs_1(demo_store, ray_cluste
         print(f"{b['character_id']}: dataset {b['dataset_version']} adapter {b['adapter_version']}; weights sha256 "
               f"{'identical' if ref['adapter_sha256'] == new['adapter_sha256'] else 'differ (threads differ: float sums)'}; "
               f"final loss {ref.get('final_loss')} vs {new.get('final_loss')}")
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_sweep_through_ray_gives_the_points_of_the_local_sweep(demo_store, ray_cluster, tmp_path):
+    """`lora sweep --executor ray`: each point is a Ray task; the same grid on the same dataset gives the same
+    adapter versions and the same comparison as the local sweep. The two sweeps run in two copies of the store
+    (an adapter's version names its base by content, not by path), so the Ray points train again."""
+    from lora_lib.sweep import run_sweep
+
+    grid = {"train.lora.r": [2, 4]}
+    results = {}
+    for executor in ("local", "ray"):
+        store = tmp_path / executor
+        shutil.copytree(demo_store / "demo", store / "demo")
+        start = time.time()
+        out = run_sweep("seonbi", grid, store=store, params_dir=ROOT / "params", overrides=MINIMAL,
+                        sweep_id="s1", progress=False, log=lambda *_: None, executor=executor)
+        print(f"sweep of 2 points, {executor}: {time.time() - start:.0f} s")
+        assert len(out["results"]) == 2 and all(r["status"] == "ok" for r in out["results"]), out["results"]
+        assert (Path(out["dir"]) / "sweep.json").exists()
+        results[executor] = out
+    local, on_ray = results["local"], results["ray"]
+    assert on_ray["dataset_version"] == local["dataset_version"]
+    for a, b in zip(local["results"], on_ray["results"], strict=True):
+        assert (a["label"], a["r"], a["adapter_version"], a["steps"]) == (b["label"], b["r"], b["adapter_version"],
+                                                                          b["steps"])
+    assert [r["r"] for r in on_ray["results"]] == [2, 4]
 
 
 def _chain_processes(run_id: str) -> list[str]:
