@@ -163,6 +163,34 @@ def test_vllm_export_lists_routed_adapters_under_their_names(adapters, tmp_path)
     assert "nabi@v1" in (tmp_path / "vllm" / "load_adapters.sh").read_text()
     saved = json.loads((tmp_path / "vllm" / "adapters.json").read_text())
     assert saved["tested"] is False and [a["name"] for a in saved["adapters"]] == ["nabi@v0", "nabi@v1"]
+    assert len(saved["servers"]) == 1 and saved["serve_params"] == {"serve.backend": "vllm",
+                                                                     "serve.vllm_url": "http://127.0.0.1:8001"}
+
+
+def test_vllm_export_writes_one_server_per_base(adapters, tmp_path):
+    """A rollout of nabi to another base: the default base's server keeps its stable, the other base gets its
+    own launch (port + 1) with the candidate, and serve_params names both URLs."""
+    import shutil
+
+    base, paths = adapters
+    other = tmp_path / "other_base"
+    shutil.copytree(base, other)
+    cfg = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**cfg, "rms_norm_eps": 1e-5 + 1e-9}))  # another identity
+    reg = Registry(f"sqlite:///{tmp_path}/registry.sqlite")
+    reg.register_adapter(character_id="nabi", version="v0", path=str(paths["a0"]), base_model=base,
+                         dataset_version="ds", status="approved")
+    reg.register_adapter(character_id="nabi", version="v1", path=str(paths["a1"]), base_model=str(other),
+                         dataset_version="ds", status="approved")
+    reg.set_route("nabi", base_model=base, stable_version="v0", candidate_version="v1", rollout_percent=10)
+    info = export_vllm(reg, base, tmp_path / "vllm", port=9000)
+    first, second = info["servers"]
+    assert first["base_model"] == base and [a["name"] for a in first["adapters"]] == ["nabi@v0"]
+    assert second["base_model"] == str(other) and [a["name"] for a in second["adapters"]] == ["nabi@v1"]
+    assert second["command"][:3] == ["vllm", "serve", str(other)] and "9001" in second["command"]
+    assert "nabi@v1" in (tmp_path / "vllm" / "base1" / "launch.sh").read_text()
+    assert "nabi@v1" not in (tmp_path / "vllm" / "launch.sh").read_text()
+    assert info["serve_params"]["serve.vllm_urls"] == {str(other): "http://127.0.0.1:9001"}
 
 
 def test_batched_lora_equals_peft_loop_with_mixed_ranks(adapters, tmp_path):

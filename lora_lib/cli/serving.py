@@ -129,8 +129,13 @@ def cmd_export_vllm(args) -> int:
     cfg = _serve_config(args)
     out = Path(args.out) if args.out else cfg.store / "export" / "vllm"
     info = export_vllm(Registry(cfg.registry_url), cfg.base_model, out, max_loras=args.max_loras, port=args.port)
-    print(f"wrote {out}/launch.sh, load_adapters.sh, adapters.json ({len(info['adapters'])} adapters); "
-          "vLLM itself is not run or tested here")
+    for i, server in enumerate(info["servers"]):
+        where = out if i == 0 else out / f"base{i}"
+        print(f"wrote {where}/launch.sh, load_adapters.sh: {server['base_model']} on port {server['port']}, "
+              f"{len(server['adapters'])} adapters")
+    print("serve with: " + " ".join(f"--set {k}={json.dumps(v) if isinstance(v, dict) else v}"
+                                    for k, v in info["serve_params"].items()))
+    print(f"wrote {out}/adapters.json; vLLM itself is not run or tested here")
     return 0
 
 
