@@ -112,3 +112,18 @@ def test_a_moved_store_routes_its_adapters_by_identity(tmp_path):
     # A directory at the registered path whose files changed is not that base.
     changed = fake_base(tmp_path, "changed", "A")
     assert find_base(changed, base_identity(other), [other]) == other
+
+
+def test_a_route_set_without_a_base_takes_its_stable_adapters_base(reg, tmp_path):  # noqa: F811
+    """`lora route set` and /admin/routes/{id}/set without a base: the stable adapter's base (so a stable on
+    another base moves the route there), else the current route's, else the given default."""
+    a, b = fake_base(tmp_path, "a", "A"), fake_base(tmp_path, "b", "B")
+    add(reg, tmp_path, "v1", a)
+    add(reg, tmp_path, "v2", b)
+    assert reg.default_route_base("nabi", None, "params-base") == "params-base"
+    assert reg.default_route_base("nabi", "v1", "params-base") == a
+    reg.set_route("nabi", base_model=reg.default_route_base("nabi", "v1", a), stable_version="v1", actor="test")
+    assert reg.default_route_base("nabi", None, "params-base") == a  # the current route's
+    moved = reg.set_route("nabi", base_model=reg.default_route_base("nabi", "v2", a), stable_version="v2",
+                          actor="test")
+    assert (moved["base_model"], moved["stable_version"]) == (b, "v2")

@@ -54,7 +54,7 @@ def cmd_route(args) -> int:
         return 0
     if what == "set":
         current = reg.get_route(cid)
-        base = args.base_model or (current["base_model"] if current else cfg.base_model)
+        base = args.base_model or reg.default_route_base(cid, args.stable, cfg.base_model)
         category = args.category or (cfg.characters[cid].category if cid in cfg.characters and not current
                                      else None)
         route = reg.set_route(cid, base_model=base, stable_version=args.stable, candidate_version=args.candidate,
@@ -169,7 +169,8 @@ def add_serving_commands(sub) -> None:
             c.add_argument("--candidate")
             c.add_argument("--percent", type=float, default=0.0)
             c.add_argument("--category", help="default: the character's category from params (new routes)")
-            c.add_argument("--base-model", help="default: the current route's, else params base_model")
+            c.add_argument("--base-model", help="default: the stable adapter's base, else the current route's, "
+                                                "else params base_model")
         if name == "rollout":
             c.add_argument("candidate", help="candidate version")
             c.add_argument("percent", type=float)

@@ -192,6 +192,15 @@ class Registry:
                               candidate_version=candidate_version, rollout_percent=rollout_percent,
                               category=category, override=override, actor=actor, reason=reason)
 
+    def default_route_base(self, character_id: str, stable_version: str | None, fallback: str) -> str:
+        """The base a route set without an explicit base gets: the stable adapter's own base (so setting a
+        stable trained on another base moves the route there), else the current route's, else `fallback`."""
+        row = self.get_adapter(character_id, stable_version) if stable_version else None
+        if row is not None:
+            return row["base_model"]
+        current = self.get_route(character_id)
+        return current["base_model"] if current else fallback
+
     def get_route(self, character_id: str) -> dict | None:
         with self._engine.connect() as conn:
             return _route(conn, character_id)

@@ -30,8 +30,8 @@ def add_admin_routes(app, state: ServerState) -> None:
     async def admin_set(character_id: str, request: Request):
         check_key(config, request, admin=True)
         body: RouteSet = await parse(config, request, RouteSet)
-        current = state.registry.get_route(character_id)
-        base = body.base_model or (current["base_model"] if current else state.default_base)
+        base = body.base_model or state.registry.default_route_base(character_id, body.stable_version,
+                                                                    state.default_base)
         return registry_call(state.registry.set_route, character_id, base_model=base,
                              stable_version=body.stable_version, candidate_version=body.candidate_version,
                              rollout_percent=body.rollout_percent, category=body.category, override=body.override,
