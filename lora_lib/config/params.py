@@ -224,6 +224,10 @@ class MonitorParams(_Strict):
     max_violation_rate: float = Field(0.2, ge=0, le=1)
     max_latency_p95_ms: float = Field(5000, gt=0)
     min_requests: int = Field(20, ge=1)
+    # Candidate vs stable: the candidate arm may be judged from this many known outcomes (stable still needs
+    # min_requests). A bad candidate loses its users (they leave), so at 20% rollout it sees ~20-25 requests in
+    # 200; the exact test is valid at any n, and its per-look level alpha/m is strict (p < 0.001 for m = 10).
+    min_candidate_requests: int = Field(10, ge=1)
     # Notional serving cost per 1,000 tokens (a self-hosted GPU's price spread over its tokens).
     price_per_1k_prompt_tokens: float = Field(0.0, ge=0)
     price_per_1k_completion_tokens: float = Field(0.0, ge=0)
@@ -239,8 +243,8 @@ class MonitorParams(_Strict):
     fresh_promotion_s: float = Field(3600, ge=0)  # a stable promoted this recently still counts as on trial
     watch_interval_s: float = Field(30, gt=0)
     # Served-reply signals, candidate vs stable with the same test: a reply equal to one of the version's last
-    # repeat_window replies is a repeat; a user who does not write again within the next retention_window
-    # requests of the character has left (retention = the rest).
+    # repeat_window replies to another prompt is a repeat; a user who does not write again within the next
+    # retention_window requests of the character has left (retention = the rest).
     repeat_window: int = Field(20, ge=1)
     retention_window: int = Field(50, ge=1)
     signals: bool = True  # score served replies for style marker and fluency (loads the base model once)
