@@ -26,7 +26,8 @@ def cmd_demo_closed_loop(args) -> int:
     res = closed_loop_demo(args.store, args.character, params_dir=args.params, overrides=parse_sets(args.set),
                            run_id=args.run_id, bad=args.bad, rollout_percent=args.rollout,
                            max_requests=args.max_requests, check_every=args.check_every,
-                           traffic_seed=args.seed)
+                           traffic_seed=args.seed, after_rollback=args.after_rollback,
+                           retrain=not args.no_retrain)
     d, vr = res["detection"], res["violation_rates"]
     print(json.dumps({k: res[k] for k in ("bad", "rollback", "detection", "violation_rates", "new_version",
                                           "negatives", "wall_seconds")}, ensure_ascii=False, indent=2, default=str))
@@ -103,6 +104,9 @@ def add_demo(sub) -> None:
     cl.add_argument("--rollout", type=float, default=20.0, help="percent of users on the bad version")
     cl.add_argument("--max-requests", type=int, default=400)
     cl.add_argument("--check-every", type=int, default=10, help="requests between monitoring passes")
+    cl.add_argument("--after-rollback", type=int, default=40, help="requests served after the rollback")
+    cl.add_argument("--no-retrain", action="store_true",
+                    help="detection only: stop after the traffic (no negatives -> next version)")
     cl.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
     cl.set_defaults(func=cmd_demo_closed_loop)
 

@@ -90,7 +90,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
                      overrides: dict | None = None, run_id: str = "closed-loop", bad: str = "meta_talk",
                      meta_share: float = 0.8, noise_std: float = 0.01, rollout_percent: float = 20.0,
                      max_requests: int = 400, after_rollback: int = 40, check_every: int = 10,
-                     traffic_seed: int | None = None, log=print) -> dict:
+                     traffic_seed: int | None = None, retrain: bool = True, log=print) -> dict:
     """Run the story end to end; write <store>/<character>/<run_id>/closed_loop/ and return its result.
 
     The result records the bad version and its offline gate report, the alert(s), the rollback, the time
@@ -98,7 +98,8 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     it, the negatives, and the new dataset/adapter versions with their gate decision. It is also written
     into the run's summary.json under "closed_loop". `traffic_seed` (default: the params' seed) seeds the
     synthetic users (their names, hence which of them the router sends to the candidate, and their reactions)
-    and the order of the prompts; the adapters do not depend on it.
+    and the order of the prompts; the adapters do not depend on it. `retrain=False` stops after the traffic
+    (detection only: no next version; new_version says so).
     """
     from .. import stages
     from ..dataset import build_version, eval_prompts, load_version
@@ -257,8 +258,12 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
 
     # 5. Negatives -> the next dataset version (exclusions re-check the gates that fired) -> train -> gates.
     negatives = read_negatives(out / "negatives.jsonl")
-    log(f"[{character_id}] {len(negatives)} negatives -> next dataset version")
-    nxt = _retrain(p, paths, registry, engine, negatives, bad_convs, bad_dataset, gate_fn, eval_set, base_model)
+    log(f"[{character_id}] {len(negatives)} negatives" + (" -> next dataset version" if retrain else ""))
+    if retrain:
+        nxt = _retrain(p, paths, registry, engine, negatives, bad_convs, bad_dataset, gate_fn, eval_set, base_model)
+    else:
+        nxt = {"negatives": {"n": len(negatives)}, "rejected": [],
+               "new_version": {"skipped": "retrain=False (detection only)", "parent_dataset_version": bad_dataset}}
 
     result = {
         "character_id": character_id, "run_id": run_id, "bad_kind": bad,
