@@ -121,3 +121,20 @@ def test_a_copy_of_stable_does_not_alert():
     alerts, rows_ = compare_to_stable(flatten(_with_prompts(rows)), alpha=0.01, min_requests=20,
                                       min_rate_diff=0.05, min_candidate_requests=10)
     assert alerts == [] and any(r["status"] == "ok" for r in rows_)
+
+
+def test_closed_loop_counts_stock_lines_and_signal_failures_as_bad_replies():
+    from lora_lib.closed_loop.story import _bad_replies
+
+    ok = {"language": True, "meta_leak": True, "repetition": True, "policy": True}
+
+    def rec(version, reply, prompt, style=True, fluency=True, gates=ok):
+        return {"adapter_version": version, "reply": reply, "gates": gates,
+                "messages": [{"role": "user", "content": prompt}], "signals": {"style": style, "fluency": fluency}}
+
+    records = [rec("bad", "좋다멍!", "안녕"), rec("bad", "좋다멍!", "안녕"),  # the same prompt again: not yet a stock line
+               rec("s", "좋다멍!", "뭐 해?"),  # another version's reply does not count
+               rec("bad", "좋다멍!", "뭐 해?"),  # the same reply to another prompt: a stock line
+               rec("bad", "다른 말이다멍", "밥", style=False), rec("bad", "또 다른 말", "잠", fluency=False),
+               rec("bad", "세 번째 말이다멍", "비", gates={**ok, "meta_leak": False}), rec("bad", "네 번째다멍", "눈")]
+    assert _bad_replies(records, "bad") == [3, 4, 5, 6]
