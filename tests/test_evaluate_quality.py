@@ -154,6 +154,25 @@ def test_sampling_is_an_option_in_the_cache_key(p):
     assert generation_key(models, "b", [], [], sp) != generation_key(models, "b", [], [], sp2)
 
 
+def test_replies_cache_key_is_the_base_content_not_its_path(p, tmp_path):
+    import shutil
+
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "config.json").write_text('{"model_type": "llama"}')
+    (base / "model.safetensors").write_bytes(b"weights-1")
+    copy = tmp_path / "elsewhere" / "base"
+    shutil.copytree(base, copy)
+    models = {"base": None}
+    # a copied store reuses its replies: the same files under another path give the same key
+    assert generation_key(models, str(base), [], [], p) == generation_key(models, str(copy), [], [], p)
+    # a base rebuilt in place (same path, other weights) does not
+    before = generation_key(models, str(base), [], [], p)
+    (base / "model.safetensors").write_bytes(b"weights-2")
+    assert generation_key(models, str(base), [], [], p) != before
+    assert generation_key(models, "Qwen/Qwen2.5-0.5B-Instruct", [], [], p) != before  # a hub id is itself
+
+
 def test_labelled_split_is_deterministic_and_stratified():
     sets = labelled.load_sets()
     split = labelled.split_of(sets)

@@ -512,7 +512,8 @@ def test_closed_loop_demo_on_the_test_model(demo_store):
     assert {a["kind"] for a in res["alerts"]} == {"vs_stable"} and all(a["adapter_version"] == bad for a in res["alerts"])
     d = res["detection"]
     assert 0 < d["requests"] <= d["rollback_after_request"] and d["seconds"] >= 0
-    assert d["candidate_requests_before_rollback"] >= 10  # monitor.min_requests
+    assert d["first_candidate_request"] <= d["first_alert_after_request"] <= d["rollback_after_request"]
+    assert d["candidate_requests_before_rollback"] >= 5  # monitor.min_candidate_requests (stable: min_requests)
     assert res["after_rollback_served_by"] == [stable]  # the next request after the rollback already went to stable
     vr = res["violation_rates"]
     assert vr["bad_version"]["any"] > vr["stable_version"]["any"] and vr["after_rollback"]["n"] == 10
@@ -523,7 +524,7 @@ def test_closed_loop_demo_on_the_test_model(demo_store):
     # signals compare it with stable; the users' reactions and retention are reported per version
     assert any(r.startswith("quality:fluency") for r in res["bad"]["gates"]["reasons"])
     assert {r["adapter_version"] for r in res["retention"]} == {bad, stable}
-    assert res["reactions"][bad]["requests"] >= 10 and "retention" in res["retention"][0]
+    assert res["reactions"][bad]["requests"] >= 5 and "retention" in res["retention"][0]
     reg = Registry(f"sqlite:///{demo_store / 'registry.sqlite'}")
     assert reg.get_adapter("nabi", bad)["status"] == "needs_retrain"
     assert reg.get_adapter("nabi", stable)["status"] == "approved"  # forced at this size, and left alone after
@@ -536,6 +537,25 @@ def test_closed_loop_demo_on_the_test_model(demo_store):
     summary = json.loads((demo_store / "nabi" / "loop-test" / "summary.json").read_text())
     assert summary["closed_loop"]["rollback"]["adapter_version"] == bad
     assert (demo_store / "nabi" / "loop-test" / "closed_loop" / "negatives.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_closed_loop_control_copy_of_stable_does_not_alert(demo_store):
+    """The control: the candidate is a byte copy of the stable (its own version id), so every difference the
+    monitor sees is chance; with the default candidate floor (monitor.min_candidate_requests) it must not alert."""
+    from lora_lib.closed_loop import closed_loop_demo
+
+    from .conftest import ROOT
+
+    res = closed_loop_demo(demo_store, "nabi", params_dir=ROOT / "params", run_id="loop-control", bad="control",
+                           overrides={"tracking": "none", "train.max_steps": 2, "evaluate.n_prompts": 4,
+                                      "evaluate.max_new_tokens": 12, "monitor.max_violation_rate": 1.0,
+                                      "monitor.max_latency_p95_ms": 1e9},
+                           max_requests=100, check_every=10, log=lambda *_: None)
+    copy, stable = res["bad"]["adapter_version"], res["stable"]["adapter_version"]
+    assert copy != stable and res["reactions"][copy]["requests"] >= 10  # it was served, and judged
+    assert res["control"] == {"false_alarm": False, "metrics": []}
+    assert res["rollback"] is None and res["route_now"]["candidate_version"] == copy
 
 
 def test_lora_monitor_cli_watch_bounded(tmp_path, capsys):

@@ -63,6 +63,8 @@ def test_reader_is_not_the_monitor_and_users_leave_after_bad_replies():
     assert sum(r["leaves"] for r in bad) > 2 * sum(r["leaves"] for r in good)
     assert sum(r["rating"] == "down" for r in bad) > 3 * sum(r["rating"] == "down" for r in good)
     assert users.next_user(0).startswith("sim-user-")
+    # another seed, other names: the router buckets users by name, so other users land on the candidate
+    assert set(SyntheticUsers(10, reader, seed=1).users).isdisjoint(users.users)
 
 
 def test_collapse_conversations_uses_one_stock_line():
@@ -71,3 +73,68 @@ def test_collapse_conversations_uses_one_stock_line():
     out, line = collapse_conversations(convs)
     assert line == "좋다냥!" and {c["messages"][1]["content"] for c in out} == {"좋다냥!"}
     assert convs[2]["messages"][1]["content"] == "배고프다냥"  # copies, the input is left alone
+
+
+def _with_prompts(rows):
+    """_log rows plus the prompt each reply answers (the log's messages)."""
+    df = _log([r[:6] for r in rows])
+    df["messages"] = [[{"role": "user", "content": r[6]}] for r in rows]
+    return df
+
+
+def test_repeat_is_the_same_reply_to_another_prompt():
+    rows = [("s", "stable", "u1", "안녕냥", True, True, "안녕"), ("s", "stable", "u2", "안녕냥", True, True, "안녕"),
+            ("s", "stable", "u3", "안녕냥", True, True, "뭐 해?"), ("s", "stable", "u4", "밥 먹자냥", True, True, "안녕")]
+    flat = flatten(_with_prompts(rows), repeat_window=5)
+    # the same prompt again gets the same greedy reply: not a stock line; the same reply to another prompt is
+    assert list(flat["v_repeat"]) == [0.0, 0.0, 1.0, 0.0]
+
+
+def _stock_candidate_log(n_candidate: int, n_stable: int = 120):
+    """A stable with varied replies, and a candidate that gives one stock reply to every prompt."""
+    rows = [("s", "stable", f"u{i % 30}", f"답 {i}냥", True, True, f"질문 {i}") for i in range(n_stable)]
+    rows += [("bad", "candidate", f"c{i % 5}", "힙합은 들을수록 좋다멍!", True, True, f"질문 {i}")
+             for i in range(n_candidate)]
+    return flatten(_with_prompts(rows))
+
+
+def test_a_stock_line_candidate_alerts_from_ten_requests():
+    flat = _stock_candidate_log(10)
+    alerts, rows = compare_to_stable(flat, alpha=0.01, min_requests=20, min_rate_diff=0.05,
+                                     min_candidate_requests=10)
+    assert [a["metric"] for a in alerts] == ["repeat_rate"]
+    assert next(r for r in rows if r["metric"] == "repeat_rate")["candidate_rate"] == 0.9  # the first is new
+    # without the candidate floor, min_requests holds for both arms: 10 is too few
+    alerts, rows = compare_to_stable(flat, alpha=0.01, min_requests=20, min_rate_diff=0.05)
+    assert alerts == [] and {r["status"] for r in rows} == {"insufficient data"}
+    # nine is under the floor whatever the rates
+    assert compare_to_stable(_stock_candidate_log(9), min_requests=20, min_candidate_requests=10)[0] == []
+
+
+def test_a_copy_of_stable_does_not_alert():
+    rows = []
+    for i in range(200):
+        cand = i % 5 == 0
+        # the same distribution on both arms: a few off-voice and disfluent replies, prompts drawn from 60
+        rows.append(("copy" if cand else "s", "candidate" if cand else "stable", f"u{i % 40}",
+                     f"답 {i % 60}냥", i % 7 != 0, i % 11 != 0, f"질문 {i % 60}"))
+    alerts, rows_ = compare_to_stable(flatten(_with_prompts(rows)), alpha=0.01, min_requests=20,
+                                      min_rate_diff=0.05, min_candidate_requests=10)
+    assert alerts == [] and any(r["status"] == "ok" for r in rows_)
+
+
+def test_closed_loop_counts_stock_lines_and_signal_failures_as_bad_replies():
+    from lora_lib.closed_loop.story import _bad_replies
+
+    ok = {"language": True, "meta_leak": True, "repetition": True, "policy": True}
+
+    def rec(version, reply, prompt, style=True, fluency=True, gates=ok):
+        return {"adapter_version": version, "reply": reply, "gates": gates,
+                "messages": [{"role": "user", "content": prompt}], "signals": {"style": style, "fluency": fluency}}
+
+    records = [rec("bad", "좋다멍!", "안녕"), rec("bad", "좋다멍!", "안녕"),  # the same prompt again: not yet a stock line
+               rec("s", "좋다멍!", "뭐 해?"),  # another version's reply does not count
+               rec("bad", "좋다멍!", "뭐 해?"),  # the same reply to another prompt: a stock line
+               rec("bad", "다른 말이다멍", "밥", style=False), rec("bad", "또 다른 말", "잠", fluency=False),
+               rec("bad", "세 번째 말이다멍", "비", gates={**ok, "meta_leak": False}), rec("bad", "네 번째다멍", "눈")]
+    assert _bad_replies(records, "bad") == [3, 4, 5, 6]

@@ -25,15 +25,25 @@ def cmd_demo_closed_loop(args) -> int:
 
     res = closed_loop_demo(args.store, args.character, params_dir=args.params, overrides=parse_sets(args.set),
                            run_id=args.run_id, bad=args.bad, rollout_percent=args.rollout,
-                           max_requests=args.max_requests, check_every=args.check_every)
+                           max_requests=args.max_requests, check_every=args.check_every,
+                           traffic_seed=args.seed, after_rollback=args.after_rollback,
+                           retrain=not args.no_retrain)
     d, vr = res["detection"], res["violation_rates"]
     print(json.dumps({k: res[k] for k in ("bad", "rollback", "detection", "violation_rates", "new_version",
                                           "negatives", "wall_seconds")}, ensure_ascii=False, indent=2, default=str))
+    if args.bad == "control":  # a copy of the stable: any alert on it is a false alarm
+        fired = sorted({a["metric"] for a in res["alerts"] if a["adapter_version"] == res["bad"]["adapter_version"]})
+        print(f"[{args.character}] control {res['bad']['adapter_version']}: "
+              + (f"FALSE ALARM on {', '.join(fired)}" if fired else f"no alert within {res['requests']} requests"),
+              file=sys.stderr if fired else sys.stdout)
+        return 1 if fired else 0
     if d:
         print(f"[{args.character}] bad version {res['bad']['adapter_version']} rolled back {d['requests']} requests / "
               f"{d['seconds']} s after its first bad reply; violation rate (any gate) "
               f"{vr['before_rollback']['any']:.2f} before -> {vr['after_rollback'].get('any', float('nan')):.2f} after; "
-              f"new version {res['new_version']['adapter_version']} gates passed: {res['new_version']['gates']['passed']}")
+              + (f"new version {res['new_version']['adapter_version']} gates passed: "
+                 f"{res['new_version']['gates']['passed']}" if "skipped" not in res["new_version"]
+                 else f"no new version: {res['new_version']['skipped']}"))
     else:
         print(f"[{args.character}] no rollback within {res['requests']} requests", file=sys.stderr)
     return 0 if d else 1
@@ -86,12 +96,17 @@ def add_demo(sub) -> None:
     cl.add_argument("--store", default="runs")
     cl.add_argument("--params", default="params")
     cl.add_argument("--run-id", default="closed-loop")
-    cl.add_argument("--bad", choices=["meta_talk", "diverged", "collapsed"], default="meta_talk",
+    cl.add_argument("--bad", choices=["meta_talk", "diverged", "collapsed", "control"], default="meta_talk",
                     help="meta_talk: trained with meta talk left in; diverged: the stable adapter with noise weights; "
-                         "collapsed: trained on one stock line")
+                         "collapsed: trained on one stock line; control: a copy of the stable (must not alert)")
+    cl.add_argument("--seed", type=int, default=None,
+                    help="the synthetic users' and prompts' seed (default: the params' seed); adapters unchanged")
     cl.add_argument("--rollout", type=float, default=20.0, help="percent of users on the bad version")
     cl.add_argument("--max-requests", type=int, default=400)
     cl.add_argument("--check-every", type=int, default=10, help="requests between monitoring passes")
+    cl.add_argument("--after-rollback", type=int, default=40, help="requests served after the rollback")
+    cl.add_argument("--no-retrain", action="store_true",
+                    help="detection only: stop after the traffic (no negatives -> next version)")
     cl.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a param")
     cl.set_defaults(func=cmd_demo_closed_loop)
 

@@ -5,6 +5,8 @@
 - "diverged": the stable adapter with its LoRA B matrices replaced by seeded noise (a run that diverged);
 - "collapsed": trained on the clean data with every assistant turn replaced by one stock line in the
   character's voice (mode collapse: the same reply to everyone).
+And the control, "control": a byte copy of the stable adapter under its own version (nothing is wrong with it:
+any alert on it is a false alarm).
 """
 
 from __future__ import annotations
@@ -60,6 +62,23 @@ def diverged_adapter(src: Path, dst_root: Path, noise_std: float, seed: int = 0)
         write_json(tmp / "record.json", {**record, "adapter_version": version, "derived": {
             "from": record["adapter_version"], "lora_B": f"noise, std {noise_std}, seed {seed}",
             "why": "closed-loop demo: a diverged adapter"}})
+        shutil.rmtree(dst, ignore_errors=True)
+        tmp.rename(dst)
+    return version, dst
+
+
+def copy_adapter(src: Path, dst_root: Path) -> tuple[str, Path]:
+    """A byte copy of the adapter at `src` under a version of its own (the closed loop's control): (version,
+    path). Cached."""
+    record = read_json(src / "record.json")
+    version = sha256_json({"control_copy_of": record["adapter_sha256"]})[:12]
+    dst = dst_root / version
+    if not (dst / "adapter_model.safetensors").exists():
+        tmp = dst_root / f".{version}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(src, tmp)
+        write_json(tmp / "record.json", {**record, "adapter_version": version, "derived": {
+            "from": record["adapter_version"], "why": "closed-loop demo: control, the stable's weights unchanged"}})
         shutil.rmtree(dst, ignore_errors=True)
         tmp.rename(dst)
     return version, dst

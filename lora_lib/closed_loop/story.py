@@ -17,6 +17,8 @@ Bad versions (bad.py):
   fail the repetition gate); what the test-size model can show, being too small to learn meta talk
   from a few steps.
 - "collapsed": trained on one stock line in the character's voice for every assistant turn.
+- "control": a byte copy of the stable adapter as the candidate: nothing is wrong with it, so an alert on it is
+  a false alarm (the result's "control" block says whether one fired).
 
 Entry point: `closed_loop_demo(store, ...)`, or `lora demo closed-loop`.
 """
@@ -33,8 +35,11 @@ from pathlib import Path
 from ..config import load_params
 from ..store import read_json, read_jsonl, run_paths, write_json
 from ..tracking import Tracker
-from .bad import collapse_conversations, diverged_adapter, gate_adapter, inject_meta_talk
+from .bad import collapse_conversations, copy_adapter, diverged_adapter, gate_adapter, inject_meta_talk
 from .users import Reader, SyntheticUsers
+
+# The versions the story can put at rollout_percent (bad.py); "control" is the stable's own weights.
+BAD_KINDS: tuple[str, ...] = ("meta_talk", "diverged", "collapsed", "control")
 
 
 def _violation_rates(records: list[dict]) -> dict:
@@ -45,6 +50,25 @@ def _violation_rates(records: list[dict]) -> dict:
         return {"n": 0}
     out = {"n": n, "any": sum(not all(r["gates"].values()) for r in records) / n}
     out.update({g: sum(r["gates"].get(g) is False for r in records) / n for g in GATES})
+    return out
+
+
+def _bad_replies(records: list[dict], version: str) -> list[int]:
+    """Indexes of `version`'s bad replies, as a user would count them: a gate failed, off voice or disfluent
+    (the logged signals), or the same reply it already gave to another prompt (a stock line)."""
+    from ..evaluate.diversity import normalize_reply
+
+    out, given = [], {}
+    for k, r in enumerate(records):
+        if r["adapter_version"] != version:
+            continue
+        sig = r.get("signals") or {}
+        reply = normalize_reply(r["reply"] or "")
+        prompt = next((m["content"] for m in reversed(r.get("messages") or []) if m["role"] == "user"), None)
+        stock = bool(given.get(reply, set()) - {prompt})
+        given.setdefault(reply, set()).add(prompt)
+        if not all(r["gates"].values()) or sig.get("style") is False or sig.get("fluency") is False or stock:
+            out.append(k)
     return out
 
 
@@ -66,19 +90,21 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
                      overrides: dict | None = None, run_id: str = "closed-loop", bad: str = "meta_talk",
                      meta_share: float = 0.8, noise_std: float = 0.01, rollout_percent: float = 20.0,
                      max_requests: int = 400, after_rollback: int = 40, check_every: int = 10,
-                     log=print) -> dict:
+                     traffic_seed: int | None = None, retrain: bool = True, log=print) -> dict:
     """Run the story end to end; write <store>/<character>/<run_id>/closed_loop/ and return its result.
 
     The result records the bad version and its offline gate report, the alert(s), the rollback, the time
     from the first bad reply to the rollback (requests and seconds), violation rates before and after
     it, the negatives, and the new dataset/adapter versions with their gate decision. It is also written
-    into the run's summary.json under "closed_loop".
+    into the run's summary.json under "closed_loop". `traffic_seed` (default: the params' seed) seeds the
+    synthetic users (their names, hence which of them the router sends to the candidate, and their reactions)
+    and the order of the prompts; the adapters do not depend on it. `retrain=False` stops after the traffic
+    (detection only: no next version; new_version says so).
     """
     from .. import stages
     from ..dataset import build_version, eval_prompts, load_version
     from ..engine import Engine
     from ..monitor import (
-        dataset_with_negatives,
         monitor_once,
         read_negatives,
         serve_one,
@@ -89,8 +115,8 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     from ..requestlog import append_request_log
     from ..train import train_adapter
 
-    if bad not in ("meta_talk", "diverged", "collapsed"):
-        raise ValueError(f"bad must be 'meta_talk', 'diverged' or 'collapsed', got {bad!r}")
+    if bad not in BAD_KINDS:
+        raise ValueError(f"bad must be one of {', '.join(map(repr, BAD_KINDS))}, got {bad!r}")
     t_start = time.time()
     store = Path(store).resolve()
     p = load_params(character_id, params_dir=params_dir,
@@ -145,9 +171,12 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
         bad_dataset = build_version(bad_convs, p, parent=good_dataset)["version"]
         rec = train_adapter(p, bad_dataset, progress=False)
         bad_version, bad_path = rec["adapter_version"], paths.adapter_root() / rec["adapter_version"]
-    else:
+    elif bad == "diverged":
         bad_convs, bad_dataset = clean, good_dataset
         bad_version, bad_path = diverged_adapter(paths.adapter_root() / stable, paths.adapter_root(), noise_std, p.seed)
+    else:
+        bad_convs, bad_dataset = clean, good_dataset
+        bad_version, bad_path = copy_adapter(paths.adapter_root() / stable, paths.adapter_root())
     registry.register_adapter(character_id=character_id, version=bad_version, path=str(bad_path),
                               base_model=base_model, dataset_version=bad_dataset, status="candidate",
                               actor="demo", reason=f"closed-loop demo: deliberately bad ({bad})")
@@ -167,14 +196,16 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     signal_fn = signal_fn_for(p) if p.monitor.signals else None
     reader = Reader([m["content"] for c in clean for m in c["messages"] if m["role"] == "assistant"],
                     [m["content"] for c in clean for m in c["messages"] if m["role"] == "user"])
-    users = SyntheticUsers(p.monitor.n_users, reader, seed=p.seed, away_for=3 * p.monitor.retention_window)
+    seed = p.seed if traffic_seed is None else traffic_seed
+    users = SyntheticUsers(p.monitor.n_users, reader, seed=seed, away_for=3 * p.monitor.retention_window)
     reactions: dict[str, Counter] = {}
     log_path, feedback_path = out / "request_log.jsonl", out / "feedback.jsonl"
-    rng = random.Random(p.seed)
+    rng = random.Random(seed)
     records: list[dict] = []
     passes: list[dict] = []
     rollback = None
     rollback_at = None  # index of the first request served after the rollback
+    alert_at = None  # requests served when the first alert on the bad version was raised
     log(f"[{character_id}] traffic: up to {max_requests} requests, monitor every {check_every}")
     for i in range(max_requests):
         user = users.next_user(i)
@@ -198,6 +229,8 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
             res = monitor_once(p.monitor, log_path, out, registry=registry, feedback_path=feedback_path,
                                only_character=character_id)
             passes.append({k: res[k] for k in ("ts", "requests", "alerts", "rollbacks")})
+            if alert_at is None and any(a["adapter_version"] == bad_version for a in res["new_alerts"]):
+                alert_at = i + 1
             done = [rb for rb in res["rollbacks"] if rb["status"] == "rolled back"]
             if done and rollback is None:
                 rollback, rollback_at = done[0], i + 1
@@ -206,8 +239,9 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
             break
 
     # 4. What it took, and what the users saw before and after.
-    from_bad = [k for k, r in enumerate(records) if r["adapter_version"] == bad_version and not all(r["gates"].values())]
+    from_bad = _bad_replies(records, bad_version)
     first_bad = from_bad[0] if from_bad else None
+    first_candidate = next((k for k, r in enumerate(records) if r["adapter_version"] == bad_version), None)
     before = records[:rollback_at] if rollback_at is not None else records
     after = records[rollback_at:] if rollback_at is not None else []
     detection = None
@@ -217,13 +251,70 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
                      "requests": rollback_at - first_bad, "seconds": round(
                          (datetime.fromisoformat(rollback["ts"]) - t_bad).total_seconds(), 2),
                      "bad_replies_served": len(from_bad),
-                     "candidate_requests_before_rollback": sum(r["group"] == "candidate" for r in before)}
+                     "candidate_requests_before_rollback": sum(r["group"] == "candidate" for r in before),
+                     "first_candidate_request": None if first_candidate is None else first_candidate + 1,
+                     "first_alert_after_request": alert_at}
     alerts = read_jsonl(out / "alerts.jsonl") if (out / "alerts.jsonl").exists() else []
 
     # 5. Negatives -> the next dataset version (exclusions re-check the gates that fired) -> train -> gates.
     negatives = read_negatives(out / "negatives.jsonl")
-    log(f"[{character_id}] {len(negatives)} negatives -> next dataset version")
-    nxt = dataset_with_negatives(bad_convs, negatives, p, parent=bad_dataset, gate_fn=gate_fn)
+    log(f"[{character_id}] {len(negatives)} negatives" + (" -> next dataset version" if retrain else ""))
+    if retrain:
+        nxt = _retrain(p, paths, registry, engine, negatives, bad_convs, bad_dataset, gate_fn, eval_set, base_model)
+    else:
+        nxt = {"negatives": {"n": len(negatives)}, "rejected": [],
+               "new_version": {"skipped": "retrain=False (detection only)", "parent_dataset_version": bad_dataset}}
+
+    result = {
+        "character_id": character_id, "run_id": run_id, "bad_kind": bad,
+        "stable": {"adapter_version": stable, "dataset_version": good_dataset, "forced_past_gates": stable_forced},
+        "bad": {"adapter_version": bad_version, "dataset_version": bad_dataset, "gates": bad_gates,
+                "rollout_percent": rollout_percent},
+        "requests": len(records), "check_every": check_every,
+        "alerts": [{k: a.get(k) for k in ("alert_id", "kind", "adapter_version", "group", "metric", "value",
+                                          "baseline", "p_value", "n", "n_baseline", "first_seen")} for a in alerts],
+        "rollback": rollback, "detection": detection, "first_alert_after_request": alert_at,
+        "violation_rates": {"before_rollback": _violation_rates(before), "after_rollback": _violation_rates(after),
+                            "bad_version": _violation_rates([r for r in records if r["adapter_version"] == bad_version]),
+                            "stable_version": _violation_rates([r for r in records if r["adapter_version"] == stable])},
+        "after_rollback_served_by": sorted({str(r["adapter_version"]) for r in after}),
+        "negatives": nxt["negatives"], "excluded_conversations": len(nxt["rejected"]),
+        "exclusion_reasons": dict(Counter(r["reason"] for r in nxt["rejected"])),
+        # No conversation excluded means the same data, hence the same adapter as before.
+        "new_version": {**nxt["new_version"], "same_as_stable": nxt["new_version"].get("adapter_version") == stable},
+        "route_now": registry.get_route(character_id), "monitor_passes": passes,
+        # what the synthetic users did per version (their own reading), and what the monitor measured
+        "reactions": {v: dict(c) for v, c in reactions.items()}, "retention": _retention(out),
+        "wall_seconds": round(time.time() - t_start, 1),
+    }
+    if bad == "control":  # the stable's own weights: an alert on it is a false alarm
+        result["control"] = {"false_alarm": any(a["adapter_version"] == bad_version for a in alerts),
+                             "metrics": sorted({a["metric"] for a in alerts if a["adapter_version"] == bad_version})}
+    write_json(out / "result.json", result)
+    summary_path = paths.run_dir / "summary.json"
+    summary = read_json(summary_path) if summary_path.exists() else {"character_id": character_id, "run_id": run_id}
+    summary["closed_loop"] = {k: result[k] for k in ("bad", "alerts", "rollback", "detection", "violation_rates",
+                                                     "new_version", "negatives", "retention")}
+    write_json(summary_path, summary)
+    return result
+
+
+def _retrain(p, paths, registry, engine, negatives, bad_convs, bad_dataset, gate_fn, eval_set, base_model) -> dict:
+    """The next dataset version from the bad version's data minus its negatives, its adapter, its gates:
+    {"negatives", "rejected", "new_version"}. When the negatives exclude so much that no dataset can be built
+    (a collapsed version's data is its stock line everywhere, and every conversation holds a flagged reply),
+    new_version says so ({"skipped": why, "parent_dataset_version"}): retrain from the stable's data instead."""
+    from ..dataset import DatasetError
+    from ..monitor import dataset_with_negatives
+    from ..train import train_adapter
+
+    character_id = p.character_id
+    try:
+        nxt = dataset_with_negatives(bad_convs, negatives, p, parent=bad_dataset, gate_fn=gate_fn)
+    except DatasetError as exc:
+        return {"negatives": {"n": len(negatives)}, "rejected": [],
+                "new_version": {"skipped": f"the negatives leave no dataset: {exc}",
+                                "parent_dataset_version": bad_dataset}}
     new_rec = train_adapter(p, nxt["manifest"]["version"], progress=False)
     new_version = new_rec["adapter_version"]
     new_path = paths.adapter_root() / new_version
@@ -236,38 +327,9 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     if not known:  # the same data gives the same, already registered (maybe live) adapter: leave its status be
         registry.set_status(character_id, new_version, "approved" if new_gates["passed"] else "rejected",
                             actor="demo", reason="; ".join(new_gates["reasons"]) or "all gates passed")
-
-    result = {
-        "character_id": character_id, "run_id": run_id, "bad_kind": bad,
-        "stable": {"adapter_version": stable, "dataset_version": good_dataset, "forced_past_gates": stable_forced},
-        "bad": {"adapter_version": bad_version, "dataset_version": bad_dataset, "gates": bad_gates,
-                "rollout_percent": rollout_percent},
-        "requests": len(records), "check_every": check_every,
-        "alerts": [{k: a.get(k) for k in ("alert_id", "kind", "adapter_version", "group", "metric", "value",
-                                          "baseline", "p_value", "n", "n_baseline", "first_seen")} for a in alerts],
-        "rollback": rollback, "detection": detection,
-        "violation_rates": {"before_rollback": _violation_rates(before), "after_rollback": _violation_rates(after),
-                            "bad_version": _violation_rates([r for r in records if r["adapter_version"] == bad_version]),
-                            "stable_version": _violation_rates([r for r in records if r["adapter_version"] == stable])},
-        "after_rollback_served_by": sorted({str(r["adapter_version"]) for r in after}),
-        "negatives": nxt["negatives"], "excluded_conversations": len(nxt["rejected"]),
-        "exclusion_reasons": dict(Counter(r["reason"] for r in nxt["rejected"])),
-        "new_version": {"dataset_version": nxt["manifest"]["version"], "parent_dataset_version": bad_dataset,
-                        "adapter_version": new_version, "gates": new_gates,
-                        # No conversation excluded means the same data, hence the same adapter as before.
-                        "same_as_stable": new_version == stable},
-        "route_now": registry.get_route(character_id), "monitor_passes": passes,
-        # what the synthetic users did per version (their own reading), and what the monitor measured
-        "reactions": {v: dict(c) for v, c in reactions.items()}, "retention": _retention(out),
-        "wall_seconds": round(time.time() - t_start, 1),
-    }
-    write_json(out / "result.json", result)
-    summary_path = paths.run_dir / "summary.json"
-    summary = read_json(summary_path) if summary_path.exists() else {"character_id": character_id, "run_id": run_id}
-    summary["closed_loop"] = {k: result[k] for k in ("bad", "alerts", "rollback", "detection", "violation_rates",
-                                                     "new_version", "negatives", "retention")}
-    write_json(summary_path, summary)
-    return result
+    return {"negatives": nxt["negatives"], "rejected": nxt["rejected"],
+            "new_version": {"dataset_version": nxt["manifest"]["version"], "parent_dataset_version": bad_dataset,
+                            "adapter_version": new_version, "gates": new_gates}}
 
 
 def report(store: str | Path, character_id: str) -> dict:

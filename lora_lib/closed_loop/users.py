@@ -65,7 +65,9 @@ class SyntheticUsers:
                  leave_bad: float = 0.5, leave_good: float = 0.08):
         self.rng = random.Random(seed)
         self.reader = reader
-        self.users = [f"sim-user-{i}" for i in range(n_users)]
+        # the seed is in the names: the router buckets users by name, so another seed puts other users on the
+        # candidate (seed 0 keeps the names the monitor stage's replay uses)
+        self.users = [f"sim-user-{i}" if seed == 0 else f"sim-user-s{seed}-{i}" for i in range(n_users)]
         self.away_until: dict[str, int] = {}
         self.read: dict[str, set[str]] = {}
         self.away_for, self.leave_bad, self.leave_good = away_for, leave_bad, leave_good

@@ -2,7 +2,7 @@
 the same held-out prompts, through the generation engine.
 
 The replies go to <evaluate dir>/generations.json under a key: the hash of the adapters' sha256, the base
-model, the prompts and the decoding params. A re-run whose key is unchanged (only a threshold moved)
+model's content (not its path), the prompts and the decoding params. A re-run whose key is unchanged (only a threshold moved)
 reads them back instead of loading the model, and says so.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config import Params
 from ..engine import WEIGHTS_FILE
-from ..models.identity import same_recorded_base
+from ..models.identity import base_identity, same_recorded_base
 from ..store import read_json, sha256_file, sha256_json, write_json
 
 GENERATIONS_FILE = "generations.json"
@@ -104,9 +104,12 @@ def compared_models(registry, character_id: str, version: str, path: str | Path,
 def generation_key(models: Mapping[str, dict | None], base_model: str, prompts: list, neutral_prompts: list,
                    p: Params, probe_prompts: list | None = None) -> str:
     """What the replies depend on: adapter weights, base model, prompts (eval, neutral, persona probes) and
-    decoding (greedy, or temperature/top_p/n_samples/seed)."""
+    decoding (greedy, or temperature/top_p/n_samples/seed).
+
+    The base counts by content (models.identity.base_identity: its files' hashes, or `hub:<id>`), not by
+    path: a copied or moved store reuses its replies, and a base rebuilt in place at the same path does not."""
     return sha256_json({"adapters": {who: m and m["sha256"] for who, m in models.items()},
-                        "base_model": str(base_model), "prompts": prompts, "neutral_prompts": neutral_prompts,
+                        "base_model": base_identity(base_model), "prompts": prompts, "neutral_prompts": neutral_prompts,
                         "probe_prompts": probe_prompts or [], "decoding": decoding_of(p)})
 
 

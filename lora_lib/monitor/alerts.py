@@ -92,15 +92,18 @@ def worse_p_value(x1: int, n1: int, x2: int, n2: int) -> float:
 
 
 def compare_to_stable(flat: pd.DataFrame, *, alpha: float = 0.01, min_requests: int = 20,
-                      min_rate_diff: float = 0.05) -> tuple[list[dict], list[dict]]:
+                      min_rate_diff: float = 0.05,
+                      min_candidate_requests: int | None = None) -> tuple[list[dict], list[dict]]:
     """Candidate vs stable of the same character on the same window, per gate and any gate.
 
-    An alert needs all of: both arms with >= min_requests known outcomes, the candidate's rate at least
+    An alert needs all of: stable with >= min_requests known outcomes and the candidate with >=
+    min_candidate_requests (default: min_requests too), the candidate's rate at least
     min_rate_diff above stable's, and a one-sided Fisher p-value below alpha / len(COMPARED) (Bonferroni:
     five looks at one window must not make noise five times as likely to alert). Returns (alerts,
     comparisons); comparisons holds every tested pair with its p-value, for the notebook's table.
     `flat` comes from flatten(); without a `window` column the whole frame is one window.
     """
+    min_cand = min_requests if min_candidate_requests is None else min_candidate_requests
     alerts, rows = [], []
     if flat is None or len(flat) == 0:
         return alerts, rows
@@ -118,7 +121,7 @@ def compare_to_stable(flat: pd.DataFrame, *, alpha: float = 0.01, min_requests: 
                 x1, n1, x2, n2 = int(c.sum()), len(c), int(s.sum()), len(s)
                 r1 = x1 / n1 if n1 else math.nan
                 r2 = x2 / n2 if n2 else math.nan
-                enough = n1 >= min_requests and n2 >= min_requests
+                enough = n1 >= min_cand and n2 >= min_requests
                 p = worse_p_value(x1, n1, x2, n2) if enough else math.nan
                 fired = bool(enough and r1 - r2 >= min_rate_diff and p < level)
                 row = {"character_id": str(key[0]), "window": window, "adapter_version": str(version),

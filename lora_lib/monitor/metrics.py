@@ -14,7 +14,8 @@ from ..requestlog import is_number, rating_value
 GATES: tuple[str, ...] = ("language", "meta_leak", "repetition", "policy")
 # Per-request outcomes beyond the gates, compared candidate vs stable with the same test: off voice (no style
 # marker), disfluent (under the base model's log-likelihood floor: the offline fluency scorer), repeat (the
-# same reply as one of this version's previous `repeat_window` replies: diversity over a window), left (the
+# same reply as one of this version's previous `repeat_window` replies to another prompt: diversity over a
+# window; the same prompt again may get the same reply, greedy decoding is deterministic), left (the
 # user did not write again within the next `retention_window` requests of the character), down (a thumbs-down
 # among rated replies). Unknown (NaN) where the log has no signal or the window has not passed yet.
 SIGNALS: tuple[str, ...] = ("off_voice", "disfluent", "repeat", "left", "down")
@@ -71,6 +72,14 @@ def _signal(signals: Any, key: str) -> float:
     return math.nan if v is None else float(not v)
 
 
+def _last_user_turn(messages: Any) -> str | None:
+    """The prompt a reply answers (its last user turn, stripped); None when the log does not carry it."""
+    if not isinstance(messages, list):
+        return None
+    turns = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    return turns[-1].strip() if turns and isinstance(turns[-1], str) else None
+
+
 def _signals(df: pd.DataFrame, flat: pd.DataFrame, repeat_window: int, retention_window: int) -> pd.DataFrame:
     """The SIGNALS columns (see there), in log order."""
     from ..evaluate.diversity import normalize_reply
@@ -80,8 +89,9 @@ def _signals(df: pd.DataFrame, flat: pd.DataFrame, repeat_window: int, retention
     flat["v_disfluent"] = [_signal(x, "fluency") for x in sig]
     replies = df["reply"] if "reply" in df.columns else pd.Series([None] * len(df), index=df.index)
     users = df["user_ref"] if "user_ref" in df.columns else pd.Series([None] * len(df), index=df.index)
+    prompts = df["messages"].map(_last_user_turn) if "messages" in df.columns else pd.Series(None, index=df.index)
     order = flat["ts"].sort_values(kind="stable").index
-    recent: dict[str, list[str]] = {}
+    recent: dict[str, list[tuple[str, str | None]]] = {}
     repeat, left = pd.Series(math.nan, index=flat.index), pd.Series(math.nan, index=flat.index)
     by_char_user: dict[tuple, list[int]] = {}
     char_pos: dict[str, list[int]] = {}
@@ -90,8 +100,10 @@ def _signals(df: pd.DataFrame, flat: pd.DataFrame, repeat_window: int, retention
         text = replies.at[ix]
         if isinstance(text, str):
             seen = recent.setdefault(key, [])
-            repeat.at[ix] = float(normalize_reply(text) in seen)
-            seen.append(normalize_reply(text))
+            reply, prompt = normalize_reply(text), prompts.at[ix]
+            # a log without prompts: any equal reply counts
+            repeat.at[ix] = float(any(r == reply and (prompt is None or q != prompt) for r, q in seen))
+            seen.append((reply, prompt))
             del seen[:-repeat_window]
         char = flat.at[ix, "character_id"]
         char_pos.setdefault(char, []).append(ix)

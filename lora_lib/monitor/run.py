@@ -85,7 +85,8 @@ def monitor_once(mp, log_path: str | Path, out_dir: str | Path, *, registry=None
     flat = flatten(df, window=mp.window, repeat_window=mp.repeat_window, retention_window=mp.retention_window,
                    **prices)
     vs_alerts, comparisons = compare_to_stable(flat, alpha=mp.alpha, min_requests=mp.min_requests,
-                                               min_rate_diff=mp.min_rate_diff)
+                                               min_rate_diff=mp.min_rate_diff,
+                                               min_candidate_requests=mp.min_candidate_requests)
     alerts_path = out_dir / "alerts.jsonl"
     firing = threshold_alerts + vs_alerts
     table, fresh = merge_alerts(_read_table(alerts_path), firing, now_s)
