@@ -192,3 +192,31 @@ def test_vllm_one_server_per_base(two_bases, tmp_path):  # noqa: F811
                        timeout=30)
     err = r.json()["error"]
     assert r.status_code == 503 and err["code"] == "base_unavailable" and "serve.vllm_urls" in err["message"]
+
+
+def test_replay_runs_a_candidate_on_another_base_on_that_base(two_bases, tmp_path):  # noqa: F811
+    """The closed loop's replay (monitor.traffic_fns) serves nabi's cross-base candidate on ITS base, as the
+    server's pool does, not on the replay's engine (it generated on the wrong base before)."""
+    from lora_lib.config import load_params
+    from lora_lib.engine import Engine
+    from lora_lib.monitor import traffic_fns
+    from lora_lib.serve.router import Resolution
+
+    from .conftest import ROOT
+
+    a, b = make_store(tmp_path, two_bases)
+    reg = Registry(f"sqlite:///{tmp_path.resolve()}/registry.sqlite")
+    p = load_params("nabi", params_dir=ROOT / "params", overrides={"store": str(tmp_path), "tracking": "none",
+                                                                   "evaluate.max_new_tokens": 6})
+    engine = Engine(a)
+    _, generate_fn, _ = traffic_fns(p, reg, engine)
+    on_b = Resolution("nabi", b, "v2", "candidate", "nabi")
+    on_a = Resolution("nabi", a, "v1", "stable", "nabi")
+    text_b = generate_fn(on_b, HI)[0]
+    other = Engine(b)
+    other.load_adapter("nabi@v2", str(tmp_path / "adapters" / "nabi" / "v2"))
+    assert text_b == other.generate([HI], "nabi@v2", max_new_tokens=6)[0].text
+    assert "nabi@v2" not in engine.adapters  # never loaded onto base A
+    engine.load_adapter("nabi@v1", str(tmp_path / "adapters" / "nabi" / "v1"))
+    assert generate_fn(on_a, HI)[0] == engine.generate([HI], "nabi@v1", max_new_tokens=6)[0].text
+    reg.close()

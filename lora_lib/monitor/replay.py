@@ -15,25 +15,41 @@ from ..store import sha256_json
 def traffic_fns(p, registry, engine) -> tuple[Callable, Callable, Callable]:
     """(resolve_fn, generate_fn, gate_fn) for serve_one/replay of one character's traffic: the real router
     (category fallback), the engine with the routed adapter loaded from the registry by its route owner,
-    and the character's own gate settings."""
+    and the character's own gate settings. A version trained on another base (a rollout to a new base) runs
+    on an engine of its own base, as the server's engine pool would serve it."""
+    from ..engine import Engine
     from ..evaluate.gates import check_reply, gate_kwargs
     from ..evaluate.lm_score import quiet_known_warnings
+    from ..models.identity import find_base, same_recorded_base
     from ..serve.router import resolve
 
     quiet_known_warnings()
 
     base_model = str(p.path(p.base_model))
+    engines = {}  # base path -> Engine, for versions on another base than `engine`'s
+
+    def engine_for(adapter: dict):
+        if same_recorded_base(adapter["base_model"], adapter.get("base_id"), engine.base_model):
+            return engine
+        where = find_base(adapter["base_model"], adapter.get("base_id"), [base_model])
+        if where is None:
+            raise RuntimeError(f"adapter {adapter['character_id']}@{adapter['version']}: its base "
+                               f"{adapter['base_model']!r} is not here")
+        if where not in engines:
+            engines[where] = Engine(where, capacity=engine.capacity)
+        return engines[where]
 
     def resolve_fn(character_id, user):
         return resolve(registry, character_id, user, category=p.character.category, default_base_model=base_model)
 
     def generate_fn(resolution, messages):
-        name = None
+        name, on = None, engine
         if resolution.adapter_version:
             name = f"{resolution.character_id}@{resolution.adapter_version}"
             adapter = registry.get_adapter(resolution.route_owner, resolution.adapter_version)
-            engine.load_adapter(name, adapter["path"])
-        g = engine.generate([messages], name, max_new_tokens=p.evaluate.max_new_tokens)[0]
+            on = engine_for(adapter)
+            on.load_adapter(name, adapter["path"])
+        g = on.generate([messages], name, max_new_tokens=p.evaluate.max_new_tokens)[0]
         return g.text, g.prompt_tokens, g.completion_tokens
 
     def gate_fn(reply):
