@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from .name_frames import frames, might_frame
 from .name_kiwi import _hangul_at, _kiwi_says, _one_word, _tags, _verb_at
 from .name_patterns import (
     _AFTER_NUMBER,
@@ -102,7 +103,8 @@ def might_name(text: str) -> bool:
     # (the chattier "땜에" mostly follows people: "현수 땜에")
     if any(not m.group().endswith("때문에") for m in _POSS_AFTER.finditer(text)):
         return True
-    return any(m.group("v") not in _STOP for rx in (_FULL, _GIVEN_JOSA, _TITLE_AFTER) for m in rx.finditer(text))
+    return any(m.group("v") not in _STOP for rx in (_FULL, _GIVEN_JOSA, _TITLE_AFTER) for m in rx.finditer(text)) \
+        or might_frame(text)
 
 
 def _shape_full(w: str) -> bool:
@@ -187,7 +189,7 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
         e, w = e - 1, w[:2]
     if w in keep or any(w.startswith(k) and len(w) - len(k) <= 1 for k in keep if len(k) >= 2) or len(w) < 2:
         return None  # "나비지" is the character 나비 and a copula
-    if (w in _STOP or (w[-1] in _PLACE_SUFFIX and w[:-1] in _STOP) or (w + "이") in _STOP) and why != "named":
+    if (w in _STOP or (w[-1] in _PLACE_SUFFIX and w[:-1] in _STOP) or (w + "이") in _STOP) and why not in ("named", "frame_f"):
         return None
     if why == "list_p":
         if _kiwi_says(text, s, e) != "NNP" or _ends_in_particle(text, s, e):
@@ -204,6 +206,10 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
         _STRONG_BEFORE.search(text, max(0, s - 16), s) or _STRONG_TITLE.match(text, e))
     says = "NNP" if w.startswith(SURNAMES_2) and _shape_full(w) else _kiwi_says(text, s, e)
     if says == "word" and why in ("ctx", "named", "poss") and _overrides_word(text, s, e, why):
+        says = "NNP"
+    # "하늘이가 전학 왔어", "바다가 반에서 울었어": a frame only persons have overrides a common noun (never a
+    # verb or an adverb: "늦잠 자서 지각", "지금 군대")
+    if says == "word" and why in ("frame_s", "frame_f") and w not in _KIN_GUARD and _noun_at(text, s, e):
         says = "NNP"
     # "아린이가": Kiwi reads a verb stem + ending ("아리"+"ㄴ"), but no verb takes the friendly 이 + a particle
     if says == "word" and why in ("josa", "ctx") and len(w) == 2 and _batchim(w[1]) \
@@ -237,7 +243,7 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
     if public_kept and why != "named" and not _NOT_THE_FAMOUS.search(text, max(0, s - 60), e + 60):
         if _public(w, text, s, e):
             return None
-        if why in ("shape", "josa", "poss"):
+        if why in ("shape", "josa", "poss", "frame", "frame_s", "frame_f"):
             if not talk:  # computed once per line
                 talk.append(_character_talk(text))
             if talk[0]:
@@ -251,6 +257,11 @@ _LIST_GOES_ON = re.compile(r"$|[,/·?!.]|이랑|랑|하고|이하고|와|과|이
 def _ends_in_particle(text: str, s: int, e: int) -> bool:
     w0 = max(0, s - 10)
     return any(te + w0 == e and ts + w0 >= s and tag.startswith("J") for ts, te, tag in _tags(text[w0:e + 8]))
+
+
+def _noun_at(text: str, s: int, e: int) -> bool:
+    w0 = max(0, s - 10)
+    return any(ts + w0 == s and te + w0 == e and tag == "NNG" for ts, te, tag in _tags(text[w0:e + 8]))
 
 
 def _title_talk(text: str, s: int, e: int) -> bool:
@@ -309,6 +320,9 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
         cands[(m.start("v"), m.end("v"))] = "named"
     for m in _POSS_AFTER.finditer(text):  # "은지 결혼식", "현수 땜에"
         cands.setdefault((m.start("v"), m.end("v")), "poss")
+    for s, e, level in frames(text):  # "오늘 예지 만났어", "은혜야 생일 축하해": a person's frame, no cue word
+        if cands.get((s, e)) in (None, "josa", "poss", "frame", "frame_s"):
+            cands[(s, e)] = ("frame", "frame_s", "frame_f")[level] if level or (s, e) not in cands else cands[(s, e)]
     out: list[Span] = []
     for m in _SURNAME_TITLE.finditer(text):  # "박 대리", "김 과장님": the surname alone names the person
         out.append(("NAME", m.start("v"), m.end("v")))
