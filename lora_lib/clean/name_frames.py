@@ -50,7 +50,7 @@ FIRST_TOP = frozenset("서 지 민 수 하 예 도 시 유 은 주 현 준 윤 �
                       "세 해 이 한 선 규 보 효 종 원 용 석 병 기 철 인 초 라 리 로 은 명 광 진 혁 호 형 범 찬 강 대 화 순 옥 춘 "
                       "숙 말 복 금 봉 남 여 단 온 루 시".split())
 LAST_TOP = frozenset("서 윤 우 준 민 아 연 진 원 현 은 희 빈 호 훈 수 영 율 린 인 주 지 하 안 온 결 솔 별 름 나 래 혁 석 철 숙 "
-                     "자 미 경 정 성 환 기 식 규 재 찬 혜 리 오 이 든 람 슬 늘 람 선 순 옥 남 애 열 웅 택 완 한 율 후 유 은 담 "
+                     "자 미 경 정 성 환 기 식 규 재 찬 혜 리 오 이 든 람 슬 늘 선 순 옥 남 애 열 웅 택 완 한 후 유 은 담 비 라 "
                      "겸 건 균 용 범 모 교 상 원 혁 빈 설 화 란 령 윤 휘 해".split())
 
 
@@ -59,9 +59,10 @@ def _batchim(c: str) -> bool:
 
 
 def plausible_given(w: str) -> bool:
-    """Both syllables among the most frequent at their place in given names: a word with no cue around it
-    must look more like a name than names.GIVEN alone asks ("대판", "길상" do not)."""
-    return len(w) == 2 and w[0] in FIRST_TOP and w[1] in LAST_TOP
+    """Both syllables among the most frequent at their place in given names (a one-syllable given name:
+    among the last ones): a word with no cue around it must look more like a name than names.GIVEN alone
+    asks ("대판", "길상", 천자문's "자문" do not)."""
+    return len(w) == 2 and w[0] in FIRST_TOP and w[1] in LAST_TOP or len(w) == 1 and w in LAST_TOP
 
 
 WEAK, STRONG, FRIENDLY = 0, 1, 2
@@ -70,8 +71,8 @@ WEAK, STRONG, FRIENDLY = 0, 1, 2
 def frames(text: str) -> list[tuple[int, int, int]]:
     """(start, end, level) of every plausible given name in a person frame. WEAK: Kiwi must not read
     the word as a common word; STRONG (a particle and a predicate only persons take: "바다가 반에서
-    울었어"): a common noun counts; FRIENDLY (the friendly 이 + a particle, "하늘이가", or a vocative
-    followed by talk to a person, "하늘아 너"): no common noun takes it, so even a stop-listed one counts."""
+    울었어", or a vocative followed by talk to a person, "은혜야 생일 축하해"): a common noun counts; FRIENDLY
+    (the friendly 이 + a particle, "하늘이가"): no common noun takes it, so even a stop-listed one counts."""
     out: list[tuple[int, int, int]] = []
     if _PRED.search(text):
         for m in _CAND.finditer(text):
@@ -86,7 +87,8 @@ def frames(text: str) -> list[tuple[int, int, int]]:
     for m in _VOCATIVE.finditer(text):
         w, p = m.group("v"), m.group("p")
         if (p == "아") == _batchim(w[1]) and plausible_given(w):
-            out.append((m.start("v"), m.end("v"), FRIENDLY))
+            # STRONG, not FRIENDLY: in this chat most vocatives address the character ("나비야 오늘 뭐 했어?")
+            out.append((m.start("v"), m.end("v"), STRONG))
     for rx in (_LIST_COUNT, _LIST_ME):
         for m in rx.finditer(text):
             if plausible_given(m.group("v")):

@@ -28,8 +28,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .name_frames import frames, might_frame
-from .name_kiwi import _hangul_at, _kiwi_says, _one_word, _tags, _verb_at
+from .name_frames import frames, might_frame, plausible_given
+from .name_kiwi import (
+    _ends_in_particle,
+    _hangul_at,
+    _kiwi_says,
+    _nnp_then_particle,
+    _noun_at,
+    _one_word,
+    _tags,
+    _verb_at,
+)
 from .name_patterns import (
     _AFTER_NUMBER,
     _BEFORE_CONTACT,
@@ -49,7 +58,6 @@ from .name_patterns import (
     _LATIN_GIVEN,
     _LIST_NEXT,
     _LIST_PREV,
-    _MEDIA,
     _NAME_AT,
     _NAME_BEFORE_WORD,
     _NAME_WORD_BEFORE,
@@ -61,8 +69,6 @@ from .name_patterns import (
     _POSS_AFTER,
     _PRIVATE_AFTER,
     _PRIVATE_CONTEXT,
-    _PRIVATE_LINE,
-    _PUBLIC_CONTEXT,
     _S2,
     _SPACED,
     _SPACED_S2,
@@ -82,7 +88,8 @@ from .name_patterns import (
     SURNAMES_2,
     pet_name_at,
 )
-from .public_figures import MEDIA_TITLES, PUBLIC_FIGURES_KO
+from .name_public import _character_talk, _public, _public_latin, _title_talk
+from .public_figures import PUBLIC_FIGURES_KO
 
 Span = tuple[str, int, int]
 
@@ -117,29 +124,6 @@ def _shape_full(w: str) -> bool:
 
 def _shape_given(w: str) -> bool:
     return len(w) == 2 and w[0] in GIVEN and w[1] in GIVEN_LAST
-
-
-def _public(name: str, text: str, start: int, end: int) -> bool:
-    """A gazetteer figure talked about as such: no private relation named right next to it, and
-    for a short (given-name-like) entry a public context word in the line or another gazetteer
-    figure of three syllables or more ("춘향이랑 이몽룡 얘기"). A candidate that starts a gazetteer
-    entry counts as that entry ("연산" of "연산군")."""
-    if name not in PUBLIC_FIGURES_KO:
-        longer = [text[start:end + k] for k in (1, 2) if text[start:end + k] in PUBLIC_FIGURES_KO]
-        if not longer:
-            return False
-        name = longer[-1]
-    if _PRIVATE_CONTEXT.search(text, max(0, start - 40), start) or _PRIVATE_AFTER.match(text, end):
-        return False
-    if len(name) >= 3 or _PUBLIC_CONTEXT.search(text):
-        return True
-    words = re.findall(r"(?<![가-힣])[가-힣]{3,5}", text[max(0, start - 60):end + 60])
-    return any(w[:k] in PUBLIC_FIGURES_KO and w[:k] != name for w in words for k in (3, 4, 5) if k <= len(w))
-
-
-def _character_talk(text: str) -> bool:
-    """A line about a drama, film or comic, with no private relation or contact detail in it."""
-    return bool(_MEDIA.search(text)) and not _PRIVATE_LINE.search(text)
 
 
 _PERSON_PARTICLE = re.compile(r"(?:가|한테|에게|랑|하고|이가|이랑|이한테|이하고|이는|이도|이네|께)(?![가-힣])")
@@ -202,6 +186,11 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
         return None
     if why == "shape" and re.match(r"\s?(?:가서|가고|갔|에서|에\s?가|으로|로\s?가|앞바다|해변|항구|시장)", text[e:e + 5]):
         return None  # "주문진 가서 회 먹었어": a place one goes to
+    if why == "shape" and (re.search(re.escape(w) + r"(?:역|동|구청|시청|터미널|공항|사거리|입구|로\s?[0-9])", text)
+                           or not plausible_given(w[2:] if w.startswith(SURNAMES_2) else w[1:]) and w not in PUBLIC_FIGURES_KO):
+        # "신도림 신도림역": the line names the place; "천자문": 자문 reads as no given name (a gazetteer name
+        # is a name: the policy decides whether it stays)
+        return None
     strong = why in ("strong", "list", "named") or why == "ctx" and bool(
         _STRONG_BEFORE.search(text, max(0, s - 16), s) or _STRONG_TITLE.match(text, e))
     says = "NNP" if w.startswith(SURNAMES_2) and _shape_full(w) else _kiwi_says(text, s, e)
@@ -218,6 +207,8 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
     # a full name Kiwi does not read as one word either way, with a person particle after it, counts
     if why == "shape" and says == "" and _PERSON_AFTER.match(text, e):
         says = "NNP"
+    if why == "shape" and says == "NNP" and _nnp_then_particle(text, s, e):
+        return None  # "소녀의 정인은": Kiwi's proper noun ends where a particle starts; no full name
     if says == "oov":  # an unknown word: a name when shaped like one
         says = "NNP" if _shape_full(w) or (why != "shape" and _shape_given(w)) or why == "named" else ""
     # a full name after a title or a name word ("김순례님", "배숙자 여사님", "예금주 김경호"), or in a
@@ -254,25 +245,6 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
 _LIST_GOES_ON = re.compile(r"$|[,/·?!.]|이랑|랑|하고|이하고|와|과|이나|나(?![가-힣])|\s(?:중에|중|둘|셋|넷|다|모두|같이|함께|이렇게|셋이|넷이|둘이)(?![가-힣])")
 
 
-def _ends_in_particle(text: str, s: int, e: int) -> bool:
-    w0 = max(0, s - 10)
-    return any(te + w0 == e and ts + w0 >= s and tag.startswith("J") for ts, te, tag in _tags(text[w0:e + 8]))
-
-
-def _noun_at(text: str, s: int, e: int) -> bool:
-    w0 = max(0, s - 10)
-    return any(ts + w0 == s and te + w0 == e and tag == "NNG" for ts, te, tag in _tags(text[w0:e + 8]))
-
-
-def _title_talk(text: str, s: int, e: int) -> bool:
-    """A known work is named near the name ("슬램덩크 강백호") and no private relation stands right before it."""
-    near = text[max(0, s - 80):e + 80]
-    if not any(t in near for t in MEDIA_TITLES):
-        return False
-    m = _PRIVATE_CONTEXT.search(text, max(0, s - 40), s)  # "짱구 엄마 이름 봉미선": a name word alone is no relation
-    return not m or bool(re.match(r"(?:이름|성함|존함|성명|본명|실명)", m.group()))
-
-
 def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) -> list[Span]:
     """(NAME, start, end) for every private person's name in `text`; `keep` are names that stay
     (the card's character names); `public_kept` keeps gazetteer figures talked about as such."""
@@ -291,8 +263,8 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
                 and not _verb_at(text, m.start("v")) \
                 and not m.group("v").startswith(tuple(_NAME_WORD_STOP))
             cands[(m.start("v"), m.end("v"))] = "named" if named else "ctx"
-    for m in _NAMED_AS.finditer(text):  # "세종이라는 친구": introduced as a person
-        if not pet_name_at(text, m.start("v")):
+    for m in _NAMED_AS.finditer(text):  # "세종이라는 친구": introduced as a person ("알려달라는 사람": a verb, quoted)
+        if not pet_name_at(text, m.start("v")) and not _verb_at(text, m.start("v")):
             cands[(m.start("v"), m.end("v"))] = "named"
     for rx in (_AFTER_NUMBER, _BEFORE_EMAIL):  # "…1928440 이지훈으로", "김은비 eunbi.k@…"
         for m in rx.finditer(text):
@@ -338,8 +310,11 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
             out.append(("NAME", m.start("v"), m.end("v")))
     if _HAS_LATIN.search(text):
         for m in _LATIN.finditer(text):
-            if _LATIN_CAPS.match(m.group("v")) or _PRIVATE_CONTEXT.search(text, max(0, m.start("v") - 40), m.start("v")) \
-                    or re.match(r"\s?(?:씨|님|선배|이가|가|는|한테|라고|이라고)", text[m.end("v"):]):
+            private = _PRIVATE_CONTEXT.search(text, max(0, m.start("v") - 40), m.start("v")) \
+                or re.match(r"\s?(?:씨|님|선배|이가|가|는|한테|라고|이라고)", text[m.end("v"):])
+            if public_kept and not private and _public_latin(m.group("v")):
+                continue  # "Son Heung-min scored again"
+            if _LATIN_CAPS.match(m.group("v")) or private:
                 out.append(("NAME", m.start("v"), m.end("v")))
         out += [("NAME", m.start("v"), m.end("v")) for m in (*_WESTERN.finditer(text), *_WESTERN_NAME.finditer(text))]
         out += [("NAME", m.start("v"), m.end("v")) for m in _LATIN_GIVEN.finditer(text) if _romanised_name(m.group("v"))]

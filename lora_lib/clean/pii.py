@@ -21,6 +21,7 @@ numbers (1588-xxxx) stay. ko-pii's PERSON detector is not used: on chat it fired
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -281,6 +282,7 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
                     and (m.re is _NAME_INTRO or _kiwi._kiwi_says(text, m.start("v"), m.end("v")) != "word"):
                 end = m.end("v") - (m.group("v").endswith("야") and _names._shape_given(m.group("v")[:2]))  # "진주야": vocative
                 spans.append(("NAME", m.start("v"), end))
+    spans = [sp for sp in spans if not _not_personal(sp, text)]
     # Longest span wins where two overlap; known values first, so a nickname is {{user}}.
     spans.sort(key=lambda s: (s[1], -(s[2] - s[1]), s[0] != "USER"))
     out: list[tuple[str, int, int]] = []
@@ -295,6 +297,27 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
             continue
         out.append(span)
     return out
+
+
+# Role mailboxes (RFC 2142 and their everyday kin) belong to an office, not a person: "help@coupang.com".
+_ROLE_MAILBOX = re.compile(r"(?:no-?reply|do-?not-?reply|donotreply|help|helpdesk|support|info|contact|cs|service|customer|admin|"
+                           r"webmaster|postmaster|hostmaster|abuse|security|sales|marketing|recruit|recruiting|jobs|careers|hr|"
+                           r"press|privacy|billing|newsletter|notice|notification|notifications|mailer-daemon)", re.IGNORECASE)
+
+
+def _not_personal(span: tuple[str, int, int], text: str) -> bool:
+    """A finding that names no person: a role mailbox, a private or loopback IP address (a home router's
+    192.168.0.1 is every home router's)."""
+    label, s, e = span
+    if label == "EMAIL" and "@" in text[s:e]:
+        return bool(_ROLE_MAILBOX.fullmatch(text[s:e].split("@", 1)[0].strip()))
+    if label == "IP":
+        try:
+            ip = ipaddress.ip_address(text[s:e].strip())
+        except ValueError:
+            return False
+        return ip.is_private or ip.is_loopback or ip.is_unspecified
+    return False
 
 
 def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence[str] = (),

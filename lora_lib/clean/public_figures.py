@@ -53,6 +53,23 @@ MORE = """
 """
 PUBLIC_FIGURES_KO = frozenset((HISTORICAL + SPORTS + ENTERTAINMENT + WRITERS + FICTIONAL + MORE).split())
 
+# The same kind of figures as the international press spells them (surname first or last, hyphen or not);
+# compared lower-cased with spaces and hyphens removed: "Son Heung-min", "Heungmin Son".
+_LATIN = """
+Son Heung-min|Park Ji-sung|Cha Bum-kun|Lee Kang-in|Kim Min-jae|Hwang Hee-chan|Hwang In-beom|Ki Sung-yueng|Kim Yuna|Kim Yu-na|
+Park Tae-hwan|Ryu Hyun-jin|Park Chan-ho|Choo Shin-soo|Lee Seung-yuop|Kim Ha-seong|Lee Jung-hoo|Kim Yeon-koung|Park Se-ri|
+Park In-bee|Ko Jin-young|An Se-young|Hwang Sun-woo|Lee Sang-hyeok|Bong Joon-ho|Park Chan-wook|Song Kang-ho|Lee Jung-jae|
+Lee Byung-hun|Jun Ji-hyun|Bae Doona|Youn Yuh-jung|Ma Dong-seok|Gong Yoo|Hyun Bin|Son Ye-jin|Song Hye-kyo|Song Joong-ki|
+Park Seo-joon|Lee Min-ho|Kim Soo-hyun|Han Kang|Ban Ki-moon|Moon Jae-in|Yoon Suk-yeol|Lee Jae-myung|Park Geun-hye|
+Kim Dae-jung|Roh Moo-hyun|Lee Myung-bak|Syngman Rhee|Park Chung-hee|Kim Jong-un|Kim Jong-il|Kim Il-sung|Lee Soon-shin|
+Yi Sun-sin|Kim Koo|Ahn Jung-geun|Yu Gwan-sun|Kim Tae-hyung|Jeon Jung-kook|Park Ji-min|Kim Nam-joon|Min Yoon-gi|Jung Ho-seok|
+Kim Seok-jin|Kim Ji-soo|Jennie Kim|Lalisa Manoban|Roseanne Park|Lee Ji-eun|Kwon Ji-yong|Cha Eun-woo|Kang Daniel
+"""
+PUBLIC_FIGURES_LATIN = frozenset(
+    form for name in _LATIN.replace("\n", "").split("|") if name.strip()
+    for form in (name.strip(), " ".join(reversed(name.strip().split(" ", 1))))
+    for form in [form.lower().replace("-", "").replace(" ", "")])
+
 # Titles of widely known dramas, films, webtoons, anime and games (general knowledge, not a licensed
 # list), comma-separated: a name in a line that names one of these is a character talked about as
 # such unless a private relation is named right before it (names.py).
