@@ -36,6 +36,7 @@ from .name_kiwi import (
     _nnp_then_particle,
     _noun_at,
     _one_word,
+    _split_after_surname,
     _tags,
     _verb_at,
 )
@@ -206,6 +207,12 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
         says = "NNP"
     # a full name Kiwi does not read as one word either way, with a person particle after it, counts
     if why == "shape" and says == "" and _PERSON_AFTER.match(text, e):
+        says = "NNP"
+    # a surname and a given part that reads as one, which Kiwi splits ("맹"+"지혜", "정"+"다빈") without
+    # reading the whole as one word, a verb or an ending ("강아지", "허전해"): a full name; not the unit
+    # after a building number ("18-2 반지하")
+    if why == "shape" and says in ("word", "") and len(w) == 3 and plausible_given(w[1:]) and not _one_word(text, s, e) \
+            and _split_after_surname(text, s, e) and not re.search(r"[0-9]\s?$", text[max(0, s - 3):s]):
         says = "NNP"
     if why == "shape" and says == "NNP" and _nnp_then_particle(text, s, e):
         return None  # "소녀의 정인은": Kiwi's proper noun ends where a particle starts; no full name
