@@ -100,3 +100,8 @@ def might_frame(text: str) -> bool:
     """The cheap pre-check for frames: False means no frame can be found in `text`."""
     return bool(_PRED.search(text) and any(_AFTER.match(text, m.end()) for m in _CAND.finditer(text))
                 or _VOCATIVE.search(text) or _LIST_COUNT.search(text) or _LIST_ME.search(text))
+
+
+def person_frame_after(text: str, end: int) -> bool:
+    """A predicate that takes a person follows text[:end] in the same clause ("dohyun kim 만났음")."""
+    return _AFTER.match(text, end) is not None

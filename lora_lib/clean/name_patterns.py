@@ -131,7 +131,8 @@ _TITLE_AFTER = re.compile(rf"(?<![가-힣0-9])(?P<v>{_G}{_GL})(?:\s|이\s?(?=형
 # A name right before a phone number ("송지아 010-3382-9174"), or before its owner's contact
 # details ("지호 메일 …", "민지 번호 알아?").
 _BEFORE_PHONE = re.compile(r"(?<![가-힣0-9])(?P<v>[가-힣]{2,4})\s{0,2}[:：/,]?\s{0,2}(?=(?:\+82|01[016789]|공일공|영일영)[\s\-.]?[0-9공영일이삼사오육륙칠팔구])")
-_BEFORE_CONTACT = re.compile(r"(?<![가-힣0-9])(?P<v>[가-힣]{2,4})\s(?:메일|이메일|번호|폰번호|폰번|전번|연락처|카톡|인스타|계좌|주소)(?![가-힣])")
+_BEFORE_CONTACT = re.compile(r"(?<![가-힣0-9])(?P<v>[가-힣]{2,4})\s(?:메일|이메일|번호|폰번호|폰번|전번|연락처|카톡|인스타|계좌|주소)"
+                             r"(?:야|이야|임|이에요|예요|이고|인데|는|은|가|이|를|을|도|좀)?(?![가-힣])")  # "민지 번호야"
 # Names in a list, written next to a name found: "혜린 수진 미나랑", "이영순 박만석", "예준, 예서".
 _LIST_NEXT = re.compile(r"(?:\s|,\s?|/\s?|·|(?:이랑|랑|하고|이하고|와|과|이나|나)\s)(?P<v>[가-힣]{2,4}?)(?=이랑|랑|하고|이하고|이야|야|이가|이는|이도|가|는|도|,|/|·|\s|$|[!?.~)])")
 _LIST_PREV = re.compile(r"(?<![가-힣0-9])(?P<v>[가-힣]{2,4})(?:\s|,\s?|/\s?|·)$")
@@ -206,3 +207,5 @@ _WESTERN_GIVEN = (r"James|John|Robert|Michael|David|William|Richard|Joseph|Thoma
 _WESTERN_NAME = re.compile(rf"(?<![A-Za-z])(?P<v>(?:{_WESTERN_GIVEN})\s(?:{_ROM_SURNAME}))(?![A-Za-z])")
 # "하늘이 오빠가 군대 갔어": a given name, the friendly 이 and a kinship title, opening a sentence.
 _KIN_OPENING = re.compile(r"(?:^|(?<=[.!?~ㅋㅎㅠ]\s))(?P<v>[가-힣][각-힣])이\s?(?:오빠|언니|누나|형)(?:가|이|는|은|한테|랑|네|도)?(?![가-힣])")
+# A surname with 씨 written together: "김씨 아저씨", "박씨네" (피씨 is a PC, so 피 is left out here).
+_SURNAME_SSI = re.compile(rf"(?<![가-힣A-Za-z])(?P<v>[{SURNAMES_1.replace('피', '')}])씨(?=[^가-힣]|$|\s|가|는|네|한테|랑|도|의|가게|집|아저씨|아줌마)")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .name_frames import frames, might_frame, plausible_given
+from .name_frames import frames, might_frame, person_frame_after, plausible_given
 from .name_kiwi import (
     _ends_in_particle,
     _hangul_at,
@@ -78,6 +78,7 @@ from .name_patterns import (
     _STOP,
     _STRONG_BEFORE,
     _STRONG_TITLE,
+    _SURNAME_SSI,
     _SURNAME_TITLE,
     _TITLE_AFTER,
     _TITLES,
@@ -100,7 +101,7 @@ _LATIN_THEN_HANGUL = re.compile(r"[A-Za-z]\s?[가-힣]")
 
 def might_name(text: str) -> bool:
     """The cheap pre-check: False means the line cannot hold a name these rules would mask."""
-    if _CONTEXT_WORD.search(text) or _SPACED.search(text) or _SURNAME_TITLE.search(text) \
+    if _CONTEXT_WORD.search(text) or _SPACED.search(text) or _SURNAME_TITLE.search(text) or _SURNAME_SSI.search(text) \
             or (_HAS_LATIN.search(text) and (_LATIN.search(text) or _WESTERN.search(text) or _WESTERN_NAME.search(text))) \
             or _BEFORE_CONTACT.search(text) or _BEFORE_PHONE.search(text) or _NAMED_AS.search(text) \
             or _SPACED_S2.search(text) or ("@" in text and _BEFORE_EMAIL.search(text)) \
@@ -303,7 +304,7 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
         if cands.get((s, e)) in (None, "josa", "poss", "frame", "frame_s"):
             cands[(s, e)] = ("frame", "frame_s", "frame_f")[level] if level or (s, e) not in cands else cands[(s, e)]
     out: list[Span] = []
-    for m in _SURNAME_TITLE.finditer(text):  # "박 대리", "김 과장님": the surname alone names the person
+    for m in (*_SURNAME_TITLE.finditer(text), *_SURNAME_SSI.finditer(text)):  # "박 대리", "김 과장님", "김씨 아저씨"
         out.append(("NAME", m.start("v"), m.end("v")))
     for m in _SPACED_S2.finditer(text):  # "선우 은정님"; "사공 선배" is a surname and a title
         if all(c in GIVEN for c in m.group("v")[3:]) and m.group("v").replace(" ", "") not in keep \
@@ -317,8 +318,10 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
             out.append(("NAME", m.start("v"), m.end("v")))
     if _HAS_LATIN.search(text):
         for m in _LATIN.finditer(text):
+            # ... or a person's frame after it ("dohyun kim 만났음", "ji-hoon 이랑")
             private = _PRIVATE_CONTEXT.search(text, max(0, m.start("v") - 40), m.start("v")) \
-                or re.match(r"\s?(?:씨|님|선배|이가|가|는|한테|라고|이라고)", text[m.end("v"):])
+                or re.match(r"\s?(?:씨|님|선배|이가|가|는|한테|라고|이라고|이랑|랑|하고)", text[m.end("v"):]) \
+                or person_frame_after(text, m.end("v"))
             if public_kept and not private and _public_latin(m.group("v")):
                 continue  # "Son Heung-min scored again"
             if _LATIN_CAPS.match(m.group("v")) or private:
