@@ -26,12 +26,12 @@ SETS = {
     # 0.819, precision 0.946, keep-rate 0.961; NAME .757, PHONE .918, EMAIL .952, ADDRESS .756, HANDLE .792, ID .875,
     # USER .929. After round 3 (held out, pii3 at d7760d7): recall 0.874, precision 0.950, keep-rate 0.961; NAME .807
     # (176/218), PHONE .918, EMAIL .952, ADDRESS .933, HANDLE .917, ID .896, USER .952; precision NAME 182/190, USER
-    # 42/51, EMAIL 42/45. After round 4 (tuned on): recall 0.917 (451/492), precision 0.994 (461/464), keep-rate 0.996
-    # (463/465); NAME .904 (197/218), PHONE .918, EMAIL .952, ADDRESS .933, HANDLE .917, ID .896, USER .952; precision
-    # NAME 205/206, USER 42/43, EMAIL 42/42. ko-pii alone: 0.321 / 0.728 / 0.946. The goal is not reached.
+    # 42/51, EMAIL 42/45. After round 4 (tuned on, pii4 at c3812d4): recall 0.923 (454/492), precision 0.994 (464/467),
+    # keep-rate 0.996 (463/465); NAME .917 (200/218), PHONE .918, EMAIL .952, ADDRESS .933, HANDLE .917, ID .896, USER
+    # .952; precision NAME 208/209, USER 42/43, EMAIL 42/42. ko-pii alone: 0.321 / 0.728 / 0.946. The goal is not reached.
     "holdout3": dict(path=pii_eval.HOLDOUT_SET, lines=722, negatives=279,
-                     recall=0.91, precision=0.99, keep_rate=0.99,
-                     per_kind={"NAME": 0.90, "PHONE": 0.91, "EMAIL": 0.95, "ADDRESS": 0.93, "HANDLE": 0.91,
+                     recall=0.92, precision=0.99, keep_rate=0.99,
+                     per_kind={"NAME": 0.91, "PHONE": 0.91, "EMAIL": 0.95, "ADDRESS": 0.93, "HANDLE": 0.91,
                                "ID": 0.89, "USER": 0.95}),
     # Tuning-set floors since round 3 (branch pii3): recall 0.958 (484/505), precision 0.992 (507/511),
     # keep-rate 0.997 (680/682); by kind NAME .919 (193/210), PHONE 1 (64/64), EMAIL .978 (44/45), ADDRESS 1 (42/42),
