@@ -6,8 +6,8 @@ Used by evaluate (offline replies), serve (the in-process backend) and the close
 
 from .batcher import Batcher, Job
 from .decoding import Generation, Sampling
-from .engine import BASE, WEIGHTS_FILE, AdapterLoadError, AdapterSpec, Engine
+from .engine import BASE, WEIGHTS_FILE, AdapterLoadError, AdapterSpec, Engine, check_weights
 from .pool import BaseLoadError, EnginePool, Lease
 
 __all__ = ["BASE", "WEIGHTS_FILE", "AdapterLoadError", "AdapterSpec", "BaseLoadError", "Batcher", "Engine",
-           "EnginePool", "Generation", "Job", "Lease", "Sampling"]
+           "EnginePool", "Generation", "Job", "Lease", "Sampling", "check_weights"]

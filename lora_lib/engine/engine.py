@@ -47,6 +47,18 @@ class AdapterSpec:
 
 
 
+def check_weights(name: str, path: str | Path, sha256: str | None) -> None:
+    """AdapterLoadError unless `path` holds the weights file and (with `sha256`) it hashes to it."""
+    weights = Path(path) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise AdapterLoadError(f"adapter {name}: no {WEIGHTS_FILE} in {path}")
+    if sha256 is not None:
+        actual = sha256_file(weights)
+        if actual != sha256:
+            raise AdapterLoadError(f"adapter {name}: {weights} has sha256 {actual[:12]}…, the registry "
+                                   f"says {sha256[:12]}…: refusing modified weights")
+
+
 class Engine:
     def __init__(self, base_model: str | Path, *, dtype=None, capacity: int = 8, batched_lora: bool = True):
         import torch
@@ -90,14 +102,7 @@ class Engine:
             if name in self.adapters:
                 self.adapters.move_to_end(name)
                 return False
-            weights = Path(path) / WEIGHTS_FILE
-            if not weights.is_file():
-                raise AdapterLoadError(f"adapter {name}: no {WEIGHTS_FILE} in {path}")
-            if sha256 is not None:
-                actual = sha256_file(weights)
-                if actual != sha256:
-                    raise AdapterLoadError(f"adapter {name}: {weights} has sha256 {actual[:12]}…, the registry "
-                                           f"says {sha256[:12]}…: refusing modified weights")
+            check_weights(name, path, sha256)
             try:
                 if isinstance(self.model, PeftModel):
                     self.model.load_adapter(str(path), adapter_name=name)

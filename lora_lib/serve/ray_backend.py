@@ -26,8 +26,7 @@ from collections import Counter, OrderedDict
 from concurrent.futures import Future
 from pathlib import Path
 
-from ..engine import WEIGHTS_FILE, AdapterLoadError, Job
-from ..store import sha256_file
+from ..engine import AdapterLoadError, Job, check_weights
 
 REPLICA_HEADER = "x-lora-replica"
 
@@ -155,14 +154,7 @@ class RayServeBackend:
             if name in self.adapters:
                 self.adapters.move_to_end(name)
                 return False
-        weights = Path(path) / WEIGHTS_FILE
-        if not weights.is_file():
-            raise AdapterLoadError(f"adapter {name}: no {WEIGHTS_FILE} in {path}")
-        if sha256 is not None:
-            actual = sha256_file(weights)
-            if actual != sha256:
-                raise AdapterLoadError(f"adapter {name}: {weights} has sha256 {actual[:12]}…, the registry "
-                                       f"says {sha256[:12]}…: refusing modified weights")
+        check_weights(name, path, sha256)
         with self._lock:
             self.adapters[name] = str(path)
             while len(self.adapters) > self.capacity:
