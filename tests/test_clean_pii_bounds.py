@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from lora_lib.clean import names, numerals, pii, pii_patterns
+from lora_lib.clean import name_frames, names, numerals, pii, pii_patterns
 
 ADVERSARIAL = {
     "digits": "0123456789",
@@ -24,12 +24,13 @@ ADVERSARIAL = {
     "emoji": "😀🎉❤️👍",
     "lone_jamo": "ㄱㄴㄷㅏㅑㅓ",
     "handles": "인스타 아이디 @a_b. ",
+    "person_frames": "민서도 같이 왔어 은혜야 생일 현우, 도윤 셋이랑 ",
 }
 
 
 def _patterns() -> list[tuple[str, re.Pattern]]:
     out = []
-    for mod in (pii, pii_patterns, names, numerals):
+    for mod in (pii, pii_patterns, names, name_frames, numerals):
         for name, value in vars(mod).items():
             if isinstance(value, re.Pattern):
                 out.append((f"{mod.__name__.rsplit('.', 1)[-1]}.{name}", value))
@@ -71,7 +72,7 @@ def test_each_pattern_is_linear_on_adversarial_input(name, pat):
     assert ratio < 30, f"{name} on {kind}: 100 kB took {ratio:.0f}x the time of 10 kB ({seconds:.3f} s)"
 
 
-@pytest.mark.parametrize("kind", ["digits", "hangul_names", "mixed_scripts", "lone_jamo", "digits_separated"])
+@pytest.mark.parametrize("kind", ["digits", "hangul_names", "mixed_scripts", "lone_jamo", "digits_separated", "person_frames"])
 def test_redact_survives_and_is_linear(kind):
     unit = ADVERSARIAL[kind]
 

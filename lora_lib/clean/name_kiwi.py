@@ -91,3 +91,28 @@ def _one_word(text: str, s: int, e: int) -> bool:
 def _verb_at(text: str, s: int) -> bool:
     w0 = max(0, s - 10)
     return any(ts + w0 == s and tag.split("-")[0] in ("VV", "VA") for ts, _, tag in _tags(text[w0:s + 10]))
+
+
+def _ends_in_particle(text: str, s: int, e: int) -> bool:
+    w0 = max(0, s - 10)
+    return any(te + w0 == e and ts + w0 >= s and tag.startswith("J") for ts, te, tag in _tags(text[w0:e + 8]))
+
+
+def _nnp_then_particle(text: str, s: int, e: int) -> bool:
+    """Kiwi's proper noun at `s` ends before `e` and a particle follows it ("정인"+"은")."""
+    w0 = max(0, s - 10)
+    toks = [(ts + w0, te + w0, tag) for ts, te, tag in _tags(text[w0:e + 8])]
+    ends = {te for ts, te, tag in toks if ts == s and tag == "NNP" and te < e}
+    return any(ts in ends and tag.startswith("J") for ts, _, tag in toks)
+
+
+def _noun_at(text: str, s: int, e: int) -> bool:
+    w0 = max(0, s - 10)
+    return any(ts + w0 == s and te + w0 == e and tag == "NNG" for ts, te, tag in _tags(text[w0:e + 8]))
+
+
+def _split_after_surname(text: str, s: int, e: int) -> bool:
+    """Kiwi ends a token after the first syllable of text[s:e] (the surname) and no token crosses that cut."""
+    w0 = max(0, s - 10)
+    toks = [(ts + w0, te + w0) for ts, te, _ in _tags(text[w0:e + 8])]
+    return any(te == s + 1 for _, te in toks) and not any(ts <= s < s + 1 < te for ts, te in toks)

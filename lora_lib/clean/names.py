@@ -28,7 +28,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .name_kiwi import _hangul_at, _kiwi_says, _one_word, _tags, _verb_at
+from .name_frames import frames, might_frame, person_frame_after, plausible_given
+from .name_kiwi import (
+    _ends_in_particle,
+    _hangul_at,
+    _kiwi_says,
+    _nnp_then_particle,
+    _noun_at,
+    _one_word,
+    _split_after_surname,
+    _tags,
+    _verb_at,
+)
 from .name_patterns import (
     _AFTER_NUMBER,
     _BEFORE_CONTACT,
@@ -48,7 +59,6 @@ from .name_patterns import (
     _LATIN_GIVEN,
     _LIST_NEXT,
     _LIST_PREV,
-    _MEDIA,
     _NAME_AT,
     _NAME_BEFORE_WORD,
     _NAME_WORD_BEFORE,
@@ -60,8 +70,6 @@ from .name_patterns import (
     _POSS_AFTER,
     _PRIVATE_AFTER,
     _PRIVATE_CONTEXT,
-    _PRIVATE_LINE,
-    _PUBLIC_CONTEXT,
     _S2,
     _SPACED,
     _SPACED_S2,
@@ -70,6 +78,7 @@ from .name_patterns import (
     _STOP,
     _STRONG_BEFORE,
     _STRONG_TITLE,
+    _SURNAME_SSI,
     _SURNAME_TITLE,
     _TITLE_AFTER,
     _TITLES,
@@ -81,7 +90,8 @@ from .name_patterns import (
     SURNAMES_2,
     pet_name_at,
 )
-from .public_figures import MEDIA_TITLES, PUBLIC_FIGURES_KO
+from .name_public import _character_talk, _public, _public_latin, _title_talk
+from .public_figures import PUBLIC_FIGURES_KO
 
 Span = tuple[str, int, int]
 
@@ -91,7 +101,7 @@ _LATIN_THEN_HANGUL = re.compile(r"[A-Za-z]\s?[가-힣]")
 
 def might_name(text: str) -> bool:
     """The cheap pre-check: False means the line cannot hold a name these rules would mask."""
-    if _CONTEXT_WORD.search(text) or _SPACED.search(text) or _SURNAME_TITLE.search(text) \
+    if _CONTEXT_WORD.search(text) or _SPACED.search(text) or _SURNAME_TITLE.search(text) or _SURNAME_SSI.search(text) \
             or (_HAS_LATIN.search(text) and (_LATIN.search(text) or _WESTERN.search(text) or _WESTERN_NAME.search(text))) \
             or _BEFORE_CONTACT.search(text) or _BEFORE_PHONE.search(text) or _NAMED_AS.search(text) \
             or _SPACED_S2.search(text) or ("@" in text and _BEFORE_EMAIL.search(text)) \
@@ -102,7 +112,8 @@ def might_name(text: str) -> bool:
     # (the chattier "땜에" mostly follows people: "현수 땜에")
     if any(not m.group().endswith("때문에") for m in _POSS_AFTER.finditer(text)):
         return True
-    return any(m.group("v") not in _STOP for rx in (_FULL, _GIVEN_JOSA, _TITLE_AFTER) for m in rx.finditer(text))
+    return any(m.group("v") not in _STOP for rx in (_FULL, _GIVEN_JOSA, _TITLE_AFTER) for m in rx.finditer(text)) \
+        or might_frame(text)
 
 
 def _shape_full(w: str) -> bool:
@@ -115,29 +126,6 @@ def _shape_full(w: str) -> bool:
 
 def _shape_given(w: str) -> bool:
     return len(w) == 2 and w[0] in GIVEN and w[1] in GIVEN_LAST
-
-
-def _public(name: str, text: str, start: int, end: int) -> bool:
-    """A gazetteer figure talked about as such: no private relation named right next to it, and
-    for a short (given-name-like) entry a public context word in the line or another gazetteer
-    figure of three syllables or more ("춘향이랑 이몽룡 얘기"). A candidate that starts a gazetteer
-    entry counts as that entry ("연산" of "연산군")."""
-    if name not in PUBLIC_FIGURES_KO:
-        longer = [text[start:end + k] for k in (1, 2) if text[start:end + k] in PUBLIC_FIGURES_KO]
-        if not longer:
-            return False
-        name = longer[-1]
-    if _PRIVATE_CONTEXT.search(text, max(0, start - 40), start) or _PRIVATE_AFTER.match(text, end):
-        return False
-    if len(name) >= 3 or _PUBLIC_CONTEXT.search(text):
-        return True
-    words = re.findall(r"(?<![가-힣])[가-힣]{3,5}", text[max(0, start - 60):end + 60])
-    return any(w[:k] in PUBLIC_FIGURES_KO and w[:k] != name for w in words for k in (3, 4, 5) if k <= len(w))
-
-
-def _character_talk(text: str) -> bool:
-    """A line about a drama, film or comic, with no private relation or contact detail in it."""
-    return bool(_MEDIA.search(text)) and not _PRIVATE_LINE.search(text)
 
 
 _PERSON_PARTICLE = re.compile(r"(?:가|한테|에게|랑|하고|이가|이랑|이한테|이하고|이는|이도|이네|께)(?![가-힣])")
@@ -187,7 +175,7 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
         e, w = e - 1, w[:2]
     if w in keep or any(w.startswith(k) and len(w) - len(k) <= 1 for k in keep if len(k) >= 2) or len(w) < 2:
         return None  # "나비지" is the character 나비 and a copula
-    if (w in _STOP or (w[-1] in _PLACE_SUFFIX and w[:-1] in _STOP) or (w + "이") in _STOP) and why != "named":
+    if (w in _STOP or (w[-1] in _PLACE_SUFFIX and w[:-1] in _STOP) or (w + "이") in _STOP) and why not in ("named", "frame_f"):
         return None
     if why == "list_p":
         if _kiwi_says(text, s, e) != "NNP" or _ends_in_particle(text, s, e):
@@ -200,10 +188,19 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
         return None
     if why == "shape" and re.match(r"\s?(?:가서|가고|갔|에서|에\s?가|으로|로\s?가|앞바다|해변|항구|시장)", text[e:e + 5]):
         return None  # "주문진 가서 회 먹었어": a place one goes to
+    if why == "shape" and (re.search(re.escape(w) + r"(?:역|동|구청|시청|터미널|공항|사거리|입구|로\s?[0-9])", text)
+                           or not plausible_given(w[2:] if w.startswith(SURNAMES_2) else w[1:]) and w not in PUBLIC_FIGURES_KO):
+        # "신도림 신도림역": the line names the place; "천자문": 자문 reads as no given name (a gazetteer name
+        # is a name: the policy decides whether it stays)
+        return None
     strong = why in ("strong", "list", "named") or why == "ctx" and bool(
         _STRONG_BEFORE.search(text, max(0, s - 16), s) or _STRONG_TITLE.match(text, e))
     says = "NNP" if w.startswith(SURNAMES_2) and _shape_full(w) else _kiwi_says(text, s, e)
     if says == "word" and why in ("ctx", "named", "poss") and _overrides_word(text, s, e, why):
+        says = "NNP"
+    # "하늘이가 전학 왔어", "바다가 반에서 울었어": a frame only persons have overrides a common noun (never a
+    # verb or an adverb: "늦잠 자서 지각", "지금 군대")
+    if says == "word" and why in ("frame_s", "frame_f") and w not in _KIN_GUARD and _noun_at(text, s, e):
         says = "NNP"
     # "아린이가": Kiwi reads a verb stem + ending ("아리"+"ㄴ"), but no verb takes the friendly 이 + a particle
     if says == "word" and why in ("josa", "ctx") and len(w) == 2 and _batchim(w[1]) \
@@ -212,6 +209,14 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
     # a full name Kiwi does not read as one word either way, with a person particle after it, counts
     if why == "shape" and says == "" and _PERSON_AFTER.match(text, e):
         says = "NNP"
+    # a surname and a given part that reads as one, which Kiwi splits ("맹"+"지혜", "정"+"다빈") without
+    # reading the whole as one word, a verb or an ending ("강아지", "허전해"): a full name; not the unit
+    # after a building number ("18-2 반지하")
+    if why == "shape" and says in ("word", "") and len(w) == 3 and plausible_given(w[1:]) and not _one_word(text, s, e) \
+            and _split_after_surname(text, s, e) and not re.search(r"[0-9]\s?$", text[max(0, s - 3):s]):
+        says = "NNP"
+    if why == "shape" and says == "NNP" and _nnp_then_particle(text, s, e):
+        return None  # "소녀의 정인은": Kiwi's proper noun ends where a particle starts; no full name
     if says == "oov":  # an unknown word: a name when shaped like one
         says = "NNP" if _shape_full(w) or (why != "shape" and _shape_given(w)) or why == "named" else ""
     # a full name after a title or a name word ("김순례님", "배숙자 여사님", "예금주 김경호"), or in a
@@ -237,7 +242,7 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
     if public_kept and why != "named" and not _NOT_THE_FAMOUS.search(text, max(0, s - 60), e + 60):
         if _public(w, text, s, e):
             return None
-        if why in ("shape", "josa", "poss"):
+        if why in ("shape", "josa", "poss", "frame", "frame_s", "frame_f"):
             if not talk:  # computed once per line
                 talk.append(_character_talk(text))
             if talk[0]:
@@ -246,20 +251,6 @@ def _judge(text: str, s: int, e: int, why: str, keep: set, public_kept: bool, ta
 
 
 _LIST_GOES_ON = re.compile(r"$|[,/·?!.]|이랑|랑|하고|이하고|와|과|이나|나(?![가-힣])|\s(?:중에|중|둘|셋|넷|다|모두|같이|함께|이렇게|셋이|넷이|둘이)(?![가-힣])")
-
-
-def _ends_in_particle(text: str, s: int, e: int) -> bool:
-    w0 = max(0, s - 10)
-    return any(te + w0 == e and ts + w0 >= s and tag.startswith("J") for ts, te, tag in _tags(text[w0:e + 8]))
-
-
-def _title_talk(text: str, s: int, e: int) -> bool:
-    """A known work is named near the name ("슬램덩크 강백호") and no private relation stands right before it."""
-    near = text[max(0, s - 80):e + 80]
-    if not any(t in near for t in MEDIA_TITLES):
-        return False
-    m = _PRIVATE_CONTEXT.search(text, max(0, s - 40), s)  # "짱구 엄마 이름 봉미선": a name word alone is no relation
-    return not m or bool(re.match(r"(?:이름|성함|존함|성명|본명|실명)", m.group()))
 
 
 def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) -> list[Span]:
@@ -280,8 +271,8 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
                 and not _verb_at(text, m.start("v")) \
                 and not m.group("v").startswith(tuple(_NAME_WORD_STOP))
             cands[(m.start("v"), m.end("v"))] = "named" if named else "ctx"
-    for m in _NAMED_AS.finditer(text):  # "세종이라는 친구": introduced as a person
-        if not pet_name_at(text, m.start("v")):
+    for m in _NAMED_AS.finditer(text):  # "세종이라는 친구": introduced as a person ("알려달라는 사람": a verb, quoted)
+        if not pet_name_at(text, m.start("v")) and not _verb_at(text, m.start("v")):
             cands[(m.start("v"), m.end("v"))] = "named"
     for rx in (_AFTER_NUMBER, _BEFORE_EMAIL):  # "…1928440 이지훈으로", "김은비 eunbi.k@…"
         for m in rx.finditer(text):
@@ -309,8 +300,11 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
         cands[(m.start("v"), m.end("v"))] = "named"
     for m in _POSS_AFTER.finditer(text):  # "은지 결혼식", "현수 땜에"
         cands.setdefault((m.start("v"), m.end("v")), "poss")
+    for s, e, level in frames(text):  # "오늘 예지 만났어", "은혜야 생일 축하해": a person's frame, no cue word
+        if cands.get((s, e)) in (None, "josa", "poss", "frame", "frame_s"):
+            cands[(s, e)] = ("frame", "frame_s", "frame_f")[level] if level or (s, e) not in cands else cands[(s, e)]
     out: list[Span] = []
-    for m in _SURNAME_TITLE.finditer(text):  # "박 대리", "김 과장님": the surname alone names the person
+    for m in (*_SURNAME_TITLE.finditer(text), *_SURNAME_SSI.finditer(text)):  # "박 대리", "김 과장님", "김씨 아저씨"
         out.append(("NAME", m.start("v"), m.end("v")))
     for m in _SPACED_S2.finditer(text):  # "선우 은정님"; "사공 선배" is a surname and a title
         if all(c in GIVEN for c in m.group("v")[3:]) and m.group("v").replace(" ", "") not in keep \
@@ -324,8 +318,13 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
             out.append(("NAME", m.start("v"), m.end("v")))
     if _HAS_LATIN.search(text):
         for m in _LATIN.finditer(text):
-            if _LATIN_CAPS.match(m.group("v")) or _PRIVATE_CONTEXT.search(text, max(0, m.start("v") - 40), m.start("v")) \
-                    or re.match(r"\s?(?:씨|님|선배|이가|가|는|한테|라고|이라고)", text[m.end("v"):]):
+            # ... or a person's frame after it ("dohyun kim 만났음", "ji-hoon 이랑")
+            private = _PRIVATE_CONTEXT.search(text, max(0, m.start("v") - 40), m.start("v")) \
+                or re.match(r"\s?(?:씨|님|선배|이가|가|는|한테|라고|이라고|이랑|랑|하고)", text[m.end("v"):]) \
+                or person_frame_after(text, m.end("v"))
+            if public_kept and not private and _public_latin(m.group("v")):
+                continue  # "Son Heung-min scored again"
+            if _LATIN_CAPS.match(m.group("v")) or private:
                 out.append(("NAME", m.start("v"), m.end("v")))
         out += [("NAME", m.start("v"), m.end("v")) for m in (*_WESTERN.finditer(text), *_WESTERN_NAME.finditer(text))]
         out += [("NAME", m.start("v"), m.end("v")) for m in _LATIN_GIVEN.finditer(text) if _romanised_name(m.group("v"))]

@@ -21,6 +21,7 @@ numbers (1588-xxxx) stay. ko-pii's PERSON detector is not used: on chat it fired
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -152,14 +153,17 @@ _INTRO_END_COPULA = (r"(?=(?:이야|야|이에요|예요|에요|이예요|입니
 # A dictionary word names a person right after a self-introduction or before a vocative/honorific/person particle.
 _NICK_INTRO = (r"(?:(?<=닉은 )|(?<=닉네임은 )|(?<=닉 )|(?<=닉네임 )|(?<=내 닉 )|(?<=닉넴 )|(?<=닉넴은 )|(?<=닉이 )|(?<=닉네임이 )|"
                r"(?<=닉: )|(?<=닉네임: ))")
-_SELF_INTRO = (r"(?:(?<=나는 )|(?<=난 )|(?<=저는 )|(?<=전 )|(?<=나 )|(?<=저 )|(?<=제가 )|(?<=내가 )|"
+_SELF_INTRO = (r"(?:(?<=나는 )|(?<=난 )|(?<=저는 )|(?<=전 )|(?<=나 )|(?<=저 )|(?<=제가 )|(?<=내가 )|(?<=소인 )|(?<=소녀 )|(?<=소생 )|"
                r"(?<=안녕 )|(?<=안녕하세요 )|(?<=반가워 )|(?<=반가워요 )|(?<=고마워 )|(?<=고마워요 ))")
-_NAMES_PERSON = (r"(?=\s?(?:님|씨|짱|쨩)|(?:아|야|이가|이는|이도|이랑|이한테|한테|에게|이야|이에요|이예요|예요|이라고|라고|이라|"
-                 r"인데|인데요|입니다|이고|이구|임|쓰|이네|네|이도)(?![가-힣])"
-                 r"|(?:이|이가|가|는|이는|도|이도)?\s?(?:왔|돌아왔|돌아옴|등장|여기|간다|갑니다|왔어|왔다|왔어요|왔습니다|출근|퇴근|잘게|잔다)"
-                 r"|(?:이|)?(?:라고|로|으로)\s?(?:불러|부르|해\s?줘|해줘)"
+# The vocative and the friendly 이 follow the last sound: 아 and 이- after a consonant ("하늘아", "하늘이가"), 야
+# after a vowel ("코코야"; "코코아" is cocoa). {voc} is filled per value (_person_after).
+_NAMES_PERSON = (r"(?=\s?(?:님|씨|짱|쨩)|(?:{voc}|한테|에게|이에요|이예요|예요|이라고|라고|이라|"
+                 r"인데|인데요|입니다|이고|이구|임|쓰|이네|네)(?![가-힣])"
+                 r"|(?:이|이가|가|는|이는|도|이도)?\s?(?:왔|돌아왔|돌아옴|등장|여기|간다|갑니다|왔어|왔다|왔어요|왔습니다|출근|퇴근|잘게|잔다|"
+                 r"출석|로그인|접속)"
+                 r"|(?:이|)?\s?(?:라고|로|으로)\s?(?:불러|부르|해\s?줘|해줘)"
                  # the speaker in the third person: "감자 인사드립니다", "솜사탕이 나비한테 질문", "곰돌이랑 놀아줘"
-                 r"|(?:이|가|이가|는|이는)?\s?(?:인사드|인사 드|인사해|인사할|질문|퀴즈|심심)"
+                 r"|(?:이|가|이가|는|이는)?\s?(?:(?:문안\s?)?인사\s?(?:드|해|할|올)|질문|퀴즈|심심)|(?:이|가|이가)\s?보고\s?싶었"
                  r"|(?:이|가|이가)\s[가-힣]{1,4}(?:한테|에게|께)\s|(?:이랑|랑)\s?(?:놀아|같은\s?사람))")
 
 
@@ -173,10 +177,34 @@ def _known_value_pattern(value: str) -> re.Pattern | None:
     chars = [re.escape(c) for c in value if not c.isspace() and c not in _KNOWN_SEP]
     if not chars or len(chars) < 2 and not "가" <= chars[0] <= "힣":  # a one-letter Latin nickname would mask half the chat
         return None
-    if len(chars) == 1 or _is_dictionary_word(value):  # a one-syllable one ("별", "봄") only where it names the user
+    if len(chars) == 1 or _is_dictionary_word(value) or _LATIN_WORD.fullmatch(value.strip()):
+        # a one-syllable one ("별", "봄"), a word or a plain Latin word ("sunny", "moonlight") only where it names the user
         v = re.escape(value.strip())
-        return re.compile(rf"(?<![가-힣])(?:{_NICK_INTRO}{v}{_INTRO_END}|{_SELF_INTRO}{v}{_INTRO_END_COPULA}|{v}{_NAMES_PERSON}|{_LINE_START}{v}{_SELF_STATE}|{v}{_DEFINED})")
+        b = r"(?<![가-힣A-Za-z])" if v[0].isascii() else r"(?<![가-힣])"
+        person = _NAMES_PERSON.replace("{voc}", _vocatives(value.strip()))
+        q = r"['\"‘’“”]?"  # "저 '한량'입니다": a quoted nickname
+        # ... and one spelled out letter by letter ("느 긋 한 곰 돌 이") is the nickname, hidden on purpose
+        spelled = r"\s".join(chars) if len(chars) >= 3 else "(?!)"
+        return re.compile(rf"{b}(?:{_NICK_INTRO}{q}{v}{q}{_INTRO_END}|{_SELF_INTRO}{q}{v}{q}{_INTRO_END_COPULA}|{q}{v}{q}{person}|"
+                          rf"{_LINE_START}{v}{_SELF_STATE}|{v}{_DEFINED}|['\"‘’“”]{v}['\"‘’“”]|{spelled})",
+                          re.IGNORECASE)
     return re.compile(r"[\s._-]*".join(chars), re.IGNORECASE)
+
+
+# A Latin nickname of letters only is as likely an English word ("sunny 한 날씨", "hello kitty") as a name;
+# one with digits or separators ("jinny0405", "happy_mina") is a made-up handle.
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,12}")
+
+
+def _vocatives(value: str) -> str:
+    """The vocatives and person particles that can follow `value`: 아 and the friendly 이 only after a
+    final consonant, 야 only after a vowel (Latin: both)."""
+    c = value[-1]
+    if "가" <= c <= "힣":
+        if (ord(c) - 0xAC00) % 28:
+            return "아|이가|이는|이도|이랑|이한테|이야"
+        return "야"
+    return "아|야|이가|이는|이도|이랑|이한테|이야"
 
 
 @lru_cache(maxsize=4096)
@@ -185,7 +213,7 @@ def _is_dictionary_word(value: str) -> bool:
     no name; a known proper noun counts as a word unless it is shaped like a given name ("초코" is a
     word, "서연" a name)."""
     v = value.strip()
-    if not (1 < len(v) <= 4 and all("가" <= c <= "힣" for c in v)):
+    if not (1 < len(v) <= 6 and all("가" <= c <= "힣" for c in v)):
         return False
     for probe in (v, v + " 좋아"):
         toks = _kiwi._analyzer().tokenize(probe)
@@ -194,10 +222,11 @@ def _is_dictionary_word(value: str) -> bool:
             continue
         if t.tag != "NNP" or not (_names._shape_given(v) or _names._shape_full(v)):
             return True
-    # two known nouns written together ("밤하늘" = 밤 + 하늘, "별빛"): a compound word
+    # known morphemes written together ("밤하늘" = 밤 + 하늘, "왕감자", "치즈냥", "콩순이"): a compound word,
+    # which chat uses as the thing it names ("왕감자 튀김", "콩순이 인형") as often as as a nickname
     toks = _kiwi._analyzer().tokenize(v)
-    return len(toks) == 2 and "".join(t.form for t in toks) == v and all(
-        t.tag == "NNG" and t.id >= _kiwi._OOV_ID and len(t.form) >= 1 for t in toks) and len(v) >= 3
+    return len(toks) >= 2 and all(t.id >= _kiwi._OOV_ID and t.tag != "NNP" for t in toks) \
+        and any(t.tag == "NNG" for t in toks)
 
 
 def decode_number_words(text: str) -> str:
@@ -253,6 +282,7 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
                     and (m.re is _NAME_INTRO or _kiwi._kiwi_says(text, m.start("v"), m.end("v")) != "word"):
                 end = m.end("v") - (m.group("v").endswith("야") and _names._shape_given(m.group("v")[:2]))  # "진주야": vocative
                 spans.append(("NAME", m.start("v"), end))
+    spans = [sp for sp in spans if not _not_personal(sp, text)]
     # Longest span wins where two overlap; known values first, so a nickname is {{user}}.
     spans.sort(key=lambda s: (s[1], -(s[2] - s[1]), s[0] != "USER"))
     out: list[tuple[str, int, int]] = []
@@ -267,6 +297,27 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
             continue
         out.append(span)
     return out
+
+
+# Role mailboxes (RFC 2142 and their everyday kin) belong to an office, not a person: "help@coupang.com".
+_ROLE_MAILBOX = re.compile(r"(?:no-?reply|do-?not-?reply|donotreply|help|helpdesk|support|info|contact|cs|service|customer|admin|"
+                           r"webmaster|postmaster|hostmaster|abuse|security|sales|marketing|recruit|recruiting|jobs|careers|hr|"
+                           r"press|privacy|billing|newsletter|notice|notification|notifications|mailer-daemon)", re.IGNORECASE)
+
+
+def _not_personal(span: tuple[str, int, int], text: str) -> bool:
+    """A finding that names no person: a role mailbox, a private or loopback IP address (a home router's
+    192.168.0.1 is every home router's)."""
+    label, s, e = span
+    if label == "EMAIL" and "@" in text[s:e]:
+        return bool(_ROLE_MAILBOX.fullmatch(text[s:e].split("@", 1)[0].strip()))
+    if label == "IP":
+        try:
+            ip = ipaddress.ip_address(text[s:e].strip())
+        except ValueError:
+            return False
+        return ip.is_private or ip.is_loopback or ip.is_unspecified
+    return False
 
 
 def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence[str] = (),

@@ -183,6 +183,8 @@ _APP_HANDLE = re.compile(
     r"(?![A-Za-z0-9_@])", re.IGNORECASE)
 _ID_HANDLE = re.compile(rf"(?<![A-Za-z])(?P<idw>{_ID_WORD})\s{{0,2}}{_JOSA}\s{{0,2}}(?:[:：]\s{{0,2}})?(?P<v>{_HANDLE_VALUE})"
                         r"(?![A-Za-z0-9_@])")
+# Discord/Slack/Teams mentions of a whole group, not of an account.
+_GROUP_MENTIONS = frozenset(("@everyone", "@here", "@channel", "@all", "@team"))
 _BARE_HANDLE = re.compile(r"(?<![\w@.])(?P<v>@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)(?![\w@])")
 _LINK = re.compile(r"(?P<v>(?:https?://)?(?:open\.kakao\.com/(?:o|me)/|discord\.gg/|discord(?:app)?\.com/invite/|t\.me/|"
                    r"line\.me/(?:ti/p|R/ti/p)/|(?:www\.)?instagram\.com/|(?:www\.)?(?:twitter|x)\.com/|"
@@ -226,7 +228,8 @@ def handles(text: str) -> list[Span]:
         if m.group("v").lower() not in _HANDLE_STOP and len(m.group("v")) >= 3 and not _VERSION.fullmatch(m.group("v")):
             out.append(("MESSENGER", m.start("v"), m.end("v")))
     if "@" in text:
-        out += [("MESSENGER", m.start("v"), m.end("v")) for m in _BARE_HANDLE.finditer(text)]
+        out += [("MESSENGER", m.start("v"), m.end("v")) for m in _BARE_HANDLE.finditer(text)
+                if m.group("v").lower() not in _GROUP_MENTIONS]
     if "/" in text:
         out += [("MESSENGER", m.start("v"), m.end("v")) for m in _LINK.finditer(text)]
     out += [("MESSENGER", m.start("v"), m.end("v")) for m in _CODE.finditer(text)]

@@ -17,7 +17,7 @@ HISTORICAL = """
 이순신 권율 곽재우 유성룡 류성룡 김시민 논개 사명대사 서산대사 송시열 정약용 다산 박지원 박제가 김정희 추사 김홍도 신윤복
 정선 김정호 홍대용 최제우 전봉준 흥선대원군 명성황후 김옥균 안중근 윤봉길 유관순 김구 안창호 이봉창 김좌진 홍범도 신채호
 한용운 이육사 윤동주 김소월 이상 방정환 주시경 나운규 이중섭 박수근 김활란 여운형 이승만 장면 박정희 최규하 전두환 노태우
-김영삼 김대중 노무현 이명박 박근혜 문재인 윤석열 이재명 반기문 김수환 법정 성철
+김영삼 김대중 노무현 이명박 박근혜 문재인 윤석열 이재명 반기문 김수환 법정 성철 황진이 허난설헌 김만덕
 """
 SPORTS = """
 손흥민 박지성 차범근 이영표 안정환 홍명보 기성용 이강인 김민재 황희찬 황의조 조규성 이승우 김연아 박태환 황영조 손기정
@@ -53,6 +53,23 @@ MORE = """
 """
 PUBLIC_FIGURES_KO = frozenset((HISTORICAL + SPORTS + ENTERTAINMENT + WRITERS + FICTIONAL + MORE).split())
 
+# The same kind of figures as the international press spells them (surname first or last, hyphen or not);
+# compared lower-cased with spaces and hyphens removed: "Son Heung-min", "Heungmin Son".
+_LATIN = """
+Son Heung-min|Park Ji-sung|Cha Bum-kun|Lee Kang-in|Kim Min-jae|Hwang Hee-chan|Hwang In-beom|Ki Sung-yueng|Kim Yuna|Kim Yu-na|
+Park Tae-hwan|Ryu Hyun-jin|Park Chan-ho|Choo Shin-soo|Lee Seung-yuop|Kim Ha-seong|Lee Jung-hoo|Kim Yeon-koung|Park Se-ri|
+Park In-bee|Ko Jin-young|An Se-young|Hwang Sun-woo|Lee Sang-hyeok|Bong Joon-ho|Park Chan-wook|Song Kang-ho|Lee Jung-jae|
+Lee Byung-hun|Jun Ji-hyun|Bae Doona|Youn Yuh-jung|Ma Dong-seok|Gong Yoo|Hyun Bin|Son Ye-jin|Song Hye-kyo|Song Joong-ki|
+Park Seo-joon|Lee Min-ho|Kim Soo-hyun|Han Kang|Ban Ki-moon|Moon Jae-in|Yoon Suk-yeol|Lee Jae-myung|Park Geun-hye|
+Kim Dae-jung|Roh Moo-hyun|Lee Myung-bak|Syngman Rhee|Park Chung-hee|Kim Jong-un|Kim Jong-il|Kim Il-sung|Lee Soon-shin|
+Yi Sun-sin|Kim Koo|Ahn Jung-geun|Yu Gwan-sun|Kim Tae-hyung|Jeon Jung-kook|Park Ji-min|Kim Nam-joon|Min Yoon-gi|Jung Ho-seok|
+Kim Seok-jin|Kim Ji-soo|Jennie Kim|Lalisa Manoban|Roseanne Park|Lee Ji-eun|Kwon Ji-yong|Cha Eun-woo|Kang Daniel
+"""
+PUBLIC_FIGURES_LATIN = frozenset(
+    form for name in _LATIN.replace("\n", "").split("|") if name.strip()
+    for form in (name.strip(), " ".join(reversed(name.strip().split(" ", 1))))
+    for form in [form.lower().replace("-", "").replace(" ", "")])
+
 # Titles of widely known dramas, films, webtoons, anime and games (general knowledge, not a licensed
 # list), comma-separated: a name in a line that names one of these is a character talked about as
 # such unless a private relation is named right before it (names.py).
@@ -65,5 +82,5 @@ MEDIA_TITLES = tuple(t.strip() for t in """
 나 혼자만 레벨업, 나혼렙, 신의 탑, 외모지상주의, 여신강림, 치즈인더트랩, 치인트, 유미의 세포들, 전지적 독자 시점, 전독시, 슬램덩크,
 원피스, 나루토, 귀멸의 칼날, 진격의 거인, 주술회전, 명탐정 코난, 짱구는 못말려, 짱구, 도라에몽, 포켓몬, 드래곤볼, 하이큐,
 스파이 패밀리, 체인소맨, 원펀맨, 헌터헌터, 이누야샤, 세일러문, 아기공룡 둘리, 뽀로로, 검정고무신, 안녕 자두야, 해리포터,
-반지의 제왕, 어벤져스, 겨울왕국, 토이스토리, 심슨, 원신, 리그오브레전드, 오버워치, 메이플스토리
+반지의 제왕, 어벤져스, 톰과 제리, 스폰지밥, 미키마우스, 겨울왕국, 토이스토리, 심슨, 원신, 리그오브레전드, 오버워치, 메이플스토리
 """.replace("\n", " ").split(",") if t.strip())
