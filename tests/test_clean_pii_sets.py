@@ -1,10 +1,15 @@
-"""The three Korean chat sets written by someone who never saw the rules (who wrote them and how:
-tests/data/pii_holdout3_README.md, pii_holdout2_README.md, pii_tuning2_README.md), one table of figures each.
+"""The four Korean chat sets written by someone who never saw the rules (who wrote them and how:
+tests/data/pii_holdout4_README.md, pii_holdout3_README.md, pii_holdout2_README.md, pii_tuning2_README.md), one
+table of figures each.
+
+- holdout4 (tests/data/pii_holdout4_ko.jsonl): round 4's independent held-out set, written from the label
+  definitions only while round 4 tuned on the other three, never read by the tuner, scored exactly twice
+  (before and after round 4). Its floors are the figures measured after round 4 on unseen text, rounded down.
 
 - holdout3 (tests/data/pii_holdout3_ko.jsonl): round 3's independent held-out set, written from the label
   definitions only while round 3 tuned on the other two, scored twice as held out (before and after round 3);
-  round 4 studied its misses and false positives, so it is a tuning set now (round 4's held-out set lives
-  outside the repository). Its floors are the round-4 figures, rounded down.
+  round 4 studied its misses and false positives, so it is a tuning set now (round 4's held-out set is
+  holdout4). Its floors are the round-4 figures, rounded down.
 
 - holdout2 (tests/data/pii_holdout2_ko.jsonl): the independent held-out set of round 2 of issue 17, measured
   once at the end of round 2 without being read; in round 3 its misses and false positives were studied and
@@ -22,6 +27,16 @@ import pytest
 from lora_lib.clean import pii_eval
 
 SETS = {
+    # Held out from round 4. Before round 4 (main after round 3, 4e5b27e): recall 0.824 (421/511), precision 0.952
+    # (436/458), keep-rate 0.919; NAME 174/222, PHONE 47/52, EMAIL 44/49, ADDRESS 37/48, HANDLE 40/48, ID 43/49,
+    # USER 36/43. After round 4 (pii4 at 5957568): recall 0.834 (426/511), precision 0.957 (440/460), keep-rate
+    # 0.921; NAME 183/222 (.824), USER 32/43 (.744: four fewer than before, round 4's narrower nickname
+    # endings), every other kind unchanged. ko-pii alone: 0.346 / 0.687 / 0.886. The goal (0.98 / 0.97 on unseen
+    # text) is not reached: round 4 reached 0.923 / 0.994 on the set it tuned on (holdout3), +0.01 here.
+    "holdout4": dict(path=pii_eval.HOLDOUT_SET, lines=691, negatives=246,
+                     recall=0.83, precision=0.95, keep_rate=0.92,
+                     per_kind={"NAME": 0.82, "PHONE": 0.90, "EMAIL": 0.89, "ADDRESS": 0.77, "HANDLE": 0.83,
+                               "ID": 0.87, "USER": 0.74}),
     # Held out from round 3, a tuning set since round 4 (branch pii4). Before round 3 (main at 17b24b8): recall
     # 0.819, precision 0.946, keep-rate 0.961; NAME .757, PHONE .918, EMAIL .952, ADDRESS .756, HANDLE .792, ID .875,
     # USER .929. After round 3 (held out, pii3 at d7760d7): recall 0.874, precision 0.950, keep-rate 0.961; NAME .807
@@ -29,7 +44,7 @@ SETS = {
     # 42/51, EMAIL 42/45. After round 4 (tuned on, pii4 at c3812d4): recall 0.923 (454/492), precision 0.994 (464/467),
     # keep-rate 0.996 (463/465); NAME .917 (200/218), PHONE .918, EMAIL .952, ADDRESS .933, HANDLE .917, ID .896, USER
     # .952; precision NAME 208/209, USER 42/43, EMAIL 42/42. ko-pii alone: 0.321 / 0.728 / 0.946. The goal is not reached.
-    "holdout3": dict(path=pii_eval.HOLDOUT_SET, lines=722, negatives=279,
+    "holdout3": dict(path=pii_eval.HOLDOUT3_SET, lines=722, negatives=279,
                      recall=0.92, precision=0.99, keep_rate=0.99,
                      per_kind={"NAME": 0.91, "PHONE": 0.91, "EMAIL": 0.95, "ADDRESS": 0.93, "HANDLE": 0.91,
                                "ID": 0.89, "USER": 0.95}),

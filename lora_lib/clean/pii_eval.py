@@ -6,8 +6,9 @@ overlaps a gold span of its label. Predictions of labels outside ours (ko-pii's 
 URL or US_DRIVER_LICENSE, ...) are wrong by definition and count against overall precision as
 "OTHER". Run: python -m lora_lib.clean.pii_eval [--presidio] [--out FILE]
 
-The sets written apart from the rules (tests/data/pii_holdout3_ko.jsonl, round 3's held-out set, the
-default of --holdout; tests/data/pii_holdout2_ko.jsonl, round 2's held-out set, tuned on in round 3; and
+The sets written apart from the rules (tests/data/pii_holdout4_ko.jsonl, round 4's held-out set, the
+default of --holdout; pii_holdout3_ko.jsonl, round 3's held-out set, tuned on in round 4;
+tests/data/pii_holdout2_ko.jsonl, round 2's held-out set, tuned on in round 3; and
 tests/data/pii_tuning2_ko.jsonl, round 1's held-out set, tuned on in rounds 2 and 3; pass --holdout FILE for
 another) have another format: {"id", "text", "pii": [{"text", "kind"}], "keep": [...], "known": [...]}, with kinds
 NAME PHONE EMAIL ADDRESS HANDLE ID USER. `score_holdout` scores it: a pii text is found when every
@@ -30,7 +31,8 @@ from .pii import KO_PII_LABELS, LABELS, redact
 Span = tuple[str, int, int]
 Detector = Callable[[str, Sequence[str]], list[Span]]
 DEFAULT_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_ko_chat.jsonl"
-HOLDOUT_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_holdout3_ko.jsonl"
+HOLDOUT_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_holdout4_ko.jsonl"
+HOLDOUT3_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_holdout3_ko.jsonl"
 HOLDOUT2_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_holdout2_ko.jsonl"
 TUNING2_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_tuning2_ko.jsonl"
 HOLDOUT_KINDS = ("NAME", "PHONE", "EMAIL", "ADDRESS", "HANDLE", "ID", "USER")
