@@ -53,6 +53,7 @@ def test_talk_stays(text):
     ("왕감자 튀김 먹고싶다", ["왕감자"]),     # a compound of known morphemes used as the thing
     ("sunny 한 날씨 좋아", ["sunny"]),        # a Latin nickname that is an English word
     ("hello kitty 굿즈 샀어", ["kitty"]),
+    ("파란하늘 보니까 기분 좋아", ["파란하늘"]),  # a phrase written without its space, as talk
 ])
 def test_nickname_words_stay_as_words(text, known):
     assert _masked(text, known) == text
@@ -64,6 +65,7 @@ def test_nickname_words_stay_as_words(text, known):
     ("느 긋 한 곰 돌 이 왔어", ["느긋한곰돌이"]),
     ("sunny가 왔다 ㅎㅎ", ["sunny"]),
     ("소인 구름나그네 인사 올립니다", ["구름나그네"]),
+    ("용감한곰돌이, 또 와 줘서 반갑다멍!!", ["용감한곰돌이"]),  # the character's reply opens by addressing the user
 ])
 def test_nicknames_that_name_the_user_are_masked(text, known):
     assert "{{user}}" in _masked(text, known), _masked(text, known)

@@ -183,10 +183,11 @@ def _known_value_pattern(value: str) -> re.Pattern | None:
         b = r"(?<![가-힣A-Za-z])" if v[0].isascii() else r"(?<![가-힣])"
         person = _NAMES_PERSON.replace("{voc}", _vocatives(value.strip()))
         q = r"['\"‘’“”]?"  # "저 '한량'입니다": a quoted nickname
-        # ... and one spelled out letter by letter ("느 긋 한 곰 돌 이") is the nickname, hidden on purpose
+        # ... and one spelled out letter by letter ("느 긋 한 곰 돌 이") is the nickname, hidden on purpose;
+        # a line that opens with it and a comma addresses the user ("용감한곰돌이, 또 와 줘서 반갑다멍")
         spelled = r"\s".join(chars) if len(chars) >= 3 else "(?!)"
         return re.compile(rf"{b}(?:{_NICK_INTRO}{q}{v}{q}{_INTRO_END}|{_SELF_INTRO}{q}{v}{q}{_INTRO_END_COPULA}|{q}{v}{q}{person}|"
-                          rf"{_LINE_START}{v}{_SELF_STATE}|{v}{_DEFINED}|['\"‘’“”]{v}['\"‘’“”]|{spelled})",
+                          rf"{_LINE_START}{v}{_SELF_STATE}|{_LINE_START}{q}{v}{q}(?=\s?,)|{v}{_DEFINED}|['\"‘’“”]{v}['\"‘’“”]|{spelled})",
                           re.IGNORECASE)
     return re.compile(r"[\s._-]*".join(chars), re.IGNORECASE)
 
