@@ -610,3 +610,39 @@ def test_thumbs_up_share_alerts_only_with_enough_ratings():
     assert m["n_feedback"].iloc[0] == 24 and m["thumbs_up_share"].iloc[0] == 0.25
     assert [(a["metric"], a["threshold"]) for a in check_alerts(m, th)] == [("thumbs_up_share", 0.5)]
     assert check_alerts(m, dict(th, min_feedback=25)) == []  # 24 ratings: too few to judge
+
+
+def test_a_latency_alert_rolls_back_only_the_version_that_is_slower_than_the_others():
+    """A slow host makes every version slow: that alert is kept, but rolls nothing back (a good fresh stable was
+    rolled back on a loaded machine that way); a candidate slower than its stable on the same window is rolled back."""
+    from lora_lib.monitor import mark_latency_blame, rollback_decisions
+
+    route = {"stable_version": "v1", "candidate_version": "v2", "rollout_percent": 20.0}
+    audit = {"yuna": [audit_row(T0, "set_route", stable_version="v1")]}
+    slow_host = [rec(i, "v1", "stable", latency=2500) for i in range(30)] + \
+        [rec(i, "v2", "candidate", latency=2600) for i in range(25)]
+    slow_cand = [rec(i, "v1", "stable", latency=300) for i in range(30)] + \
+        [rec(i, "v2", "candidate", latency=2600) for i in range(25)]
+    for records, blamed in ((slow_host, False), (slow_cand, True)):
+        m = version_metrics(pd.DataFrame(records))
+        alerts = mark_latency_blame(check_alerts(m, THRESHOLDS), m, THRESHOLDS)
+        v2 = [a for a in alerts if a["adapter_version"] == "v2"]
+        assert [(a["metric"], a["blames_version"]) for a in v2] == [("latency_p95_ms", blamed)]
+        d = [x for x in rollback_decisions(alerts, {"yuna": route}, audit, now=T0 + timedelta(minutes=5),
+                                           cooldown_s=600, fresh_s=3600) if x["adapter_version"] == "v2"]
+        assert d[0]["action"] == ("rollback" if blamed else "skip"), d
+        if not blamed:
+            assert "host is slow" in d[0]["reason"]
+    # the stable alone, freshly promoted, slow: no other version to blame it against -> no rollback
+    alone = version_metrics(pd.DataFrame([rec(i, "v1", "stable", latency=2500) for i in range(30)]))
+    alerts = mark_latency_blame(check_alerts(alone, THRESHOLDS), alone, THRESHOLDS)
+    d = rollback_decisions(alerts, {"yuna": {"stable_version": "v1", "candidate_version": None, "rollout_percent": 0}},
+                           audit, now=T0 + timedelta(minutes=5), cooldown_s=600, fresh_s=3600)
+    assert [x["action"] for x in d] == ["skip"]
+    # an alert of another kind on the same version still acts
+    leak = {"alert_id": "l1", "kind": "vs_stable", "character_id": "yuna", "adapter_version": "v2",
+            "metric": "violation_rate_any"}
+    m = version_metrics(pd.DataFrame(slow_host))
+    d = rollback_decisions([*mark_latency_blame(check_alerts(m, THRESHOLDS), m, THRESHOLDS), leak], {"yuna": route},
+                           audit, now=T0 + timedelta(minutes=5), cooldown_s=600, fresh_s=3600)
+    assert [x["action"] for x in d if x["adapter_version"] == "v2"] == ["rollback"]

@@ -254,6 +254,10 @@ class MonitorParams(_Strict):
     n_requests: int = Field(60, ge=1)
     max_violation_rate: float = Field(0.2, ge=0, le=1)
     max_latency_p95_ms: float = Field(5000, gt=0)
+    # "relative": a latency alert rolls a version back only when another version of the character stayed under
+    # the threshold on the same window (on a loaded demo machine requests took 1-7 s and the absolute threshold
+    # rolled back a fresh, good stable: the host was slow, not the adapter). "any": every latency alert may act.
+    latency_rollback: Literal["relative", "any"] = "relative"
     min_requests: int = Field(20, ge=1)
     # Candidate vs stable: the candidate arm may be judged from this many known outcomes (stable still needs
     # min_requests). A bad candidate loses its users (they leave), so at 20% rollout it saw 9-20 requests in 200

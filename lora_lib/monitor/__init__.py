@@ -22,6 +22,7 @@ from .alerts import (
     check_alerts,
     compare_to_stable,
     insufficient_data,
+    mark_latency_blame,
     merge_alerts,
     worse_p_value,
 )
@@ -51,7 +52,7 @@ from .run import monitor_once, monitor_outputs, parse_window, thresholds_of, wat
 
 __all__ = [
     "COMPARED", "GATES", "KEYS", "METRIC_COLUMNS", "SIGNALS", "signal_fn_for",
-    "apply_exclusions", "apply_rollbacks", "auto_window", "check_alerts", "compare_to_stable",
+    "apply_exclusions", "apply_rollbacks", "auto_window", "check_alerts", "compare_to_stable", "mark_latency_blame",
     "dataset_with_negatives", "empty_characters", "flag_reasons", "flatten", "insufficient_data",
     "merge_alerts", "monitor_once", "monitor_outputs", "negatives_from_log", "negatives_to_training",
     "parse_window", "plot_rates", "plot_timeseries", "promoted_at", "read_negatives", "reference_replies",

@@ -60,6 +60,28 @@ def check_alerts(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
     return alerts
 
 
+def mark_latency_blame(alerts: list[dict], metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
+    """Latency threshold alerts marked with `blames_version`: True only where another version of the same
+    character, served in the same window to at least min_requests requests, stayed under the limit (then the
+    slowness is this version's). Where every version on the window is over it, or no other one served, the
+    host is slow (a loaded machine, a busy GPU): rolling an adapter back would not make it faster, so
+    auto-rollback leaves it to a person (monitor.latency_rollback). Other alerts are returned unchanged."""
+    limit = thresholds.get("max_latency_p95_ms")
+    min_n = int(thresholds.get("min_requests") or 0)
+    rows = metrics.to_dict(orient="records") if limit is not None and len(metrics) else []
+    out = []
+    for a in alerts:
+        if a.get("kind") != "threshold" or a.get("metric") != "latency_p95_ms":
+            out.append(a)
+            continue
+        others = [r for r in rows if str(r["character_id"]) == a["character_id"]
+                  and str(r["adapter_version"]) != a["adapter_version"] and int(r["n"]) >= min_n
+                  and ("window" not in a or pd.Timestamp(r.get("window")).isoformat() == a["window"])]
+        faster = [r for r in others if pd.notna(r.get("latency_p95_ms")) and float(r["latency_p95_ms"]) <= float(limit)]
+        out.append({**a, "blames_version": bool(faster)})
+    return out
+
+
 def insufficient_data(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
     """The rows check_alerts did not judge: n < min_requests, so "no alert" there means "unknown", not "fine".
 

@@ -35,7 +35,8 @@ def rollback_decisions(alerts: list[dict], routes: dict[str, dict | None], audit
     """What auto-rollback should do about these (currently firing) alerts, one decision per (character,
     version), pure.
 
-    Acts ("rollback") when the alerting version is the route's live candidate, or its stable version
+    A latency alert marked blames_version=False (alerts.mark_latency_blame) never acts: it is skipped with
+    its reason unless the version has other alerts. Acts ("rollback") when the alerting version is the route's live candidate, or its stable version
     promoted (set_route) less than fresh_s ago. Skips, with the reason, when: no route; the version is
     not live (already rolled back: the alert persists in the log, the cause is gone); a long-standing
     stable (rolling it back is a human call); every alert's window (start + `window`) ended before the
@@ -48,9 +49,20 @@ def rollback_decisions(alerts: list[dict], routes: dict[str, dict | None], audit
     decisions: list[dict] = []
     acted: set[str] = set()
     by_target: dict[tuple[str, str], list[dict]] = {}
+    host_slow: dict[tuple[str, str], list[dict]] = {}
     for a in alerts:
-        if a["adapter_version"] != "base":
-            by_target.setdefault((a["character_id"], a["adapter_version"]), []).append(a)
+        if a["adapter_version"] == "base":
+            continue
+        key = (a["character_id"], a["adapter_version"])
+        # a latency alert the version shares with every other one on the window (alerts.mark_latency_blame)
+        (host_slow if a.get("blames_version") is False else by_target).setdefault(key, []).append(a)
+    for key, group in sorted(host_slow.items()):
+        if key not in by_target:
+            decisions.append({"character_id": key[0], "adapter_version": key[1],
+                              "alert_ids": sorted({a["alert_id"] for a in group}),
+                              "metrics": sorted({a["metric"] for a in group}), "action": "skip",
+                              "reason": "latency over the threshold with no other version on the window under it: "
+                                        "the host is slow, not this adapter; rolling back would not help (a person's call)"})
 
     def candidate_first(item):  # dropping a candidate is the smallest undo: it goes before a stable rollback
         (cid, version), _ = item

@@ -22,7 +22,7 @@ from ..requestlog import (
     read_request_log,
 )
 from ..store import atomic_write_text, write_jsonl
-from .alerts import check_alerts, compare_to_stable, insufficient_data, merge_alerts
+from .alerts import check_alerts, compare_to_stable, insufficient_data, mark_latency_blame, merge_alerts
 from .metrics import auto_window, empty_characters, flatten, version_metrics
 from .negatives import negatives_from_log
 from .rollback import apply_rollbacks, rollback_decisions
@@ -82,6 +82,8 @@ def monitor_once(mp, log_path: str | Path, out_dir: str | Path, *, registry=None
     windows = version_metrics(df, window=mp.window, **prices)
     th = thresholds_of(mp)
     threshold_alerts = check_alerts(windows, th)
+    if mp.latency_rollback == "relative":
+        threshold_alerts = mark_latency_blame(threshold_alerts, windows, th)
     flat = flatten(df, window=mp.window, repeat_window=mp.repeat_window, retention_window=mp.retention_window,
                    **prices)
     vs_alerts, comparisons = compare_to_stable(flat, alpha=mp.alpha, min_requests=mp.min_requests,
