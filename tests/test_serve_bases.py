@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import openai
+import pytest
 
 from lora_lib.engine import Sampling
 from lora_lib.engine.synthetic import make_adapter
@@ -220,3 +221,27 @@ def test_replay_runs_a_candidate_on_another_base_on_that_base(two_bases, tmp_pat
     engine.load_adapter("nabi@v1", str(tmp_path / "adapters" / "nabi" / "v1"))
     assert generate_fn(on_a, HI)[0] == engine.generate([HI], "nabi@v1", max_new_tokens=6)[0].text
     reg.close()
+
+
+def test_a_located_base_is_remembered_and_looked_for_again_once_it_fails_to_load(two_bases, tmp_path):  # noqa: F811
+    """Bases.locate does not stat a base's files on every request; a remembered place that is gone is forgotten
+    at its failed load, and the next request finds the base by identity (here: serve.base_models)."""
+    import asyncio
+
+    from lora_lib.engine import BaseLoadError
+    from lora_lib.serve.bases import Bases
+
+    store = tmp_path / "s"
+    _, b = make_store(store, two_bases)
+    spare = tmp_path / "spare"
+    shutil.copytree(b, spare)
+    cfg = load_serve_config(store, "params", overrides={"serve.base_models": [str(spare)]}, api_key=KEY)
+    bases, bid = Bases(cfg), base_identity(b)
+    assert bases.locate(b, bid) == b
+    shutil.rmtree(b)
+    assert bases.locate(b, bid) == b  # remembered: no look at the disk
+    with pytest.raises(BaseLoadError):
+        asyncio.run(bases.acquire(b, bid))
+    lease = asyncio.run(bases.acquire(b, bid))  # looked for again: the spare copy has its identity
+    with lease:
+        assert bases.locate(b, bid) == str(spare)

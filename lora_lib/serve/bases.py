@@ -26,6 +26,7 @@ class Bases:
         self.pool = make_pool(config, engine)
         self.default = engine.base_model if engine is not None else config.base_model
         self.vllm = engine is None and config.serve.backend == "vllm"
+        self._located: dict[tuple[str, str | None], str] = {}
 
     def candidates(self) -> list[str]:
         s = self.config.serve
@@ -34,13 +35,22 @@ class Bases:
 
     def locate(self, base_model: str | None, base_id: str | None) -> str:
         """The path (or hub id) to load the base registered as (base_model, base_id) from; BaseLoadError
-        when it is not at that path and no known base has that identity."""
+        when it is not at that path and no known base has that identity. Remembered per (base_model, base_id):
+        finding it stats (and the first time hashes) the base's files, which a request should not pay for;
+        a remembered place that fails to load is forgotten (acquire)."""
         if base_model is None:
             return self.default
-        here = known_identity(base_model)
-        if here is not None and (base_id is None or here == base_id):
-            return base_model  # where it was registered (the common case: no list to build)
+        key = (base_model, base_id)
+        if (where := self._located.get(key)) is None:
+            where = self._located[key] = self._find(base_model, base_id)
+        return where
+
+    def _find(self, base_model: str, base_id: str | None) -> str:
+        where = find_base(base_model, base_id, [])  # where it was registered (the common case: no list to build)
+        if where is not None:
+            return where
         candidates = self.candidates()
+        here = known_identity(base_model)
         if base_model in candidates and here is None:
             return base_model  # not here but configured as it is: its files live elsewhere (a vLLM host's)
         where = find_base(base_model, base_id, candidates)
@@ -57,7 +67,14 @@ class Bases:
     async def acquire(self, base_model: str | None, base_id: str | None) -> Lease:
         """The held backend of that base (loaded on demand); BaseLoadError if it cannot be. In a thread, with
         the lookup: a base's identity hashes its weights the first time (seconds for a large base)."""
-        return await asyncio.to_thread(lambda: self.pool.acquire(self.locate(base_model, base_id)))
+        def held() -> Lease:
+            where = self.locate(base_model, base_id)
+            try:
+                return self.pool.acquire(where)
+            except BaseLoadError:
+                self._located.pop((base_model, base_id), None)  # moved since: look again next time
+                raise
+        return await asyncio.to_thread(held)
 
     def preload(self, routed: list[tuple[str | None, str | None, AdapterSpec]]) -> list[str]:
         """Load the bases of the routed (base, base_id, adapter) triples in order, at most serve.max_bases of
