@@ -523,6 +523,9 @@ def test_closed_loop_demo_on_the_test_model(demo_store):
     # offline, the noise version fails fluency (the base model's log-likelihood); online the served-reply
     # signals compare it with stable; the users' reactions and retention are reported per version
     assert any(r.startswith("quality:fluency") for r in res["bad"]["gates"]["reasons"])
+    # gated against the stable as the previous approved adapter, as the evaluate stage compares
+    fluency = next(g for g in res["bad"]["gates"]["gates"] if g["gate"] == "quality:fluency")
+    assert res["bad"]["gates"]["previous"] == f"nabi@{stable}" and fluency["compared"]["previous"] is not None
     assert {r["adapter_version"] for r in res["retention"]} == {bad, stable}
     assert res["reactions"][bad]["requests"] >= 5 and "retention" in res["retention"][0]
     reg = Registry(f"sqlite:///{demo_store / 'registry.sqlite'}")

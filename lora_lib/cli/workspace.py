@@ -27,7 +27,7 @@ def cmd_demo_closed_loop(args) -> int:
                            run_id=args.run_id, bad=args.bad, rollout_percent=args.rollout,
                            max_requests=args.max_requests, check_every=args.check_every,
                            traffic_seed=args.seed, after_rollback=args.after_rollback,
-                           retrain=not args.no_retrain)
+                           retrain=not args.no_retrain, noise_std=args.noise_std)
     d, vr = res["detection"], res["violation_rates"]
     print(json.dumps({k: res[k] for k in ("bad", "rollback", "detection", "violation_rates", "new_version",
                                           "negatives", "wall_seconds")}, ensure_ascii=False, indent=2, default=str))
@@ -102,6 +102,9 @@ def add_demo(sub) -> None:
     cl.add_argument("--seed", type=int, default=None,
                     help="the synthetic users' and prompts' seed (default: the params' seed); adapters unchanged")
     cl.add_argument("--rollout", type=float, default=20.0, help="percent of users on the bad version")
+    cl.add_argument("--noise-std", type=float, default=0.015,
+                    help="--bad diverged: std of the noise that replaces the stable's LoRA B weights (0.01: fluent, "
+                         "the base's register; 0.015: broken fragments; 0.02 and up: gibberish, at demo size)")
     cl.add_argument("--max-requests", type=int, default=400)
     cl.add_argument("--check-every", type=int, default=10, help="requests between monitoring passes")
     cl.add_argument("--after-rollback", type=int, default=40, help="requests served after the rollback")

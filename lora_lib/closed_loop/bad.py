@@ -94,18 +94,19 @@ def collapse_conversations(conversations: list[dict]) -> tuple[list[dict], str]:
     return out, line
 
 
-def gate_adapter(p: Params, engine, name: str, prompts: list[list[dict]]) -> dict:
-    """The evaluate stage's decision for an already loaded adapter: base vs adapter on the same prompts, with
-    the reply-set gates (diversity, fluency and relevance under the base model; no persona probes here)."""
+def gate_adapter(p: Params, engine, name: str, prompts: list[list[dict]], previous: str | None = None) -> dict:
+    """The evaluate stage's decision for an already loaded adapter: base vs adapter (vs `previous`, the loaded
+    previous approved adapter, as the evaluate stage compares) on the same prompts, with the reply-set gates
+    (diversity, fluency and relevance under the base model; no persona probes here)."""
     from ..evaluate import decide, generate_replies, reference_lms, score_quality, score_replies
 
-    texts = {"base": generate_replies(engine, prompts, None, p), "adapter": generate_replies(engine, prompts, name, p)}
+    models = {"base": None, "adapter": name, **({"previous": previous} if previous else {})}
+    texts = {who: generate_replies(engine, prompts, adapter, p) for who, adapter in models.items()}
     quality = score_quality({"prompts": prompts, "replies": texts}, p,
                             scorer=reference_lms(p, engine.base_model)["scorer"])
-    base = score_replies(texts["base"], p, quality=quality["base"])
-    adapter = score_replies(texts["adapter"], p, quality=quality["adapter"])
-    return {"style_marker_rate": {"base": base["style_marker_rate"], "adapter": adapter["style_marker_rate"]},
-            "gate_pass_rate": {"base": base["gate_pass_rate"], "adapter": adapter["gate_pass_rate"]},
-            "n_prompts": len(prompts),
+    scores = {who: score_replies(texts[who], p, quality=quality[who]) for who in models}
+    return {"style_marker_rate": {who: scores[who]["style_marker_rate"] for who in ("base", "adapter")},
+            "gate_pass_rate": {who: scores[who]["gate_pass_rate"] for who in ("base", "adapter")},
+            "n_prompts": len(prompts), "previous": previous,
             # no character classifier here: its persona gates report "not measured" and do not block
-            **decide({"adapter": adapter, "base": base, "previous": None}, p)}
+            **decide({"previous": None, **scores}, p)}

@@ -88,7 +88,7 @@ def _retention(out: Path) -> list[dict]:
 
 def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_dir: str | Path = "params",
                      overrides: dict | None = None, run_id: str = "closed-loop", bad: str = "meta_talk",
-                     meta_share: float = 0.8, noise_std: float = 0.01, rollout_percent: float = 20.0,
+                     meta_share: float = 0.8, noise_std: float = 0.015, rollout_percent: float = 20.0,
                      max_requests: int = 400, after_rollback: int = 40, check_every: int = 10,
                      traffic_seed: int | None = None, retrain: bool = True, log=print) -> dict:
     """Run the story end to end; write <store>/<character>/<run_id>/closed_loop/ and return its result.
@@ -180,7 +180,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     registry.register_adapter(character_id=character_id, version=bad_version, path=str(bad_path),
                               base_model=base_model, dataset_version=bad_dataset, status="candidate",
                               actor="demo", reason=f"closed-loop demo: deliberately bad ({bad})")
-    bad_gates = gate_adapter(p, engine, load(bad_version), eval_set)
+    bad_gates = gate_adapter(p, engine, load(bad_version), eval_set, previous=load(stable))
     # Approved whatever its gates said (recorded in the audit and the result): the scenario is a bad version
     # that got out, by an operator's override or because the offline prompts missed what production shows.
     registry.set_status(character_id, bad_version, "approved", actor="demo",
@@ -260,7 +260,8 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     negatives = read_negatives(out / "negatives.jsonl")
     log(f"[{character_id}] {len(negatives)} negatives" + (" -> next dataset version" if retrain else ""))
     if retrain:
-        nxt = _retrain(p, paths, registry, engine, negatives, bad_convs, bad_dataset, gate_fn, eval_set, base_model)
+        nxt = _retrain(p, paths, registry, engine, negatives, bad_convs, bad_dataset, gate_fn, eval_set, base_model,
+                       stable)
     else:
         nxt = {"negatives": {"n": len(negatives)}, "rejected": [],
                "new_version": {"skipped": "retrain=False (detection only)", "parent_dataset_version": bad_dataset}}
@@ -299,11 +300,13 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     return result
 
 
-def _retrain(p, paths, registry, engine, negatives, bad_convs, bad_dataset, gate_fn, eval_set, base_model) -> dict:
+def _retrain(p, paths, registry, engine, negatives, bad_convs, bad_dataset, gate_fn, eval_set, base_model,
+             stable) -> dict:
     """The next dataset version from the bad version's data minus its negatives, its adapter, its gates:
     {"negatives", "rejected", "new_version"}. When the negatives exclude so much that no dataset can be built
     (a collapsed version's data is its stock line everywhere, and every conversation holds a flagged reply),
-    new_version says so ({"skipped": why, "parent_dataset_version"}): retrain from the stable's data instead."""
+    new_version says so ({"skipped": why, "parent_dataset_version"}): retrain from the stable's data instead.
+    The new version is gated against the stable (loaded in `engine`) as the previous approved adapter."""
     from ..dataset import DatasetError
     from ..monitor import dataset_with_negatives
     from ..train import train_adapter
@@ -323,7 +326,8 @@ def _retrain(p, paths, registry, engine, negatives, bad_convs, bad_dataset, gate
                               base_model=base_model, dataset_version=nxt["manifest"]["version"], status="candidate",
                               actor="demo", reason="closed-loop demo: trained with production negatives")
     engine.load_adapter(f"{character_id}@{new_version}", new_path)
-    new_gates = gate_adapter(p, engine, f"{character_id}@{new_version}", eval_set)
+    new_gates = gate_adapter(p, engine, f"{character_id}@{new_version}", eval_set,
+                             previous=f"{character_id}@{stable}")
     if not known:  # the same data gives the same, already registered (maybe live) adapter: leave its status be
         registry.set_status(character_id, new_version, "approved" if new_gates["passed"] else "rejected",
                             actor="demo", reason="; ".join(new_gates["reasons"]) or "all gates passed")
