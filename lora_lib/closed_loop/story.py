@@ -180,7 +180,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     registry.register_adapter(character_id=character_id, version=bad_version, path=str(bad_path),
                               base_model=base_model, dataset_version=bad_dataset, status="candidate",
                               actor="demo", reason=f"closed-loop demo: deliberately bad ({bad})")
-    bad_gates = gate_adapter(p, engine, load(bad_version), eval_set, previous=load(stable))
+    bad_gates = gate_adapter(p, engine, load(bad_version), eval_set, previous=load(stable))  # stable stays loaded
     # Approved whatever its gates said (recorded in the audit and the result): the scenario is a bad version
     # that got out, by an operator's override or because the offline prompts missed what production shows.
     registry.set_status(character_id, bad_version, "approved", actor="demo",
@@ -189,7 +189,6 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     registry.set_route(character_id, base_model=base_model, stable_version=stable, candidate_version=bad_version,
                        rollout_percent=rollout_percent, actor="demo",
                        reason=f"closed-loop demo: deliberately bad version to {rollout_percent:g}% of users")
-    load(stable)
 
     # 3. Traffic through the real router and engine; monitoring with auto-rollback every check_every requests.
     resolve_fn, generate_fn, gate_fn = traffic_fns(p, registry, engine)
