@@ -35,6 +35,8 @@ from . import name_kiwi as _kiwi
 from . import names as _names
 from . import numerals
 from . import pii_patterns as _pat
+from . import tagger as _tagger
+from .public_figures import PUBLIC_FIGURES_KO as _PUBLIC_FIGURES
 
 # Our label -> placeholder. ko-pii labels not listed keep their own name: <LABEL>.
 PLACEHOLDER = {"PHONE": "<PHONE>", "EMAIL": "<EMAIL>", "RRN": "<RRN>", "ACCOUNT": "<ACCOUNT>",
@@ -121,10 +123,13 @@ class NamePolicy:
 
     names: str = "private"
     keep_names: tuple[str, ...] = ()
+    # the learned second pass (clean/tagger.py; `clean.tagger`, `clean.tagger_min_prob`)
+    tagger: bool = True
+    tagger_min_prob: float = 0.5
 
     @classmethod
     def from_params(cls, p) -> NamePolicy:
-        return cls(p.pii_names, tuple(p.pii_keep_names))
+        return cls(p.pii_names, tuple(p.pii_keep_names), p.tagger, p.tagger_min_prob)
 
 
 def _default_policy() -> NamePolicy:
@@ -337,15 +342,72 @@ def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence
                 for label, s, e in findings]
     if keep_values:
         findings = [f for f in findings if text[f[1]:f[2]].strip() not in keep_values]
+    if policy.tagger and _tagger.might_hold_pii(text):
+        findings = add_tagger_spans(text, findings, _tagger.tag_spans(text, policy.tagger_min_prob), keep_values, policy)
     parts, pos = [], 0
     for label, start, end in findings:
-        parts += [text[pos:start], USER if label == "USER" else PLACEHOLDER.get(label, f"<{label}>")]
+        parts += [text[pos:start], USER if label == "USER" else _placeholder(label)]
         pos = end
     parts.append(text[pos:])
     return Redaction("".join(parts), findings)
 
 
 _DEFAULT_POLICY = lru_cache(maxsize=1)(_default_policy)
+
+# The tagger's kinds -> the placeholder the rules write for that kind (HANDLE: the rules' MESSENGER).
+TAGGER_PLACEHOLDER = {"NAME": "<NAME>", "PHONE": "<PHONE>", "EMAIL": "<EMAIL>", "ADDRESS": "<ADDRESS>",
+                      "HANDLE": "<MESSENGER>", "ID": "<ID>"}
+
+
+def _placeholder(label: str) -> str:
+    if label.startswith("tagger:"):
+        return TAGGER_PLACEHOLDER[label[7:]]
+    return PLACEHOLDER.get(label, f"<{label}>")
+
+
+def add_tagger_spans(text: str, findings: list[tuple[str, int, int]], spans: Sequence[tuple[str, int, int, float]],
+                     keep_values: Sequence[str], policy: NamePolicy) -> list[tuple[str, int, int]]:
+    """The rules' findings plus the tagger's spans ("tagger:<KIND>", start, end), added only where no rule
+    finding is: a tagger span that overlaps one adds its uncovered pieces of 2+ characters. Never over a keep
+    value (the characters' names, policy.keep_names), a public figure of the gazetteer (policy "private") or
+    a role mailbox; no NAME when policy.names is "off"."""
+    if not spans:
+        return findings
+    covered = bytearray(len(text))
+    for _, s, e in findings:
+        covered[s:e] = b"\x01" * (e - s)
+    keep = [k for k in (*keep_values, *policy.keep_names) if k]
+    blocked = bytearray(len(text))
+    for k in keep:
+        i = text.find(k)
+        while i >= 0:
+            blocked[i:i + len(k)] = b"\x01" * len(k)
+            i = text.find(k, i + 1)
+    added = []
+    for kind, s, e, _ in spans:
+        if kind == "NAME" and policy.names == "off":
+            continue
+        whole = not any(covered[s:e])
+        i = s
+        while i < e:
+            if covered[i]:
+                i += 1
+                continue
+            j = i
+            while j < e and not covered[j]:
+                j += 1
+            ps, pe = i, j
+            while ps < pe and not text[ps].isalnum():
+                ps += 1
+            while pe > ps and not text[pe - 1].isalnum():
+                pe -= 1
+            piece = text[ps:pe]
+            ok = len(piece) >= 2 or (whole and kind == "NAME" and len(piece) == 1 and piece in _names.SURNAMES_1)
+            if ok and not any(blocked[ps:pe]) and piece not in keep and not _not_personal((kind, ps, pe), text) \
+                    and not (kind == "NAME" and policy.names == "private" and piece in _PUBLIC_FIGURES):
+                added.append((f"tagger:{kind}", ps, pe))
+            i = j
+    return sorted(findings + added, key=lambda f: f[1]) if added else findings
 
 
 @lru_cache(maxsize=256)
