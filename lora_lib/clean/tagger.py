@@ -312,7 +312,8 @@ def tag_spans(text: str, min_prob: float, path: str | Path | None = None) -> lis
 # ------------------------------------------------------------------------------------------- pre-check
 # The tagger runs only on lines that can hold PII the rules might miss, in the rules' own terms: an at-sign or
 # its spellings, a hash tag ("닉#1234"), a number of 3+ digits (numeral words decoded) that is no count, price or
-# time, a short number after a road, lot or building word, a Latin token with a digit, dot or underscore, Latin
+# time, a short number after a road, lot or building word (or written in Korean words before 동/호), a
+# self-introduction, a Latin token with a digit, dot or underscore, Latin
 # letters next to an app or id word, or a name-shaped context (the rules' name pre-check, names.might_name).
 # Its recall cost is measured in cross-validation (tagger_train --cross-validate: with and without it).
 _PRE_AT = re.compile(r"[@＠#]|골뱅|골벵|앳|엣|에이티|닷|쩜|(?<![A-Za-z])(?:at|dot)(?![A-Za-z])", re.IGNORECASE)
@@ -321,6 +322,9 @@ _PRE_APP = re.compile(f"(?:{_pat._APPS}|{_pat._ID_WORD}|메일|링크|코드)", 
 _PRE_NUMBER = re.compile(r"(?<![0-9])[0-9](?:[\s\-.~/ㆍㅡ·_,]{0,3}[0-9]){2,}(?![0-9])(?!\s?(?:원|시|분|초|개|명|살|세|년|월|일|층|번째|등|위|점|%|퍼|만|천|억|배|km|kg|cm|"
                          r"마리|잔|병|권|장|회|판|골|대|번\s?(?:버스|출구|째)))")
 _PRE_PLACE_NUMBER = re.compile(r"[가-힣](?:로|길|동|리|번지|호|단지|아파트|빌라)\s?[0-9]|[0-9]\s?(?:동|호|번지|번길|층)(?![가-힣])")
+# numbers in Korean words at building level ("십일동 칠백칠호", "자이아파트"), and a self-introduction ("나 민혁인데")
+_PRE_PLACE_WORDS = re.compile(rf"[일이삼사오육칠팔구십백천]{{1,8}}\s?(?:동|호)(?![가-힣])|{_pat._APT_BRANDS}")
+_PRE_SELF = re.compile(r"(?:^|(?<=\s))(?:나|저|난|전)\s[가-힣]{2,3}(?:인데|이야|야|이에요|예요|입니다|이고|임)(?![가-힣])")
 _HAS_LATIN = re.compile(r"[A-Za-z]")
 
 
@@ -333,6 +337,6 @@ def might_hold_pii(text: str, decoded: str | None = None) -> bool:
     if _HAS_LATIN.search(text) and (_PRE_LATIN_TOKEN.search(text) or _PRE_APP.search(text)):
         return True
     d = numerals.decode(text) if decoded is None else decoded
-    if _PRE_NUMBER.search(d) or _PRE_PLACE_NUMBER.search(d):
+    if _PRE_NUMBER.search(d) or _PRE_PLACE_NUMBER.search(d) or _PRE_PLACE_WORDS.search(text) or _PRE_SELF.search(text):
         return True
     return might_name(text)
