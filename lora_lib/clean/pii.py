@@ -128,7 +128,7 @@ class NamePolicy:
     keep_names: tuple[str, ...] = ()
     # the learned second pass (clean/tagger.py; `clean.tagger`, `clean.tagger_min_prob`)
     tagger: bool = True
-    tagger_min_prob: float = 0.8
+    tagger_min_prob: float = 0.6
 
     @classmethod
     def from_params(cls, p) -> NamePolicy:
@@ -363,7 +363,7 @@ _TAGGER_EMAIL = re.compile(_pat._AT_STRONG + r"|(?<![A-Za-z])at(?![A-Za-z])", re
 TAGGER_WORD_BAR = 0.9
 _TAGGER_KO_NUMBER_UNIT = re.compile(r"[일이삼사오육칠팔구십백천]+\s?(?:동|호|번지|층)")
 _TAGGER_URL = re.compile(r"://|www\.|\.(?:ly|kr|com|net|io|me|gg)/", re.IGNORECASE)
-_TAGGER_PERSON_AFTER = re.compile(r"(?:아|야|이가|이는|이도|이랑|이한테|이네|이야)(?![가-힣])")
+_TAGGER_PERSON_AFTER = re.compile(r"(?:아|야|이가|이는|이도|이한테|이네)(?![가-힣])")  # after a consonant: a vocative, the friendly 이
 _TAGGER_DOT = re.compile(_pat._DOT + r"|[,·・]", re.IGNORECASE)
 _TAGGER_DOMAIN = re.compile(r"gmail|naver|daum|hanmail|kakao|nate|hotmail|yahoo|outlook|icloud|" + _pat._DOMAIN_KO, re.IGNORECASE)
 
