@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from lora_lib.clean import name_frames, names, numerals, pii, pii_patterns
+from lora_lib.clean import name_frames, names, numerals, pii, pii_patterns, tagger
 
 ADVERSARIAL = {
     "digits": "0123456789",
@@ -30,7 +30,7 @@ ADVERSARIAL = {
 
 def _patterns() -> list[tuple[str, re.Pattern]]:
     out = []
-    for mod in (pii, pii_patterns, names, name_frames, numerals):
+    for mod in (pii, pii_patterns, names, name_frames, numerals, tagger):
         for name, value in vars(mod).items():
             if isinstance(value, re.Pattern):
                 out.append((f"{mod.__name__.rsplit('.', 1)[-1]}.{name}", value))
@@ -85,6 +85,23 @@ def test_redact_survives_and_is_linear(kind):
     run(small)  # warm caches and the analyzer
     # best of 3, as for the patterns: one run of each was at the mercy of a GC pause or a preemption
     assert _time(run, big) / max(_time(run, small), 2e-3) < 30
+
+
+@pytest.mark.parametrize("kind", ["digits", "digit_words", "at_signs", "mixed_scripts", "emoji", "lone_jamo", "hangul_names"])
+def test_the_tagger_survives_and_is_linear(kind):
+    """The learned second pass (clean/tagger.py) reads every character: linear, and 100 kB in bounded time."""
+    unit = ADVERSARIAL[kind]
+
+    def run(text):
+        spans = tagger.tag_spans(text, 0.5)
+        assert all(0 <= s < e <= len(text) for _, s, e, _ in spans)
+
+    small = (unit * (10_000 // len(unit) + 1))[:10_000]
+    big = (unit * (100_000 // len(unit) + 1))[:100_000]
+    run(small)
+    t_big = _time(run, big, repeat=1)
+    assert t_big / max(_time(run, small, repeat=1), 2e-3) < 30
+    assert t_big < 20, f"100 kB of {kind}: {t_big:.1f} s"
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from .name_frames import frames, might_frame, person_frame_after, plausible_given
 from .name_kiwi import (
@@ -99,6 +100,7 @@ _TITLE_WORD = re.compile(rf"(?:{_TITLES})")
 _LATIN_THEN_HANGUL = re.compile(r"[A-Za-z]\s?[가-힣]")
 
 
+@lru_cache(maxsize=8)  # find_names and the tagger's pre-check (tagger.might_hold_pii) ask it of the same line
 def might_name(text: str) -> bool:
     """The cheap pre-check: False means the line cannot hold a name these rules would mask."""
     if _CONTEXT_WORD.search(text) or _SPACED.search(text) or _SURNAME_TITLE.search(text) or _SURNAME_SSI.search(text) \

@@ -100,6 +100,15 @@ def _merge(spans: list[Span]) -> list[Span]:
     return out
 
 
+# The tagger's kinds (pii.add_tagger_spans: "tagger:<KIND>") against set 1's labels.
+TAGGER_AS = {"tagger:NAME": ("NAME",), "tagger:PHONE": ("PHONE",), "tagger:EMAIL": ("EMAIL",),
+             "tagger:ADDRESS": ("ADDRESS",), "tagger:HANDLE": ("MESSENGER",), "tagger:ID": ("RRN", "ACCOUNT", "CARD")}
+
+
+def _as_gold(pred_label: str, gold_label: str) -> bool:
+    return pred_label == gold_label or gold_label in TAGGER_AS.get(pred_label, ())
+
+
 def score(rows: Sequence[dict], detect: Detector) -> dict:
     """{label: {tp, fp, fn, precision, recall}, "overall": {...}, "misses": [...], "false_positives": [...]}."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"tp": 0, "fp": 0, "fn": 0, "found": 0, "gold": 0})
@@ -110,7 +119,7 @@ def score(rows: Sequence[dict], detect: Detector) -> dict:
         for label, s, e in gold:
             covered = set()
             for pl, ps, pe in pred:
-                if pl == label:
+                if _as_gold(pl, label):
                     covered |= set(range(max(s, ps), min(e, pe)))
             counts[label]["gold"] += 1
             if len(covered) >= 0.9 * (e - s):
@@ -118,14 +127,14 @@ def score(rows: Sequence[dict], detect: Detector) -> dict:
             else:
                 misses.append({"id": row["id"], "label": label, "span": text[s:e], "text": text})
         for pl, ps, pe in pred:
-            label = pl if pl in LABELS else "OTHER"
-            if any(gl == pl and ps < ge and gs < pe for gl, gs, ge in gold):
+            label = pl if pl in LABELS or pl in TAGGER_AS else "OTHER"
+            if any(_as_gold(pl, gl) and ps < ge and gs < pe for gl, gs, ge in gold):
                 counts[label]["tp"] += 1
             else:
                 counts[label]["fp"] += 1
                 false_pos.append({"id": row["id"], "label": pl, "span": text[ps:pe], "text": text})
     out = {}
-    for label in [*LABELS, "OTHER"]:
+    for label in [*LABELS, *TAGGER_AS, "OTHER"]:
         c = counts[label]
         if not (c["gold"] or c["tp"] or c["fp"]):
             continue
@@ -267,7 +276,7 @@ def table(result: dict) -> str:
     names = [k for k, v in result.items() if isinstance(v, dict)]
     head = "| label | " + " | ".join(f"{n} P | {n} R" for n in names) + " |"
     lines = [head, "|" + "---|" * (1 + 2 * len(names))]
-    labels = [*LABELS, "OTHER", "overall"]
+    labels = [*LABELS, *TAGGER_AS, "OTHER", "overall"]
     for label in labels:
         cells = []
         for n in names:
