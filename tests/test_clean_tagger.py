@@ -66,6 +66,10 @@ def test_the_model_sidecar_matches_the_training_data():
     assert {s["set"] for s in meta["training_sets"]} == set(tagger_train.SETS)
     for s in meta["training_sets"]:
         assert hashlib.sha256((tagger_train.ROOT / s["path"]).read_bytes()).hexdigest() == s["sha256"], s["path"]
+    assert meta["negatives"]["path"] == f"tests/data/{tagger_train.NEGATIVES.name}"
+    assert hashlib.sha256(tagger_train.NEGATIVES.read_bytes()).hexdigest() == meta["negatives"]["sha256"]
+    assert meta["n_synthetic_negatives"] == len(tagger_train.synthetic_negatives()) == 400
+    assert not any(r["pii"] for r in tagger_train.synthetic_negatives())
     assert CleanParams().tagger_min_prob == meta["min_prob_cross_validated"]
 
 

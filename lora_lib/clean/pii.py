@@ -24,7 +24,6 @@ numbers (1588-xxxx) stay. ko-pii's PERSON detector is not used: on chat it fired
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,9 @@ from . import names as _names
 from . import numerals
 from . import pii_patterns as _pat
 from . import tagger as _tagger
-from .name_public import _character_talk, _public, _title_talk
+from .not_personal import _SERVICE_NUMBER, _not_personal
+from .pii_patterns import _DIGIT
+from .pii_tagger import TAGGER_PLACEHOLDER, add_tagger_spans
 
 # Our label -> placeholder. ko-pii labels not listed keep their own name: <LABEL>.
 PLACEHOLDER = {"PHONE": "<PHONE>", "EMAIL": "<EMAIL>", "RRN": "<RRN>", "ACCOUNT": "<ACCOUNT>",
@@ -75,8 +76,6 @@ _NAME_AFTER_WORD = re.compile(rf"이름(?:(?:은|이)\s*|\s+)(?P<v>{_SURNAME}[�
 _PROVINCE_BEFORE = re.compile(r"(서울특별시|서울시|서울|부산광역시|부산시|부산|대구광역시|대구|인천광역시|인천|광주광역시|광주|"
                               r"대전광역시|대전|울산광역시|울산|세종시|세종|경기도|경기|강원도|강원|충청북도|충북|충청남도|충남|"
                               r"전라북도|전북|전라남도|전남|경상북도|경북|경상남도|경남|제주특별자치도|제주도|제주)\s$")
-# Customer-service numbers (1588-1234) are a company's, not a person's.
-_SERVICE_NUMBER = re.compile(r"^1[5-9]\d{2}[ .-]?\d{4}$")
 
 
 # ko-pii's detect_all runs all of its 28 detectors and filters by label afterwards; the PERSON
@@ -85,7 +84,6 @@ _SERVICE_NUMBER = re.compile(r"^1[5-9]\d{2}[ .-]?\d{4}$")
 _SKIP_DETECTORS = {"person", "postal_code", "birth", "personal_attr", "url", "nationality", "edi_drug", "court_case",
                    "corp_reg", "prescription", "pnu", "government", "civil_petition", "hr"}
 _DETECTORS = tuple(fn for fn in _KO_PII_DETECTORS if fn.__module__.rsplit(".", 1)[-1] not in _SKIP_DETECTORS)
-_DIGIT = re.compile(r"[0-9]")
 _KEYCAP_TAIL = re.compile("\ufe0f?\u20e3")
 _ASCII_ALNUM = re.compile(r"[A-Za-z0-9]")
 _ALNUM_RUN = re.compile(r"[0-9A-Za-z０-９Ａ-Ｚａ-ｚ]+")
@@ -308,27 +306,6 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
     return out
 
 
-# Role mailboxes (RFC 2142 and their everyday kin) belong to an office, not a person: "help@coupang.com".
-_ROLE_MAILBOX = re.compile(r"(?:no-?reply|do-?not-?reply|donotreply|help|helpdesk|support|info|contact|cs|service|customer|admin|"
-                           r"webmaster|postmaster|hostmaster|abuse|security|sales|marketing|recruit|recruiting|jobs|careers|hr|"
-                           r"press|privacy|billing|newsletter|notice|notification|notifications|mailer-daemon)", re.IGNORECASE)
-
-
-def _not_personal(span: tuple[str, int, int], text: str) -> bool:
-    """A finding that names no person: a role mailbox, a private or loopback IP address (a home router's
-    192.168.0.1 is every home router's)."""
-    label, s, e = span
-    if label == "EMAIL" and "@" in text[s:e]:
-        return bool(_ROLE_MAILBOX.fullmatch(text[s:e].split("@", 1)[0].strip()))
-    if label == "IP":
-        try:
-            ip = ipaddress.ip_address(text[s:e].strip())
-        except ValueError:
-            return False
-        return ip.is_private or ip.is_loopback or ip.is_unspecified
-    return False
-
-
 def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence[str] = (),
            policy: NamePolicy | None = None) -> Redaction:
     """Mask PII in `text`; findings are (label, start, end) in the original text.
@@ -357,118 +334,10 @@ def redact(text: str, known_values: Sequence[str] = (), *, keep_values: Sequence
 
 _DEFAULT_POLICY = lru_cache(maxsize=1)(_default_policy)
 
-_ASCII_ALNUM_CHAR = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-# an e-mail the tagger adds needs an at and a dot, written or spelled ("I am at home", "dot dot dot" are talk)
-_TAGGER_EMAIL = re.compile(_pat._AT_STRONG + r"|(?<![A-Za-z])at(?![A-Za-z])", re.IGNORECASE)
-TAGGER_WORD_BAR = 0.9
-_TAGGER_KO_NUMBER_UNIT = re.compile(r"[일이삼사오육칠팔구십백천]+\s?(?:동|호|번지|층)")
-_TAGGER_URL = re.compile(r"://|www\.|\.(?:ly|kr|com|net|io|me|gg)/", re.IGNORECASE)
-_TAGGER_PERSON_AFTER = re.compile(r"(?:아|야|이가|이는|이도|이한테|이네)(?![가-힣])")  # after a consonant: a vocative, the friendly 이
-_TAGGER_DOT = re.compile(_pat._DOT + r"|[,·・]", re.IGNORECASE)
-_TAGGER_DOMAIN = re.compile(r"gmail|naver|daum|hanmail|kakao|nate|hotmail|yahoo|outlook|icloud|" + _pat._DOMAIN_KO, re.IGNORECASE)
-
-
-def _tagger_piece_ok(kind: str, text: str, s: int, e: int, span: str, prob: float, policy: NamePolicy) -> bool:
-    """The rules' own vetoes on a span the tagger adds: it does not cut a Latin or digit token ("rem" of
-    "remember") and holds no link; an e-mail has its at and dot; a phone or id number holds 3+ digits and is no
-    customer-service number; a name starts a word, is no stop word of the name rules, no dictionary word to
-    Kiwi ("권태기", "환율") and, under policy "private", no public or fictional figure talked about as such
-    (the name rules' tests: the gazetteer, a known work's title near it, a line about media)."""
-    piece = text[s:e]
-    if s > 0 and text[s - 1] in _ASCII_ALNUM_CHAR and text[s] in _ASCII_ALNUM_CHAR \
-            or e < len(text) and text[e] in _ASCII_ALNUM_CHAR and text[e - 1] in _ASCII_ALNUM_CHAR:
-        return False
-    if _TAGGER_URL.search(span):  # a link is the spam filter's to see ("http://bit.ly/…"), and the rules' (_LINK) to mask
-        return False
-    if kind == "EMAIL":  # the whole span the tagger gave, rules' part included
-        return bool((_TAGGER_EMAIL.search(span) or _TAGGER_DOMAIN.search(span))
-                    and (_TAGGER_DOT.search(span) or _TAGGER_DOMAIN.search(span)))
-    if kind in ("PHONE", "ID"):
-        digits = numerals.decode(piece)
-        return sum(c.isdigit() for c in digits) >= 3 and not _SERVICE_NUMBER.match(digits.strip())
-    if kind == "ADDRESS":  # building level: a number in it ("배송지", "삼성동" alone are no address)
-        return bool(_DIGIT.search(numerals.decode(piece)) or _TAGGER_KO_NUMBER_UNIT.search(piece))
-    if kind != "NAME":
-        return True
-    if piece.isascii():  # one Latin word: a romanised given name, not English ("time", "game")
-        return " " in piece.strip() or _names._romanised_name(piece)
-    if s > 0 and "가" <= text[s - 1] <= "힣":  # the rest of a word whose start a rule masked ("이정숙|인데")
-        return False
-    bare = piece.replace(" ", "")
-    # a stop word of the name rules ("배우", "해운대"), unless a vocative or the friendly 이 + a particle says
-    # person ("하늘아", "구름이가")
-    if (bare in _names._STOP or (len(bare) > 2 and bare[:-1] in _names._STOP)) and not _TAGGER_PERSON_AFTER.match(text, e):
-        return False
-    if policy.names == "private" and (_public(bare, text, s, e) or _title_talk(text, s, e) or _character_talk(text)):
-        return False
-    # three syllables or more that Kiwi reads as one ordinary word ("권태기", "유치원"); two-syllable words are
-    # names as often as not ("하늘아", "지은이 집")
-    # a piece Kiwi reads as one ordinary word: three syllables or more never ("권태기", "유치원"); two syllables
-    # are names as often as words ("연서가", "경호 생일"): only when the tagger is very sure (TAGGER_WORD_BAR) or a
-    # vocative or the friendly 이 + a particle follows ("하늘아", "구름이가")
-    if len(piece) >= 2 and all("가" <= c <= "힣" for c in piece):
-        w0 = max(0, s - 10)
-        word = any(ts + w0 == s and te + w0 == e and tag.startswith(("NNG", "NNB", "VV", "VA", "MAG", "NR", "XR"))
-                   for ts, te, tag in _kiwi._tags(text[w0:e + 8]))
-        if word and (len(piece) >= 3 or prob < TAGGER_WORD_BAR and not _TAGGER_PERSON_AFTER.match(text, e)):
-            return False
-    return True
-
-
-# The tagger's kinds -> the placeholder the rules write for that kind (HANDLE: the rules' MESSENGER).
-TAGGER_PLACEHOLDER = {"NAME": "<NAME>", "PHONE": "<PHONE>", "EMAIL": "<EMAIL>", "ADDRESS": "<ADDRESS>",
-                      "HANDLE": "<MESSENGER>", "ID": "<ID>"}
-
-
 def _placeholder(label: str) -> str:
     if label.startswith("tagger:"):
         return TAGGER_PLACEHOLDER[label[7:]]
     return PLACEHOLDER.get(label, f"<{label}>")
-
-
-def add_tagger_spans(text: str, findings: list[tuple[str, int, int]], spans: Sequence[tuple[str, int, int, float]],
-                     keep_values: Sequence[str], policy: NamePolicy) -> list[tuple[str, int, int]]:
-    """The rules' findings plus the tagger's spans ("tagger:<KIND>", start, end), added only where no rule
-    finding is: a tagger span that overlaps one adds its uncovered pieces of 2+ characters. Never over a keep
-    value (the characters' names, policy.keep_names), a public figure of the gazetteer (policy "private") or
-    a role mailbox; no NAME when policy.names is "off"."""
-    if not spans:
-        return findings
-    covered = bytearray(len(text))
-    for _, s, e in findings:
-        covered[s:e] = b"\x01" * (e - s)
-    keep = [k for k in (*keep_values, *policy.keep_names) if k]
-    blocked = bytearray(len(text))
-    for k in keep:
-        i = text.find(k)
-        while i >= 0:
-            blocked[i:i + len(k)] = b"\x01" * len(k)
-            i = text.find(k, i + 1)
-    added = []
-    for kind, s, e, prob in spans:
-        if kind == "NAME" and policy.names == "off":
-            continue
-        whole = not any(covered[s:e])
-        i = s
-        while i < e:
-            if covered[i]:
-                i += 1
-                continue
-            j = i
-            while j < e and not covered[j]:
-                j += 1
-            ps, pe = i, j
-            while ps < pe and not text[ps].isalnum():
-                ps += 1
-            while pe > ps and not text[pe - 1].isalnum():
-                pe -= 1
-            piece = text[ps:pe]
-            ok = len(piece) >= 2 or (whole and kind == "NAME" and len(piece) == 1 and piece in _names.SURNAMES_1)
-            if ok and not any(blocked[ps:pe]) and piece not in keep and not _not_personal((kind, ps, pe), text) \
-                    and _tagger_piece_ok(kind, text, ps, pe, text[s:e], prob, policy):
-                added.append((f"tagger:{kind}", ps, pe))
-            i = j
-    return sorted(findings + added, key=lambda f: f[1]) if added else findings
 
 
 @lru_cache(maxsize=256)

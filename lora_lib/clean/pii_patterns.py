@@ -377,3 +377,6 @@ def passports(text: str) -> list[Span]:
 
 def plates(text: str) -> list[Span]:
     return [("VEHICLE", m.start("v"), m.end("v")) for m in _PLATE.finditer(text)]
+
+
+_DIGIT = re.compile(r"[0-9]")
