@@ -184,7 +184,8 @@ def test_a_user_opted_in_after_chatting(world):
     assert len(late) >= 1
     for uid in late:
         opt_in = users[uid]["optInAt"]
-        times = [d["createdAt"] for d in world["messages"] if d.get("userId") == uid]
+        # (a malformed-date hazard may fall on this user: its createdAt is a string, not a date)
+        times = [d["createdAt"] for d in world["messages"] if d.get("userId") == uid and isinstance(d["createdAt"], datetime)]
         assert min(times) < opt_in < max(times)
 
 
@@ -383,3 +384,20 @@ def test_replies_take_up_what_the_user_said():
     # No stock first sentence: the most common one opens under 5% of the replies.
     assert Counter(first).most_common(1)[0][1] < 0.05 * len(pairs)
     assert len(set(a for _, a in pairs)) > 0.8 * len(pairs)
+
+
+def test_no_flavour_sentence_ends_many_replies(world):
+    """A character's flavour sentences (cards._FLAVOR) are in about FLAVOR_SHARE of its clean replies, and no
+    one of them in more than 6%: a catchphrase in a third of the replies taught the adapter to end every
+    reply with it (nabi, rejected by the diversity gate)."""
+    from lora_lib.demo.world import cards
+
+    for cid in CHARACTER_IDS:
+        replies = [d["content"] for d in world["messages"] if d.get("characterId") == cid
+                   and d.get("role") in {"character", "assistant"}]
+        # a flavour line's stem: its text up to the style's ending, the same in every rendering
+        stems = [line.animal[:6] for line in cards._FLAVOR[cid]]
+        per_line = [sum(stem in r for r in replies) / len(replies) for stem in stems]
+        total = sum(any(stem in r for stem in stems) for r in replies) / len(replies)
+        assert 0.08 <= total <= 0.22, (cid, total)
+        assert max(per_line) < 0.06, (cid, per_line)

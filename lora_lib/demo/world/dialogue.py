@@ -33,6 +33,11 @@ _USER_PREFIX = ("", "", "", "음 ", "근데 ", "아 ")
 _USER_SUFFIX = ("", "", "", " ㅎㅎ", " ㅋㅋ", " ㅠ")
 SLOT_SHARE = 0.75  # user turns from a slotted prompt (the rest: the topic's fixed prompts)
 OPENER_SHARE = 0.03  # replies that start with a stock opener before taking the prompt up
+# Replies with one of the character's five flavour sentences. At one in three (when it was one of three
+# extras) a small adapter learned to end most replies with the same one ("그르릉 소리가 절로 난다냥"),
+# which the evaluate stage's diversity gate rightly rejects: real characters say their catchphrase less often.
+FLAVOR_SHARE = 0.15
+_MULTI_SENTENCE = 0.75  # replies with 2-3 sentences (n_sentences' weights below): the only ones with room for it
 
 
 class _Turn(str):
@@ -74,8 +79,12 @@ def _reply(topic: str, style: str, rng: random.Random, flavor: str | None, *,
            slot: str | None = None, prompt_index: int | None = None) -> str:
     """1-3 sentences: the line that takes the prompt up, then a second idea, flavour and/or a closer."""
     n_sentences = rng.choices((1, 2, 3), weights=(25, 45, 30))[0]
-    extras = ["idea", "closer"] + (["flavor"] if flavor else [])
-    chosen = set(rng.sample(extras, min(n_sentences - 1, len(extras))))
+    n_extra = n_sentences - 1
+    chosen = set()
+    if flavor and n_extra and rng.random() < FLAVOR_SHARE / _MULTI_SENTENCE:
+        chosen.add("flavor")
+        n_extra -= 1
+    chosen |= set(rng.sample(["idea", "closer"], n_extra))
     first = _first_line(topic, rng, slot, prompt_index)
     lines: list[_Line] = []
     if rng.random() < OPENER_SHARE:
