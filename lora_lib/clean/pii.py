@@ -39,6 +39,7 @@ from . import numerals
 from . import pii_patterns as _pat
 from . import tagger as _tagger
 from .not_personal import _SERVICE_NUMBER, _not_personal
+from .pii_anchored import anchored
 from .pii_patterns import _DIGIT
 from .pii_tagger import TAGGER_PLACEHOLDER, add_tagger_spans
 
@@ -282,6 +283,7 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
         spans += _pat.passports(text)
     elif _pat.HANGUL_HANDLE_HINT.search(text):  # "닉 구름빵 인데": a Hangul nickname after an id word
         spans += _pat.handles(text)
+    spans += [sp for sp in anchored(text) if sp[0] != "NAME" or policy.names != "off"]
     if policy.names != "off":
         spans += _names.find_names(text, keep=(*keep, *policy.keep_names), public_kept=policy.names == "private")
         for m in (*_NAME_INTRO.finditer(text), *_NAME_AFTER_WORD.finditer(text)):
