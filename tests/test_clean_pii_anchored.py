@@ -52,3 +52,17 @@ def test_a_spaced_name_before_a_vocative_is_the_earlier_three():
 def test_example_digits_with_letters_are_a_real_passport():
     assert "M12345678" not in redact("여권번호 M12345678 맞나", policy=RULES).text
     assert "010-1234-5678" not in redact("내 번호 010-1234-5678 저장해", policy=RULES).text  # someone may have it
+
+
+@pytest.mark.parametrize("text, known, masked", [
+    ("나 Rainy 야. 본명은 비밀", "Rainy", True),          # a space before the copula
+    ("나 Momo 인데 오늘 심심해", "Momo", True),
+    ("고양이집사 = 나! 나비 간식 챙겨왔다", "고양이집사", True),  # "X = 나"
+    ("선비님, 밤비가 여쭙고자 하옵니다", "밤비", True),       # the speaker in the third person
+    ("새벽이 잠이 안 와", "새벽이", True),
+    ("수박바 먹고싶다 여름엔 역시", "수박바", False),         # the food, not the user
+    ("민트초코 아이스크림 먹고싶다", "민트초코", False),
+])
+def test_the_users_nickname_where_it_names_the_user(text, known, masked):
+    out = redact(text, [known], policy=RULES).text
+    assert (known not in out) == masked, out
