@@ -74,6 +74,8 @@ from .name_patterns import (
     _S2,
     _SPACED,
     _SPACED_S2,
+    _SPACED_CTX_AFTER,
+    _SPACED_CTX_BEFORE,
     _SPACED_STOP,
     _SSI_WORDS,
     _STOP,
@@ -96,6 +98,7 @@ from .public_figures import PUBLIC_FIGURES_KO
 
 Span = tuple[str, int, int]
 
+_SPACED_PARTICLE = frozenset("아야이가은는을를도의와과랑")
 _TITLE_WORD = re.compile(rf"(?:{_TITLES})")
 _LATIN_THEN_HANGUL = re.compile(r"[A-Za-z]\s?[가-힣]")
 
@@ -312,12 +315,23 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
         if all(c in GIVEN for c in m.group("v")[3:]) and m.group("v").replace(" ", "") not in keep \
                 and not _TITLE_WORD.fullmatch(m.group("v")[3:]):
             out.append(("NAME", m.start("v"), m.end("v")))
+    spaced = []
     for m in _SPACED.finditer(text):
-        w = m.group("v")
-        # "우 지 안 님", "이 지 은 선배": 안, 은 are name syllables here
-        titled = re.match(r"\s?(?:님|씨|선배|후배|과장|대리|팀장|쌤|선생님)", text[m.end("v"):m.end("v") + 4])
-        if all(c in GIVEN and (titled or c not in _SPACED_STOP) for c in w[2::2]) and w.replace(" ", "") not in keep:
-            out.append(("NAME", m.start("v"), m.end("v")))
+        w, s, e = m.group("v"), m.start("v"), m.end("v")
+        # "우 지 안 님", "이 지 은 선배", "예금주: 채 윤 서": 안, 은, 서 are name syllables here
+        said = re.match(r"\s?(?:님|씨|선배|후배|과장|대리|팀장|쌤|선생님)", text[e:e + 4]) \
+            or _SPACED_CTX_BEFORE.search(text, max(0, s - 12), s) or _SPACED_CTX_AFTER.match(text, e)
+        if all(c in GIVEN and (said or c not in _SPACED_STOP) for c in w[2::2]) and w.replace(" ", "") not in keep:
+            spaced.append((s, e))
+    # of two overlapping, the later one ("예약자 명 맹 현 주": the run ends where the name does), unless it
+    # ends in a particle ("오 태 민 아")
+    for i, (s, e) in enumerate(spaced):
+        later = spaced[i + 1] if i + 1 < len(spaced) and spaced[i + 1][0] < e else None
+        if later and text[later[1] - 1] not in _SPACED_PARTICLE:
+            continue
+        if i > 0 and spaced[i - 1][1] > s and text[e - 1] in _SPACED_PARTICLE:
+            continue
+        out.append(("NAME", s, e))
     if _HAS_LATIN.search(text):
         for m in _LATIN.finditer(text):
             # ... or a person's frame after it ("dohyun kim 만났음", "ji-hoon 이랑")

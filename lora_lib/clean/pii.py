@@ -39,6 +39,7 @@ from . import numerals
 from . import pii_patterns as _pat
 from . import tagger as _tagger
 from .not_personal import _SERVICE_NUMBER, _not_personal
+from .pii_anchored import anchored
 from .pii_patterns import _DIGIT
 from .pii_tagger import TAGGER_PLACEHOLDER, add_tagger_spans
 
@@ -148,14 +149,14 @@ _SELF_STATE = (r"(?=(?:은|는|이|가|도|이는|이도)?\s(?:오늘\s|지금\s
 # ... or right after a vocative to the character ("보리야 밤비 오늘 우울해").
 _LINE_START = r"(?:^|(?<=[.!?~\n)] )|(?<=[가-힣][아야] )|(?<=[ㄱ-ㅎㅠㅜ] ))"
 # "초코 = 내 닉", "하늘은 제 닉네임이에요": the user says the value is their nickname.
-_DEFINED = r"(?=\s?(?:=|:|은|는|이|가|란|이란)?\s?(?:내|제|나의|저의)\s?(?:닉|닉네임|닉넴|별명|이름|아이디))"
+_DEFINED = r"(?=\s?(?:=|:|은|는|이|가|란|이란)?\s?(?:내|제|나의|저의)\s?(?:닉|닉네임|닉넴|별명|이름|아이디)|\s?=\s?(?:나|저)(?![가-힣]))"
 # After a self-introduction the value ends the word or takes a copula ("나 초코야"), not a verb ("내가 사과할까").
 _INTRO_END = (r"(?=(?:이야|야|이에요|예요|에요|이예요|입니다|이고|이구|임|이라고|라고|이요|요|이|인데|이다|다|이었고|였고|이었어|였어|이었|였)?(?![가-힣])"
               r"|(?:으로|로)\s?(?:바꿈|바꿨|바꿔|바꿀|변경|정했|할게|했))")
 # After "나", "내가", "안녕" the value names the speaker only with a copula or at the end of a clause
 # ("나 초코야", "안녕 초코!"): "내가 사과 깎을게" is talk.
 _INTRO_END_COPULA = (r"(?=(?:이야|야|이에요|예요|에요|이예요|입니다|이고|이구|임|이라고|라고|이요|요|인데|이다|다|이었고|였고|이었어|였어)(?![가-힣])"
-                     r"|이?\s?(?:[.!?~,)ㅋㅎ]|$))")
+                     r"|\s(?:이야|야|인데|임|이에요|예요|입니다)(?![가-힣])|이?\s?(?:[.!?~,)ㅋㅎ]|$))")
 # A dictionary word names a person right after a self-introduction or before a vocative/honorific/person particle.
 _NICK_INTRO = (r"(?:(?<=닉은 )|(?<=닉네임은 )|(?<=닉 )|(?<=닉네임 )|(?<=내 닉 )|(?<=닉넴 )|(?<=닉넴은 )|(?<=닉이 )|(?<=닉네임이 )|"
                r"(?<=닉: )|(?<=닉네임: ))")
@@ -166,11 +167,15 @@ _SELF_INTRO = (r"(?:(?<=나는 )|(?<=난 )|(?<=저는 )|(?<=전 )|(?<=나 )|(?<=
 _NAMES_PERSON = (r"(?=\s?(?:님|씨|짱|쨩)|(?:{voc}|한테|에게|이에요|이예요|예요|이라고|라고|이라|"
                  r"인데|인데요|입니다|이고|이구|임|쓰|이네|네)(?![가-힣])"
                  r"|(?:이|이가|가|는|이는|도|이도)?\s?(?:왔|돌아왔|돌아옴|등장|여기|간다|갑니다|왔어|왔다|왔어요|왔습니다|출근|퇴근|잘게|잔다|"
-                 r"출석|로그인|접속)"
+                 r"출석|로그인|접속|(?:드디어\s)?결심|인사드|여쭙|여쭈|출동|잠이\s?안|잠\s안)"
                  r"|(?:이|)?\s?(?:라고|로|으로)\s?(?:불러|부르|해\s?줘|해줘)"
                  # the speaker in the third person: "감자 인사드립니다", "솜사탕이 나비한테 질문", "곰돌이랑 놀아줘"
                  r"|(?:이|가|이가|는|이는)?\s?(?:(?:문안\s?)?인사\s?(?:드|해|할|올)|질문|퀴즈|심심)|(?:이|가|이가)\s?보고\s?싶었"
                  r"|(?:이|가|이가)\s[가-힣]{1,4}(?:한테|에게|께)\s|(?:이랑|랑)\s?(?:놀아|같은\s?사람))")
+
+
+# After a nickname that is also a food ("수박바", "민트초코"): eaten, baked or a dish, it is the food.
+_THING_AFTER = re.compile(r"(?:을|를)?\s?(?:먹|마시|굽|구워|사\s?먹|맛있|맛없|쿠키|아이스크림|케이크|빵|우유|라떼|스무디|맛\s)")
 
 
 @lru_cache(maxsize=4096)
@@ -258,7 +263,7 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
     for value in known_values:
         pat = _known_value_pattern(str(value or ""))
         if pat:
-            found = [("USER", m.start(), m.end()) for m in pat.finditer(text)]
+            found = [("USER", m.start(), m.end()) for m in pat.finditer(text) if not _THING_AFTER.match(text, m.end())]
             v = str(value).strip()
             if found and v and "가" <= v[0] <= "힣":  # said once as the user's name: the same word alone again is too
                 found += [("USER", m.start(), m.end()) for m in re.finditer(rf"(?<![가-힣]){re.escape(v)}(?![가-힣])", text)]
@@ -282,6 +287,7 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
         spans += _pat.passports(text)
     elif _pat.HANGUL_HANDLE_HINT.search(text):  # "닉 구름빵 인데": a Hangul nickname after an id word
         spans += _pat.handles(text)
+    spans += [sp for sp in anchored(text) if sp[0] != "NAME" or policy.names != "off"]
     if policy.names != "off":
         spans += _names.find_names(text, keep=(*keep, *policy.keep_names), public_kept=policy.names == "private")
         for m in (*_NAME_INTRO.finditer(text), *_NAME_AFTER_WORD.finditer(text)):

@@ -1,0 +1,68 @@
+"""Values that a word right before them says are personal (clean/pii_anchored.py), spaced-out names with a
+context word, and the values no one owns (clean/not_personal.py): each rule with a line it must mask and a
+look-alike it must leave."""
+
+import pytest
+
+from lora_lib.clean.pii import NamePolicy, redact
+
+RULES = NamePolicy(tagger=False)  # the rules alone: these tests are about them, not the learned pass
+
+
+@pytest.mark.parametrize("text, gone", [
+    ("학번 20231587 인데 포털 로그인이 안돼요", "20231587"),       # a person's number where they study or work
+    ("내 사원번호 HR20871 인데 비번 까먹었어", "HR20871"),
+    ("사원증 번호 E-30917 잃어버림", "30917"),
+    ("환자번호 00418832 로 검사결과 조회", "00418832"),
+    ("소개팅 앱에서 만난 사람 닉 '봄바람_31'", "봄바람"),          # a quoted platform nickname
+    ("덕메 '유리구슬' 님이 포카 교환하재", "유리구슬"),
+    ("산부인과 주치의 Dr. Sato Hana", "Sato"),                      # a Latin name after a title or relation word
+    ("결혼식은 회사 후배 Mina. 축의금", "Mina"),
+    ("해외직구 배송지 12, Hakdong-ro 42-gil 써도 돼?", "Hakdong"),  # a street address in Latin letters
+    ("주소가 1420 Maple Avenue, Apt 3B, Portland 이고", "Maple"),
+    ("예금주: 채 윤 서", "윤"),                                     # spaced names: a context word before or after
+    ("이웃집 어르신 하 만 복 어르신의 팔순 잔치", "만 복"),
+    ("예약자 명 맹 현 주, 연락처는", "현 주"),
+])
+def test_anchored_values_are_masked(text, gone):
+    assert gone not in redact(text, policy=RULES).text
+
+
+@pytest.mark.parametrize("text", [
+    "주문번호 2022-31045 확인해 주세요",          # an order's number, not a person's
+    "주문번호 20240518-0031772 배송 언제 와요?",
+    "비자 신청번호 VA-2024-119283 확인 부탁",
+    "관리사무소 전화 031-924-5510",               # an office's number
+    "노래 '좋은날' 들어봐",                        # a quoted title, no nickname word
+    "친구 Group 만들었어",
+    "3 Big Street fighter",                      # no address talk
+    "대출 금리 4.2% 실화냐",                       # a rate, not a lot number
+    "전화번호 예시 010-0000-0000 처럼 써주세요",   # numbers and domains no one can own
+    "예시 주소 example@example.com 처럼 쓰면 돼요",
+    "나 는 오 늘 좋 아",                           # spaced typing, no context word
+])
+def test_look_alikes_stay(text):
+    assert redact(text, policy=RULES).text == text
+
+
+def test_a_spaced_name_before_a_vocative_is_the_earlier_three():
+    assert redact("오 태 민 아 빨리 와라", policy=RULES).text == "<NAME> 아 빨리 와라"
+
+
+def test_example_digits_with_letters_are_a_real_passport():
+    assert "M12345678" not in redact("여권번호 M12345678 맞나", policy=RULES).text
+    assert "010-1234-5678" not in redact("내 번호 010-1234-5678 저장해", policy=RULES).text  # someone may have it
+
+
+@pytest.mark.parametrize("text, known, masked", [
+    ("나 Rainy 야. 본명은 비밀", "Rainy", True),          # a space before the copula
+    ("나 Momo 인데 오늘 심심해", "Momo", True),
+    ("고양이집사 = 나! 나비 간식 챙겨왔다", "고양이집사", True),  # "X = 나"
+    ("선비님, 밤비가 여쭙고자 하옵니다", "밤비", True),       # the speaker in the third person
+    ("새벽이 잠이 안 와", "새벽이", True),
+    ("수박바 먹고싶다 여름엔 역시", "수박바", False),         # the food, not the user
+    ("민트초코 아이스크림 먹고싶다", "민트초코", False),
+])
+def test_the_users_nickname_where_it_names_the_user(text, known, masked):
+    out = redact(text, [known], policy=RULES).text
+    assert (known not in out) == masked, out
