@@ -66,3 +66,38 @@ def test_example_digits_with_letters_are_a_real_passport():
 def test_the_users_nickname_where_it_names_the_user(text, known, masked):
     out = redact(text, [known], policy=RULES).text
     assert (known not in out) == masked, out
+
+
+@pytest.mark.parametrize("text, gone", [
+    ("관리실에서 구백칠동 육백일호 에 연락해준대", "육백일호"),              # a 동/호 in Korean numerals
+    ("청첩장 모임 단톡방 비번 0214 야", "0214"),                          # a private door or room code
+    ("건물 공동현관 비번 *3917# 이니까", "3917"),
+    ("팀 밴드 초대 링크 band.us/n/a8c2kLq9 눌러서", "a8c2kLq9"),          # links with a path
+    ("링크드인 linkedin.com/in/daeun-kim-0815 이거", "daeun-kim"),
+    ("카풀은 용산구 한강대로 95, 래미안용산 2602호 앞에서", "2602호"),    # a road address and its unit
+    ("직구는 영문 주소 Apt 1402, 55 Jamsil-ro, Songpa-gu, Seoul 로", "Songpa-gu"),
+    ("등산동호회는 노 회장님이 다 결정해", "노 회장"),                    # surname + more titles
+    ("매장 직원 Sophie님이 입고되면", "Sophie"),                           # a Latin name before a title
+    ("신부 Amanda가 미국인이라", "Amanda"),
+    ("H.Y. Jung 님이 결재하셨습니다", "H.Y."),
+    ("계모임 통장 예금주 조말례", "조말례"),                               # a full name after a holder word
+    ("풋살장 예약자 윤상혁 으로 돼 있어요", "윤상혁"),
+    ("회비 안 낸 사람 명단 올림: 기태, 소라, 진영", "소라"),               # a roster after a colon
+    ("더치페이: 하율 12,500원 도경 12,500원 나 15,000원", "도경"),
+    ("과제는 조교님 ta.jung 쩜 hy 골뱅이 gmail 쩜 com 으로", "ta.jung"),  # spelled dots in the local part
+])
+def test_round8_values_are_masked(text, gone):
+    assert gone not in redact(text, policy=RULES).text
+
+
+@pytest.mark.parametrize("text", [
+    "정산: 식비 3만원, 교통 2만원",        # a roster of costs, not people
+    "멤버: 리더 보컬 랩",
+    "총무 선배야 회비 받아",               # a title after the holder word
+    "보호자 연락처 알려주세요",
+    "Apple이 신제품 냈대",                  # a brand before a particle
+    "비번 바꿨어",
+    "학교 행정실 02-3290-1114 로 증명서 문의해",  # an office's number
+])
+def test_round8_look_alikes_stay(text):
+    assert redact(text, policy=RULES).text == text

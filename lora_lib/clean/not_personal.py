@@ -24,7 +24,7 @@ _EXAMPLE_DOMAIN = re.compile(r"@\s?(?:example|test|sample|domain)\.(?:com|org|ne
 # A240915-7731", "비자 신청번호 VA-2024-…", "관리사무소 전화 031-…"); a number kinds only (PHONE, ID kinds).
 _NOT_A_PERSONS_NUMBER = re.compile(
     r"(?:(?:주문|신청|예약|송장|운송장|접수|승인|결제|거래|조회|배송|티켓|영수증|문의|민원)\s?번호|관리사무소|주민센터|행정복지센터|"
-    r"동사무소|구청|시청|대표번호|고객센터|콜센터)\s?(?:전화|번호|전화번호|연락처)?\s?(?:는|은|가|이|:|：)?\s?$")
+    r"동사무소|구청|시청|대표번호|고객센터|콜센터|사무국|행정실|교무실|접수처|안내데스크|대표전화)\s?(?:전화|번호|전화번호|연락처)?\s?(?:는|은|가|이|:|：)?\s?$")
 _NUMBER_LABELS = frozenset({"PHONE", "ID", "ACCOUNT", "CARD", "RRN", "FRN", "PASSPORT", "DRIVER_LICENSE", "BUSINESS_REG",
                             "MEDICAL_INSURANCE"})
 

@@ -189,7 +189,7 @@ _BARE_HANDLE = re.compile(r"(?<![\w@.])(?P<v>@[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}
 _LINK = re.compile(r"(?P<v>(?:https?://)?(?:open\.kakao\.com/(?:o|me)/|discord\.gg/|discord(?:app)?\.com/invite/|t\.me/|"
                    r"line\.me/(?:ti/p|R/ti/p)/|(?:www\.)?instagram\.com/|(?:www\.)?(?:twitter|x)\.com/|"
                    r"(?:www\.)?tiktok\.com/@|(?:www\.)?youtube\.com/@|(?:www\.)?facebook\.com/|(?:m\.)?blog\.naver\.com/|twitch\.tv/|"
-                   r"(?:www\.)?github\.com/|(?:www\.)?threads\.net/@|linktr\.ee/|band\.us/|pf\.kakao\.com/)[A-Za-z0-9_.~%\-@]{2,60})",
+                   r"(?:www\.)?github\.com/|(?:www\.)?threads\.net/@|linktr\.ee/|band\.us/(?:n/|band/)?|(?:www\.)?linkedin\.com/in/|pf\.kakao\.com/)[A-Za-z0-9_.~%\-@]{2,60})",
                    re.IGNORECASE)
 _CODE = re.compile(r"(?:오픈채팅|오픈톡|오픈채팅방|오카|초대|참여|입장|디코|서버|친구|추천인|추천|길드|클랜)\s{0,2}(?:방\s{0,2})?"
                    rf"(?:코드|링크|비번|비밀번호|암호)\s{{0,2}}{_JOSA}\s{{0,2}}(?P<v>[A-Za-z0-9](?:-?[A-Za-z0-9]){{3,23}})(?![A-Za-z0-9])")

@@ -55,8 +55,9 @@ def _tagger_piece_ok(kind: str, text: str, s: int, e: int, span: str, prob: floa
     if kind in ("PHONE", "ID"):
         digits = numerals.decode(piece)
         return sum(c.isdigit() for c in digits) >= 3 and not _SERVICE_NUMBER.match(digits.strip())
-    if kind == "ADDRESS":  # building level: a number in it ("배송지", "삼성동" alone are no address)
-        return bool(_DIGIT.search(numerals.decode(piece)) or _TAGGER_KO_NUMBER_UNIT.search(piece))
+    if kind == "ADDRESS":  # building level: a number in the tagger's span ("배송지", "삼성동" alone are no address;
+        # "래미안위브" before a 동/호 a rule masked is its complex)
+        return bool(_DIGIT.search(numerals.decode(span)) or _TAGGER_KO_NUMBER_UNIT.search(span))
     if kind != "NAME":
         return True
     if piece.isascii():  # one Latin word: a romanised given name, not English ("time", "game")
