@@ -163,6 +163,15 @@ def evaluate_inputs(p: Params, paths: RunPaths, params_dir: str | Path = "params
             **classifier_inputs(p, params_dir)}
 
 
+def score_quality_of(p: Params, inputs: dict, gen: dict, probes: dict) -> dict:
+    """The reply-set gates' figures for this run's generations: under the base model (or the clean data's n-gram
+    LM), with the dataset's held-out replies as the fluency reference."""
+    from . import evaluate as ev
+
+    return ev.score_quality(gen, p, probes=probes, references=ev.eval_reference_replies(p, inputs["dataset_version"]),
+                            **ev.reference_lms(p, inputs["base_model"], inputs["own_clean"]))
+
+
 def evaluate_adapter(p: Params, inputs: dict, *, progress: bool = True) -> dict:
     """The evaluate steps in order (notebook 05 runs them one cell each): generate (or reuse the cached
     replies) -> gates -> reply-set gates (diversity, fluency, relevance, consistency) -> persona -> blinded A/B ->
@@ -176,7 +185,7 @@ def evaluate_adapter(p: Params, inputs: dict, *, progress: bool = True) -> dict:
                           base_model=inputs["base_model"], progress=progress,
                           probe_prompts=[pr["prompt"] for pr in probes["probes"]])
     gates = ev.score_gates(gen["replies"], p)
-    quality = ev.score_quality(gen, p, probes=probes, **ev.reference_lms(p, inputs["base_model"], inputs["own_clean"]))
+    quality = score_quality_of(p, inputs, gen, probes)
     classifier, classifier_info = ev.build_classifier(p, inputs["characters"], gen["neutral_replies"],
                                                       own_clean=inputs["own_clean"], fallback=inputs["fallback"])
     persona = ev.score_persona(gen["replies"], p, classifier)

@@ -197,3 +197,40 @@ def test_labelled_set_figures_dev_and_heldout():
     for part, gates in expect.items():
         for gate, (prec, rec) in gates.items():
             assert (got[part][gate]["precision"], got[part][gate]["recall"]) == (prec, rec), got[part][gate]
+
+
+def test_a_first_adapter_is_held_to_the_fluency_of_the_held_out_replies_in_its_voice():
+    """No previous approved adapter and no reply under the absolute floor: broken replies still fail, because
+    they score far below what the character's own held-out replies score (fluency.max_drop_vs_reference)."""
+    p = load_params("nabi", params_dir=ROOT / "params", overrides={"evaluate.fluency.min_reply_logprob_ngram": -50.0})
+    lm = CharNgramLM(GROUNDED * 3 + ["낮잠 자고 싶다냥.", "털실 공 놀이하자냥~"])
+    broken = ["께젼니한 쟈랑레 뱌레께", "큐랑께요 얼꽁으꽁면었", "히르께 섭죠 기죠", "쟈랑 뱌레 께요", "얼꽁 면었 섭죠",
+              "기죠 히르 께젼", "뱌레께 큐랑", "으꽁면 쟈랑레"]
+    gen = {"prompts": chat(PROMPTS), "replies": {"base": GROUNDED, "adapter": broken}}
+
+    def fluency_gate(references):
+        q = score_quality(gen, p, ngram=lm, references=references)
+        return next(g for g in quality_gates(q, p) if g["gate"] == "quality:fluency")
+
+    gate = fluency_gate(GROUNDED)
+    assert not gate["passed"] and "held-out replies in the character's voice" in gate["why"]
+    assert gate["figures"]["reference_mean_logprob"] > gate["figures"]["mean_logprob"] + 1.0
+    assert fluency_gate(None)["passed"]  # without references only the floor judges (here: nothing)
+    gen["replies"]["adapter"] = GROUNDED[::-1]
+    assert fluency_gate(GROUNDED)["passed"]
+    off = load_params("nabi", params_dir=ROOT / "params", overrides={"evaluate.fluency.min_reply_logprob_ngram": -50.0,
+                                                                     "evaluate.fluency.max_drop_vs_reference": None})
+    gen["replies"]["adapter"] = broken
+    q = score_quality(gen, off, ngram=lm, references=GROUNDED)
+    assert next(g for g in quality_gates(q, off) if g["gate"] == "quality:fluency")["passed"]
+
+
+def test_eval_references_follow_the_eval_prompts():
+    from lora_lib.dataset.records import eval_prompts, eval_references
+
+    evals = [{"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u1"},
+                           {"role": "assistant", "content": "a1"}]},
+             {"messages": [{"role": "system", "content": "s"}]},  # no user turn: no prompt, no reference
+             {"messages": [{"role": "user", "content": "u2"}]}]   # a prompt without a reply
+    assert [pr[-1]["content"] for pr in eval_prompts(evals, 5)] == ["u1", "u2"]
+    assert eval_references(evals, 5) == ["a1", None]

@@ -94,7 +94,8 @@ def collapse_conversations(conversations: list[dict]) -> tuple[list[dict], str]:
     return out, line
 
 
-def gate_adapter(p: Params, engine, name: str, prompts: list[list[dict]], previous: str | None = None) -> dict:
+def gate_adapter(p: Params, engine, name: str, prompts: list[list[dict]], previous: str | None = None,
+                 references: list[str | None] | None = None) -> dict:
     """The evaluate stage's decision for an already loaded adapter: base vs adapter (vs `previous`, the loaded
     previous approved adapter, as the evaluate stage compares) on the same prompts, with the reply-set gates
     (diversity, fluency and relevance under the base model; no persona probes here)."""
@@ -102,7 +103,7 @@ def gate_adapter(p: Params, engine, name: str, prompts: list[list[dict]], previo
 
     models = {"base": None, "adapter": name, **({"previous": previous} if previous else {})}
     texts = {who: generate_replies(engine, prompts, adapter, p) for who, adapter in models.items()}
-    quality = score_quality({"prompts": prompts, "replies": texts}, p,
+    quality = score_quality({"prompts": prompts, "replies": texts}, p, references=references,
                             scorer=reference_lms(p, engine.base_model)["scorer"])
     scores = {who: score_replies(texts[who], p, quality=quality[who]) for who in models}
     return {"style_marker_rate": {who: scores[who]["style_marker_rate"] for who in ("base", "adapter")},

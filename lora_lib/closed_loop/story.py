@@ -103,6 +103,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     """
     from .. import stages
     from ..dataset import build_version, eval_prompts, load_version
+    from ..dataset.records import eval_references
     from ..engine import Engine
     from ..monitor import (
         monitor_once,
@@ -149,6 +150,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     clean = read_jsonl(paths.stage_dir("clean") / "conversations.jsonl")
     train_recs, eval_recs, _ = load_version(p.store, character_id, good_dataset)
     eval_set = eval_prompts(eval_recs, p.evaluate.n_prompts)
+    eval_refs = eval_references(eval_recs, p.evaluate.n_prompts)  # the fluency bar of replies in the voice
     traffic_prompts = eval_prompts(eval_recs + train_recs, 10_000)
 
     engine = Engine(base_model)
@@ -180,7 +182,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     registry.register_adapter(character_id=character_id, version=bad_version, path=str(bad_path),
                               base_model=base_model, dataset_version=bad_dataset, status="candidate",
                               actor="demo", reason=f"closed-loop demo: deliberately bad ({bad})")
-    bad_gates = gate_adapter(p, engine, load(bad_version), eval_set, previous=load(stable))  # stable stays loaded
+    bad_gates = gate_adapter(p, engine, load(bad_version), eval_set, previous=load(stable), references=eval_refs)  # stable stays loaded
     # Approved whatever its gates said (recorded in the audit and the result): the scenario is a bad version
     # that got out, by an operator's override or because the offline prompts missed what production shows.
     registry.set_status(character_id, bad_version, "approved", actor="demo",
@@ -260,7 +262,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     log(f"[{character_id}] {len(negatives)} negatives" + (" -> next dataset version" if retrain else ""))
     if retrain:
         nxt = _retrain(p, paths, registry, engine, negatives, bad_convs, bad_dataset, gate_fn, eval_set, base_model,
-                       stable)
+                       stable, eval_refs)
     else:
         nxt = {"negatives": {"n": len(negatives)}, "rejected": [],
                "new_version": {"skipped": "retrain=False (detection only)", "parent_dataset_version": bad_dataset}}
@@ -300,7 +302,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
 
 
 def _retrain(p, paths, registry, engine, negatives, bad_convs, bad_dataset, gate_fn, eval_set, base_model,
-             stable) -> dict:
+             stable, eval_refs=None) -> dict:
     """The next dataset version from the bad version's data minus its negatives, its adapter, its gates:
     {"negatives", "rejected", "new_version"}. When the negatives exclude so much that no dataset can be built
     (a collapsed version's data is its stock line everywhere, and every conversation holds a flagged reply),
@@ -326,7 +328,7 @@ def _retrain(p, paths, registry, engine, negatives, bad_convs, bad_dataset, gate
                               actor="demo", reason="closed-loop demo: trained with production negatives")
     engine.load_adapter(f"{character_id}@{new_version}", new_path)
     new_gates = gate_adapter(p, engine, f"{character_id}@{new_version}", eval_set,
-                             previous=f"{character_id}@{stable}")
+                             previous=f"{character_id}@{stable}", references=eval_refs)
     if not known:  # the same data gives the same, already registered (maybe live) adapter: leave its status be
         registry.set_status(character_id, new_version, "approved" if new_gates["passed"] else "rejected",
                             actor="demo", reason="; ".join(new_gates["reasons"]) or "all gates passed")

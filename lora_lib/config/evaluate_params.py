@@ -95,6 +95,9 @@ class FluencyParams(_Strict):
     ngram_n: int = Field(3, ge=1, le=6)
     max_disfluent_share: float = Field(0.4, ge=0, le=1)  # more disfluent replies than this fails
     max_drop_vs_previous: float = Field(1.0, ge=0)  # mean log-prob drop vs the previous approved adapter
+    # mean log-prob drop below the held-out replies in the character's voice (the bar for a first adapter too);
+    # null: not checked
+    max_drop_vs_reference: float | None = Field(1.0, ge=0)
 
 
 class RelevanceParams(_Strict):

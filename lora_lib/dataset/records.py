@@ -192,6 +192,20 @@ def eval_prompts(evals: list[dict], n: int) -> list[list[dict]]:
     return prompts[:n]
 
 
+def eval_references(evals: list[dict], n: int) -> list[str | None]:
+    """The held-out reply to each of eval_prompts(evals, n), in the same order: the assistant turn right after
+    the prompt's user turn (None where the conversation has none). Written in the character's voice, it is
+    what a fluent reply in that voice scores (evaluate.fluency.max_drop_vs_reference)."""
+    refs = []
+    for rec in evals:
+        msgs = rec["messages"]
+        first_user = next((i for i, m in enumerate(msgs) if m["role"] == "user"), None)
+        if first_user is not None:
+            nxt = msgs[first_user + 1] if first_user + 1 < len(msgs) else None
+            refs.append(nxt["content"] if nxt and nxt["role"] == "assistant" else None)
+    return refs[:n]
+
+
 def pairs_table(pairs: list[dict], n: int = 10) -> list[dict]:
     """Preference pairs as flat rows for a table: last user turn, chosen, rejected, why."""
     return [{"prompt": pr["prompt"][-1]["content"], "chosen": pr["chosen"][0]["content"],

@@ -17,6 +17,7 @@ from .generate import (
     compared_models,
     decoding_of,
     eval_prompt_sets,
+    eval_reference_replies,
     generate_all,
     generate_replies,
     generate_samples,
@@ -46,7 +47,7 @@ from .report import dashboard, gates_table, pass_rates, replies_table, track, wo
 
 __all__ = ["GATES", "NEUTRAL", "QUALITY_GATES", "decoding_of", "generate_samples", "persona_probes",
            "quality_gates", "quality_table", "reference_lms", "score_quality", "worst_per_gate", "CharacterClassifier", "ab_result", "ab_round", "build_ab_set", "build_classifier",
-           "check_reply", "classifier_corpus", "compared_models", "dashboard", "decide", "eval_prompt_sets",
+           "check_reply", "classifier_corpus", "compared_models", "dashboard", "decide", "eval_prompt_sets", "eval_reference_replies",
            "explain_reply", "gate_kwargs", "gate_report", "gate_scores", "gates_table", "generate_all",
            "generate_replies", "generation_key", "merge_scores", "pass_rates", "persona_metrics", "persona_scores",
            "previous_approved", "replies_table", "score_gates", "score_persona", "score_replies", "track",

@@ -88,6 +88,15 @@ def eval_prompt_sets(p: Params, dataset_version: str) -> tuple[list[list[dict]],
     return prompts, eval_prompts(train, p.evaluate.n_prompts)
 
 
+def eval_reference_replies(p: Params, dataset_version: str) -> list[str | None]:
+    """The held-out replies to eval_prompt_sets' eval prompts (dataset.records.eval_references)."""
+    from ..dataset import load_version
+    from ..dataset.records import eval_references
+
+    _, evals, _ = load_version(p.store, p.character_id, dataset_version)
+    return eval_references(evals, p.evaluate.n_prompts)
+
+
 def compared_models(registry, character_id: str, version: str, path: str | Path, base_model: str) -> dict:
     """{"base": None, "adapter": spec, "previous": spec (if any)}; a spec is {name, version, path, sha256}.
     The candidate's sha256 is read from its weights on disk (a run's adapter is not registered yet)."""

@@ -58,12 +58,26 @@ def reference_lms(p, base_model: str | Path, own_clean: str | Path | None = None
     return {"scorer": scorer_for(str(base_model)), "ngram": ngram}
 
 
+def reference_fluency(prompts: Sequence, references: Sequence[str | None] | None, p, *, scorer=None,
+                      ngram: CharNgramLM | None = None) -> float | None:
+    """Mean log-prob per token of the held-out replies written in the character's voice (dataset.records.
+    eval_references), under the fluency scorer and given the same prompts; None without references or scorer."""
+    pairs = [(pr, r) for pr, r in zip(prompts, references or (), strict=False) if r]
+    if not pairs or (scorer is None and ngram is None):
+        return None
+    return fluency_scores([pr for pr, _ in pairs], [r for _, r in pairs], p, scorer=None if ngram else scorer,
+                          ngram=ngram)["figures"]["mean_logprob"]
+
+
 def score_quality(gen: Mapping, p, *, probes: Mapping | None = None, scorer=None,
-                  ngram: CharNgramLM | None = None) -> dict[str, dict]:
+                  ngram: CharNgramLM | None = None, references: Sequence[str | None] | None = None) -> dict[str, dict]:
     """{model: {"diversity", "fluency", "relevance", "consistency"}} for the generate step's output. Diversity
-    reads every sampled draw; consistency needs the probes' replies and facts (else it is absent)."""
+    reads every sampled draw; consistency needs the probes' replies and facts (else it is absent). With
+    `references` (the held-out replies to the prompts), fluency's figures carry reference_mean_logprob: what
+    replies in the character's voice score, the bar a first adapter (no previous approved one) is held to."""
     e = p.evaluate
     out: dict[str, dict] = {}
+    ref = reference_fluency(gen["prompts"], references, p, scorer=scorer, ngram=ngram) if e.fluency.enabled else None
     for who, replies in gen["replies"].items():
         q = {}
         if e.diversity.enabled:
@@ -71,6 +85,7 @@ def score_quality(gen: Mapping, p, *, probes: Mapping | None = None, scorer=None
             q["diversity"] = diversity_scores(draws, p)
         if e.fluency.enabled and (scorer is not None or ngram is not None):
             q["fluency"] = fluency_scores(gen["prompts"], replies, p, scorer=None if ngram else scorer, ngram=ngram)
+            q["fluency"]["figures"]["reference_mean_logprob"] = ref
         if e.relevance.enabled:
             q["relevance"] = relevance_scores(gen["prompts"], replies, p, scorer=scorer)
         probe_replies = (gen.get("probe_replies") or {}).get(who)
@@ -90,6 +105,18 @@ def _headline(gate: str, fig: Mapping, p) -> tuple[float, float]:
     if gate == "relevance":
         return fig["grounded_share"], e.relevance.min_grounded_share
     return fig["score"], e.consistency.min_fact_score
+
+
+def _below_reference(gate: str, now: Mapping, p) -> str | None:
+    """A fluency mean further below the in-voice held-out replies' than fluency.max_drop_vs_reference: a
+    voiced reply may score below the base's own, but not below what the character's real replies score."""
+    bar, ref = p.evaluate.fluency.max_drop_vs_reference, now.get("reference_mean_logprob")
+    if gate != "fluency" or bar is None or ref is None or now["mean_logprob"] != now["mean_logprob"]:
+        return None
+    if ref - now["mean_logprob"] > bar:
+        return (f"mean log-prob {now['mean_logprob']:.2f} vs {ref:.2f} of the held-out replies in the character's "
+                f"voice (more than {bar:g} below)")
+    return None
 
 
 def _regression(gate: str, now: Mapping, before: Mapping | None, p) -> str | None:
@@ -116,9 +143,9 @@ def quality_gates(quality: Mapping[str, Mapping], p) -> list[dict]:
         reasons = list(a[g]["reasons"])
         if g == "diversity" and "diversity" in base:  # judged against the base's figures (DiversityParams)
             reasons = diversity_reasons(fig, p.evaluate.diversity, base["diversity"]["figures"])
-        drop = _regression(g, fig, prev.get(g, {}).get("figures"), p)
-        if drop:
-            reasons.append(drop)
+        for drop in (_regression(g, fig, prev.get(g, {}).get("figures"), p), _below_reference(g, fig, p)):
+            if drop:
+                reasons.append(drop)
         compared = {who: _headline(g, q[g]["figures"], p)[0] if g in q else None
                     for who, q in (("base", base), ("previous", prev))}
         why = "; ".join(reasons) if reasons else f"{g} {value:.2f} (threshold {threshold:.2f}; base " + (
