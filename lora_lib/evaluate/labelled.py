@@ -11,6 +11,10 @@ diversity -> collapsed, relevance -> off_topic, fluency -> gibberish, consistenc
 The probes (persona questions with a consistent reply and contradicting ones) score the consistency
 checks per reply: a contradicting reply should be flagged (no expected fact word, or a contradiction).
 
+"fluency" is the gate as a first adapter meets it without references (the absolute floor); "fluency_vs_reference"
+the bar of evaluate.fluency.max_drop_vs_reference, the reference being the character's dev-half good sets (the
+stage uses the eval split's replies): a set fails when its mean is that far below.
+
 `python -m lora_lib.evaluate.labelled --base-model DIR` prints the table.
 """
 
@@ -28,7 +32,7 @@ from .relevance import relevance_scores
 
 HOLDOUT = Path(__file__).parent / "data" / "holdout"
 TARGET = {"diversity": "collapsed", "relevance": "off_topic", "fluency": "gibberish",
-          "consistency": "out_of_character"}
+          "fluency_vs_reference": "gibberish", "consistency": "out_of_character"}
 
 
 def load_sets(path: str | Path = HOLDOUT / "reply_sets.jsonl") -> list[dict]:
@@ -53,15 +57,19 @@ def split_of(rows: Sequence[dict], key=lambda r: (r.get("label"), r["character_i
     return out
 
 
-def set_flags(row: Mapping, p, *, scorer=None, facts: Mapping | None = None, others: Sequence[Mapping] = ()
-              ) -> dict[str, bool]:
+def set_flags(row: Mapping, p, *, scorer=None, facts: Mapping | None = None, others: Sequence[Mapping] = (),
+              reference: float | None = None) -> dict[str, bool]:
     """{gate: failed?} of one reply set under character params p (base-model scorer for fluency/relevance)."""
     prompts = [[{"role": "user", "content": it["prompt"]}] for it in row["items"]]
     replies = [it["reply"] for it in row["items"]]
     flags = {"diversity": bool(diversity_scores(replies, p)["reasons"]),
              "relevance": bool(relevance_scores(prompts, replies, p, scorer=scorer)["reasons"])}
     if scorer is not None:
-        flags["fluency"] = bool(fluency_scores(prompts, replies, p, scorer=scorer)["reasons"])
+        fl = fluency_scores(prompts, replies, p, scorer=scorer)
+        flags["fluency"] = bool(fl["reasons"])
+        bar = p.evaluate.fluency.max_drop_vs_reference
+        if reference is not None and bar is not None:
+            flags["fluency_vs_reference"] = reference - fl["figures"]["mean_logprob"] > bar
     if facts is not None:
         # on a reply set (no probes): the speech habit over its replies and any contradiction of the card
         probes = [{"fact": "set", "text": it["prompt"], "expected": [""]} for it in row["items"]]
@@ -111,6 +119,20 @@ def probe_quality(probes: Sequence[dict], facts_by_character: Mapping[str, Mappi
             "recall": round(c["tp"] / pos, 3) if pos else None}
 
 
+def good_references(sets: Sequence[dict], split: Mapping[str, str], params_by_character: Mapping, scorer
+                    ) -> dict[str, float]:
+    """{character: mean log-prob per token of its dev-half good sets' replies}: the fluency reference, from the
+    dev half only (the held-out half is never used to set a bar)."""
+    out = {}
+    for cid, p in params_by_character.items():
+        good = [r for r in sets if r["character_id"] == cid and r["label"] == "good" and split[r["id"]] == "dev"]
+        items = [it for r in good for it in r["items"]]
+        if items:
+            out[cid] = fluency_scores([[{"role": "user", "content": it["prompt"]}] for it in items],
+                                      [it["reply"] for it in items], p, scorer=scorer)["figures"]["mean_logprob"]
+    return out
+
+
 def evaluate_labelled(params_by_character: Mapping, cards: Mapping[str, Mapping], *, scorer=None,
                       part: str = "dev") -> dict:
     """{"sets": precision_recall rows, "probes": probe_quality} on one part ("dev", "heldout" or "all")."""
@@ -119,8 +141,10 @@ def evaluate_labelled(params_by_character: Mapping, cards: Mapping[str, Mapping]
     rows = [r for r in sets if part == "all" or split[r["id"]] == part]
     facts = {cid: card_facts(c, c["name"]) for cid, c in cards.items()}
     others = {cid: [f for o, f in facts.items() if o != cid] for cid in facts}
+    refs = good_references(sets, split, params_by_character, scorer) if scorer is not None else {}
     flags = {r["id"]: set_flags(r, params_by_character[r["character_id"]], scorer=scorer,
-                                facts=facts[r["character_id"]], others=others[r["character_id"]]) for r in rows}
+                                facts=facts[r["character_id"]], others=others[r["character_id"]],
+                                reference=refs.get(r["character_id"])) for r in rows}
     probes = load_probes()
     psplit = split_of(probes, key=lambda r: r["character_id"], ident=lambda r: r["question"] + r["character_id"])
     prows = [r for r in probes if part == "all" or psplit[r["question"] + r["character_id"]] == part]
