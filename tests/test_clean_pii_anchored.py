@@ -101,3 +101,21 @@ def test_round8_values_are_masked(text, gone):
 ])
 def test_round8_look_alikes_stay(text):
     assert redact(text, policy=RULES).text == text
+
+
+@pytest.mark.parametrize("text, known, gone", [
+    ("블로그 이웃 달콤한하루 님 글 진짜 웃겨", [], "달콤한하루"),     # a platform nickname before 님
+    ("메이플 길드장 불타는고구마 님이 길드 해체한대", [], "불타는고구마"),
+    ("중고나라 판매자 블루문77 이 사람 사기꾼이래", [], "블루문77"),
+    ("공부하는곰 오늘 모의고사 3등급에서 2등급 됐다", ["공부하는곰"], "공부하는곰"),  # the user in the third person
+    ("선비님 여행하는펭귄 이옵니다", ["여행하는펭귄"], "여행하는펭귄"),
+    ("나으리, 매화꽃잎이 오늘 처음으로 붓글씨를", ["매화꽃잎"], "매화꽃잎"),
+])
+def test_round9_values_are_masked(text, known, gone):
+    assert gone not in redact(text, known, policy=RULES).text
+
+
+def test_round9_look_alikes_stay():
+    assert redact("딸기우유 또 사왔어", ["딸기우유"], policy=RULES).text == "딸기우유 또 사왔어"
+    assert redact("우리 팀원 여러분 님", policy=RULES).text == "우리 팀원 여러분 님"
+    assert redact("계좌 국민 447702-01-559813", policy=RULES).text == "계좌 국민 <ACCOUNT>"  # the bank names no one

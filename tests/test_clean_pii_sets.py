@@ -1,10 +1,13 @@
-"""The eight Korean chat sets written by someone who never saw the rules (who wrote them and how:
-tests/data/pii_holdout8_README.md, pii_holdout7_README.md, pii_holdout6_README.md, pii_holdout5_README.md, pii_holdout4_README.md, pii_holdout3_README.md, pii_holdout2_README.md, pii_tuning2_README.md), one
+"""The nine Korean chat sets written by someone who never saw the rules (who wrote them and how:
+tests/data/pii_holdout9_README.md, pii_holdout8_README.md, pii_holdout7_README.md, pii_holdout6_README.md, pii_holdout5_README.md, pii_holdout4_README.md, pii_holdout3_README.md, pii_holdout2_README.md, pii_tuning2_README.md), one
 table of figures each.
 
-- holdout8 (tests/data/pii_holdout8_ko.jsonl): round 8's independent held-out set, scored once per system before
-  and after round 8 (which tuned on set 7). Not tuned on and not in the tagger's training yet: its floors are
+- holdout9 (tests/data/pii_holdout9_ko.jsonl): round 9's independent held-out set, scored once per system before
+  and after round 9 (which tuned on set 8). Not tuned on and not in the tagger's training yet: its floors are
   held-out figures, the next round's tuning set.
+
+- holdout8 (tests/data/pii_holdout8_ko.jsonl): round 8's independent held-out set, scored once per system before
+  and after round 8 (which tuned on set 7); round 9 tuned on it and the tagger is trained on it: floors in-sample.
 
 - holdout7 (tests/data/pii_holdout7_ko.jsonl): round 7's independent held-out set, scored once per system
   before and after round 7 (which tuned on set 6), then studied in round 8 (pii_anchored.py's roster, holder,
@@ -36,7 +39,7 @@ table of figures each.
 - tuning2 (tests/data/pii_tuning2_ko.jsonl): round 1's independent held-out set (recall 0.870, precision
   0.951, keep-rate 0.944 there), tuned on in rounds 2 and 3.
 
-Since the learned second pass (clean.tagger, on by default) is trained on these seven sets, the figures here are
+Since the learned second pass (clean.tagger, on by default) is trained on sets 1-8 (not 9), the figures here are
 rules + tagger in-sample and only floors; the tagger's held-out figures are leave-one-set-out ones
 (python -m lora_lib.clean.tagger_train --cross-validate), the rules' held-out figures the ones recorded below.
 
@@ -50,15 +53,27 @@ import pytest
 from lora_lib.clean import pii_eval
 
 SETS = {
+    # Held out from round 9 (967 lines, 405 negatives), scored once per system before and after round 9. Before
+    # (7ee9f77): rules 0.795 / 0.899 / 0.951 (NAME .753, PHONE .942, EMAIL .966, ADDRESS .827, HANDLE .814, ID .750,
+    # USER .605); rules + tagger of sets 1-7 0.885 / 0.881 / 0.938. After round 9: rules 0.801 / 0.898 / 0.951;
+    # rules + tagger of sets 1-8 0.903 (673/745) / 0.883 / 0.938 (NAME .892, PHONE .977, EMAIL .983, ADDRESS .942,
+    # HANDLE .919, ID .912, USER .651). ko-pii alone 0.275 / 0.510.
+    "holdout9": dict(path=pii_eval.HOLDOUT9_SET, lines=967, negatives=405,
+                     recall=0.90, precision=0.88, keep_rate=0.93,
+                     per_kind={"NAME": 0.89, "PHONE": 0.97, "EMAIL": 0.98, "ADDRESS": 0.94, "HANDLE": 0.91,
+                               "ID": 0.91, "USER": 0.65}),
     # Held out from round 8 (854 lines, 341 negatives), scored once per system before and after round 8. Before
     # (7ec6591): rules 0.712 / 0.918 / 0.936 (NAME .649, PHONE 1, EMAIL 1, ADDRESS .821, HANDLE .618, ID .491, USER
     # .643); rules + tagger of sets 1-6 0.797 / 0.905 / 0.915. After round 8 (d152eec): rules 0.741 / 0.918 / 0.940;
     # rules + tagger of sets 1-7 0.825 (585/709) / 0.903 (630/698) / 0.913 (NAME .835, PHONE 1, EMAIL 1, ADDRESS .925, HANDLE
     # .697, ID .561, USER .643). ko-pii alone 0.265 / 0.570.
+    # Tuned on in round 9 (rules + tagger of sets 1-8, in-sample): 0.921 (653/709) / 0.931 / 0.940; NAME .938,
+    # PHONE 1, EMAIL 1, ADDRESS 1, HANDLE .934, ID .579 (set 8 writes the bank's name inside an account's span;
+    # the rules leave it, it names no one: the digits are masked), USER .857.
     "holdout8": dict(path=pii_eval.HOLDOUT8_SET, lines=854, negatives=341,
-                     recall=0.82, precision=0.90, keep_rate=0.91,
-                     per_kind={"NAME": 0.83, "PHONE": 1.0, "EMAIL": 1.0, "ADDRESS": 0.92, "HANDLE": 0.69,
-                               "ID": 0.56, "USER": 0.64}),
+                     recall=0.92, precision=0.93, keep_rate=0.94,
+                     per_kind={"NAME": 0.93, "PHONE": 1.0, "EMAIL": 1.0, "ADDRESS": 1.0, "HANDLE": 0.93,
+                               "ID": 0.57, "USER": 0.85}),
     # Held out from round 7 (920 lines, 378 negatives), scored once per system before and after round 7 (tuned on
     # set 6). Before (30384e6): rules 0.742 / 0.946 / 0.972 (NAME .695, PHONE .983, EMAIL .922, ADDRESS .627, HANDLE
     # .733, ID .788, USER .628); rules + tagger of sets 1-5 0.833 / 0.935 / 0.962. After round 7 (7ec6591): rules

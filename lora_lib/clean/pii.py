@@ -39,7 +39,7 @@ from . import numerals
 from . import pii_patterns as _pat
 from . import tagger as _tagger
 from .not_personal import _SERVICE_NUMBER, _not_personal
-from .pii_anchored import anchored
+from .pii_anchored import anchored, with_complex
 from .pii_patterns import _DIGIT
 from .pii_tagger import TAGGER_PLACEHOLDER, add_tagger_spans
 
@@ -145,9 +145,12 @@ _KNOWN_SEP = "._- "
 # "코코 오늘 학교 안 감") uses it as the speaker's name.
 _SELF_STATE = (r"(?=(?:은|는|이|가|도|이는|이도)?\s(?:오늘\s|지금\s|이제\s|방금\s|내일\s)?(?:좀\s|너무\s|진짜\s|완전\s|넘\s)?(?:배고|졸려|졸리|피곤|심심|왔|갈게|간다|"
                r"잘게|잔다|학교|회사|출근|퇴근|여기\s|기분|숙제|시험|알바|집에|놀러|우울|슬퍼|슬프|기뻐|행복|바빠|바쁨|아파|아픔|외로|"
-               r"짜증|신나|설레|휴가|번호|생일|돌아왔|돌아옴))")
+               r"짜증|신나|설레|휴가|번호|생일|돌아왔|돌아옴)"
+               # ... or a time word or a 사극 self-address right after it ("공부하는곰 오늘 모의고사…", "새신부 어제
+               # 결혼했어", "여행하는펭귄 이옵니다", "알뜰살뜰 문안 올리옵니다")
+               r"|(?:은|는|이|가|도)?\s(?:오늘|어제|방금|드디어)\s|\s?(?:이옵니다|이옵고|옵니다|이오|문안)(?![가-힣]))")
 # ... or right after a vocative to the character ("보리야 밤비 오늘 우울해").
-_LINE_START = r"(?:^|(?<=[.!?~\n)] )|(?<=[가-힣][아야] )|(?<=[ㄱ-ㅎㅠㅜ] ))"
+_LINE_START = r"(?:^|(?<=[.!?~\n)] )|(?<=[가-힣][아야] )|(?<=[ㄱ-ㅎㅠㅜ] )|(?<=님 )|(?<=님, )|(?<=나으리 )|(?<=나으리, ))"
 # "초코 = 내 닉", "하늘은 제 닉네임이에요": the user says the value is their nickname.
 _DEFINED = r"(?=\s?(?:=|:|은|는|이|가|란|이란)?\s?(?:내|제|나의|저의)\s?(?:닉|닉네임|닉넴|별명|이름|아이디)|\s?=\s?(?:나|저)(?![가-힣]))"
 # After a self-introduction the value ends the word or takes a copula ("나 초코야"), not a verb ("내가 사과할까").
@@ -295,7 +298,7 @@ def _spans(text: str, known_values: Sequence[str], keep: Sequence[str], policy: 
                     and (m.re is _NAME_INTRO or _kiwi._kiwi_says(text, m.start("v"), m.end("v")) != "word"):
                 end = m.end("v") - (m.group("v").endswith("야") and _names._shape_given(m.group("v")[:2]))  # "진주야": vocative
                 spans.append(("NAME", m.start("v"), end))
-    spans = [sp for sp in spans if not _not_personal(sp, text)]
+    spans = with_complex(text, [sp for sp in spans if not _not_personal(sp, text)])
     # Longest span wins where two overlap; known values first, so a nickname is {{user}}.
     spans.sort(key=lambda s: (s[1], -(s[2] - s[1]), s[0] != "USER"))
     out: list[tuple[str, int, int]] = []

@@ -99,6 +99,28 @@ _SPELLED_LOCAL_EMAIL = re.compile(
     r"(?:골뱅이|골뱅|앳|엣|에이티|@)\s{0,3}[A-Za-z0-9]{2,20}(?:\s{0,3}(?:쩜|점|닷|dot|\.)\s{0,3}[A-Za-z]{1,5}){1,3})(?![A-Za-z])")
 
 
+# A nickname after a word that names one on a platform ("블로그 이웃 달콤한하루 님", "닉네임 산타는할배 님이",
+# "상대방 닉네임 굿딜왕,", "판매자 블루문77 이 사람"): before 님, a comma or "이 사람"/"인 분".
+_NICK_BEFORE_NIM = re.compile(
+    r"(?:닉네임|닉넴|닉|아이디|판매자|구매자|글쓴이|작성자|이웃|트친|맞팔|길드장|길드원|파티장|방장|상대|상대방|팀원)(?:은|는|이|:)?\s"
+    r"(?!여러분|모두|다들|분들)(?P<v>[가-힣A-Za-z0-9_#♥♡]{2,15})(?=\s?님(?![가-힣])|\s?님(?:이|은|는|한테|께|의|도)|,|\s이\s사람|인\s분|\s\()")
+# An apartment complex's name before the 동 a rule found ("검단 호반써밋 102동", "은하수 아파트 5동 1204호")
+_COMPLEX_BEFORE = re.compile(r"(?:[가-힣A-Za-z]{2,10}\s)?[가-힣A-Za-z0-9]{0,10}(?:아파트|마을|단지|빌라|써밋|캐슬|파크|자이|타운|하이츠|"
+                             r"힐스|스테이트|세상|시티|블레스|푸르지오|래미안|아이파크|더샵|센트럴|팰리스|하우스)\s?$")
+
+
+def with_complex(text: str, spans: list[Span]) -> list[Span]:
+    """`spans` with an address's complex name taken in where a rule found only its 동 (and 호). A bank's name
+    before an account stays: it names no one (set 8 writes it inside the account's span; the others keep it)."""
+    out = []
+    for label, s, e in spans:
+        if label == "ADDRESS" and re.match(r"[0-9일이삼사오육칠팔구십백천]+\s?동", text[s:e]) \
+                and (m := _COMPLEX_BEFORE.search(text, max(0, s - 24), s)):
+            s = m.start()
+        out.append((label, s, e))
+    return out
+
+
 def anchored(text: str) -> list[Span]:
     """The spans above in `text`."""
     out: list[Span] = []
@@ -113,6 +135,7 @@ def anchored(text: str) -> list[Span]:
     if any(q in text for q in _Q_OPEN):
         out += [("MESSENGER", m.start("v"), m.end("v")) for m in (*_QUOTED_NICK.finditer(text), *_QUOTED_MEMBER.finditer(text))]
     out += [("NAME", m.start("v"), m.end("v")) for m in _HOLDER_NAME.finditer(text) if not _NOT_HOLDER.search(m.group("v"))]
+    out += [("MESSENGER", m.start("v"), m.end("v")) for m in _NICK_BEFORE_NIM.finditer(text)]
     for r in _ROSTER.finditer(text):
         pos, items, n = r.end(), [], 0
         while (m := _ROSTER_ITEM.match(text, pos)) and m.end() > pos:

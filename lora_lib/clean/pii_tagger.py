@@ -26,6 +26,7 @@ _ASCII_ALNUM_CHAR = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW
 _TAGGER_EMAIL = re.compile(_pat._AT_STRONG + r"|(?<![A-Za-z])at(?![A-Za-z])", re.IGNORECASE)
 TAGGER_WORD_BAR = 0.9
 _TAGGER_KO_NUMBER_UNIT = re.compile(r"[일이삼사오육칠팔구십백천]+\s?(?:동|호|번지|층)")
+_TAGGER_ADDRESS_CUE = re.compile(r"(?:배송지|주소지?|목적지|도착지|거주지|우리\s?집|집|사는\s?곳|위치|장소)(?:는|은|가|:)?$")
 _TAGGER_URL = re.compile(r"://|www\.|\.(?:ly|kr|com|net|io|me|gg)/", re.IGNORECASE)
 _TAGGER_PERSON_AFTER = re.compile(r"(?:아|야|이가|이는|이도|이한테|이네)(?![가-힣])")  # after a consonant: a vocative, the friendly 이
 # a person near a two-syllable ordinary word the tagger calls a name ("내 동생 연재", "모란에게", "경호 생일"):
@@ -55,9 +56,10 @@ def _tagger_piece_ok(kind: str, text: str, s: int, e: int, span: str, prob: floa
     if kind in ("PHONE", "ID"):
         digits = numerals.decode(piece)
         return sum(c.isdigit() for c in digits) >= 3 and not _SERVICE_NUMBER.match(digits.strip())
-    if kind == "ADDRESS":  # building level: a number in the tagger's span ("배송지", "삼성동" alone are no address;
-        # "래미안위브" before a 동/호 a rule masked is its complex)
-        return bool(_DIGIT.search(numerals.decode(span)) or _TAGGER_KO_NUMBER_UNIT.search(span))
+    if kind == "ADDRESS":  # building level: a number in the tagger's span ("삼성동" alone is no address; "래미안위브"
+        # before a 동/호 a rule masked is its complex), and the piece is no word that announces one ("배송지 …")
+        return bool(_DIGIT.search(numerals.decode(span)) or _TAGGER_KO_NUMBER_UNIT.search(span)) \
+            and not _TAGGER_ADDRESS_CUE.match(piece)
     if kind != "NAME":
         return True
     if piece.isascii():  # one Latin word: a romanised given name, not English ("time", "game")
@@ -77,7 +79,7 @@ def _tagger_piece_ok(kind: str, text: str, s: int, e: int, span: str, prob: floa
     # word before, a person particle or 생일/씨/님 after: "내 딸 로아가", "모란에게"; not "모기가 물었어")
     if len(piece) >= 2 and all("가" <= c <= "힣" for c in piece):
         w0 = max(0, s - 10)
-        word = any(ts + w0 == s and te + w0 == e and tag.startswith(("NNG", "NNB", "VV", "VA", "MAG", "NR", "XR"))
+        word = any(ts + w0 == s and te + w0 == e and tag.startswith(("NNG", "NNB", "VV", "VA", "MAG", "NR", "XR", "IC"))
                    for ts, te, tag in _kiwi._tags(text[w0:e + 8]))
         if word and not _TAGGER_PERSON_AFTER.match(text, e) and (
                 len(piece) >= 3 or prob < TAGGER_WORD_BAR
