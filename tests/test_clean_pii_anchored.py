@@ -119,3 +119,10 @@ def test_round9_look_alikes_stay():
     assert redact("딸기우유 또 사왔어", ["딸기우유"], policy=RULES).text == "딸기우유 또 사왔어"
     assert redact("우리 팀원 여러분 님", policy=RULES).text == "우리 팀원 여러분 님"
     assert redact("계좌 국민 447702-01-559813", policy=RULES).text == "계좌 국민 <ACCOUNT>"  # the bank names no one
+
+
+def test_the_tagger_adds_no_bank_name_beside_an_account():
+    """The tagger of sets 1-8 reads "신한은행 110-…" as one address (set 8 writes banks inside accounts); an
+    address piece is judged with the rest of its span only where a rule's address covers that rest."""
+    assert redact("입금은 신한은행 110-775-887363 여기로 해 주세요").text == "입금은 신한은행 <ACCOUNT> 여기로 해 주세요"
+    assert "래미안위브" not in redact("새 집은 래미안위브 백팔동 이천삼백일호 야").text

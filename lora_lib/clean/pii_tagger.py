@@ -101,9 +101,11 @@ def add_tagger_spans(text: str, findings: list[tuple[str, int, int]], spans: Seq
     a role mailbox; no NAME when policy.names is "off"."""
     if not spans:
         return findings
-    covered = bytearray(len(text))
-    for _, s, e in findings:
+    covered, address = bytearray(len(text)), bytearray(len(text))
+    for lab, s, e in findings:
         covered[s:e] = b"\x01" * (e - s)
+        if lab == "ADDRESS":
+            address[s:e] = b"\x01" * (e - s)
     keep = [k for k in (*keep_values, *policy.keep_names) if k]
     blocked = bytearray(len(text))
     for k in keep:
@@ -116,6 +118,9 @@ def add_tagger_spans(text: str, findings: list[tuple[str, int, int]], spans: Seq
         if kind == "NAME" and policy.names == "off":
             continue
         whole = not any(covered[s:e])
+        # an address piece is judged with the rest of the span only where a rule's address covers that rest
+        # ("래미안위브" + a 동/호 a rule masked); next to an account it is a bank ("신한은행 110-…")
+        context = text[s:e] if whole or (kind == "ADDRESS" and any(address[s:e])) else None
         i = s
         while i < e:
             if covered[i]:
@@ -132,7 +137,8 @@ def add_tagger_spans(text: str, findings: list[tuple[str, int, int]], spans: Seq
             piece = text[ps:pe]
             ok = len(piece) >= 2 or (whole and kind == "NAME" and len(piece) == 1 and piece in _names.SURNAMES_1)
             if ok and not any(blocked[ps:pe]) and piece not in keep and not _not_personal((kind, ps, pe), text) \
-                    and _tagger_piece_ok(kind, text, ps, pe, text[s:e], prob, policy):
+                    and _tagger_piece_ok(kind, text, ps, pe, context or piece if kind == "ADDRESS" else text[s:e], prob,
+                                         policy):
                 added.append((f"tagger:{kind}", ps, pe))
             i = j
     return sorted(findings + added, key=lambda f: f[1]) if added else findings
