@@ -127,7 +127,7 @@ class NamePolicy:
     keep_names: tuple[str, ...] = ()
     # the learned second pass (clean/tagger.py; `clean.tagger`, `clean.tagger_min_prob`)
     tagger: bool = True
-    tagger_min_prob: float = 0.6
+    tagger_min_prob: float = 0.8
 
     @classmethod
     def from_params(cls, p) -> NamePolicy:
