@@ -126,3 +126,25 @@ def test_the_tagger_adds_no_bank_name_beside_an_account():
     address piece is judged with the rest of its span only where a rule's address covers that rest."""
     assert redact("입금은 신한은행 110-775-887363 여기로 해 주세요").text == "입금은 신한은행 <ACCOUNT> 여기로 해 주세요"
     assert "래미안위브" not in redact("새 집은 래미안위브 백팔동 이천삼백일호 야").text
+
+
+@pytest.mark.parametrize("text, known, gone", [
+    ("운동회 날 간식 담당: 지안맘, 시우맘, 예린맘", [], "지안"),          # a child's name before 맘/엄마
+    ("반대표 맡게 된 서준 엄마입니다~", [], "서준"),
+    ("청첩장 받은 친구 목록: 다현, 수빈, 나연, 민지", [], "나연"),         # more roster words, day prefixes
+    ("이번 주 스케줄: 월 수빈, 화 도겸, 수 유하", [], "도겸"),
+    ("기획팀: 소 은 별 5만, 김민수 7만", [], "은 별"),                     # a spaced name before an amount
+    ("선비님께 여쭙니다 소녀 이슬이옵니다", ["이슬"], "이슬"),            # a 사극 copula after the nickname
+])
+def test_round10_values_are_masked(text, known, gone):
+    assert gone not in redact(text, known, policy=RULES).text
+
+
+@pytest.mark.parametrize("text, known", [
+    ("친구 엄마가 그러는데", []),
+    ("동생 엄마 아빠 다 왔어", []),
+    ("선비님 오늘 소생 '청풍'이 시 한 수 지었사옵니다", ["청풍"]),   # a closing quote is no context for 이 시 한
+])
+def test_round10_look_alikes_stay(text, known):
+    out = redact(text, known, policy=RULES).text
+    assert "<NAME>" not in out, out

@@ -106,9 +106,11 @@ _SURNAME_TITLE = re.compile(
 _SPACED = re.compile(rf"(?<![가-힣])(?=(?P<v>(?:{_S2}|[{SURNAMES_1}])\s[가-힣]\s[가-힣])(?![가-힣]))")
 # Words that say a spaced-out name comes next ("예금주: 채 윤 서", "새 회장은 편 도 윤") or follow one ("하 만 복
 # 어르신", "'은 서 율' 이라고"): with them, syllables that are also words (만, 서, 도) count as a given name.
-_SPACED_CTX_BEFORE = re.compile(r"(?:이름|성함|함자|존함|예금주|명의|입금자|회장|총무|팀장|선배|후배|친구|어르신|담당|예약자|"
-                                r"받는\s?분|보내는\s?분|선생님)(?:은|는|이|가|명|:|：)?\s?(?:명\s?)?[:：'\"‘“(]?\s?$")
-_SPACED_CTX_AFTER = re.compile(r"['\"’”]?\s?(?:이라고|라고|이라는|라는|이시|어르신|님|씨|선생|[,)]\s?(?:부|연락|전화|번호))")
+_SPACED_CTX_BEFORE = re.compile(r"(?:(?:이름|성함|함자|존함|예금주|명의|입금자|회장|총무|팀장|선배|후배|친구|어르신|담당|예약자|"
+                                r"받는\s?분|보내는\s?분|선생님|전도사|매니저|상주|장남|차남|장녀|차녀|스티커|명함|조카|보호자)"
+                                r"(?:은|는|이|가|명|:|：)?\s?(?:명\s?)?[:：'\"‘“(]?\s?|(?:^|\s)['\"‘“])$")
+_SPACED_CTX_AFTER = re.compile(r"['\"’”]?\s?(?:이라고|라고|이라는|라는|이시|어르신|님|씨|선생|입니다|이라|[,)]\s?(?:부|연락|전화|번호))"
+                               r"|['\"’”]|\s(?:01[016789]|0\d{1,2}-|\d{1,3}만)")
 _ROM_SURNAME = (r"Kim|Lee|Yi|Rhee|Park|Pak|Choi|Choe|Jung|Jeong|Chung|Kang|Cho|Jo|Yoon|Yun|Jang|Chang|Lim|Im|Han|Oh|Seo|Suh|"
                 r"Shin|Sin|Kwon|Hwang|Ahn|An|Song|Ryu|Yoo|Yu|Hong|Jeon|Jun|Ko|Go|Moon|Mun|Son|Sohn|Yang|Bae|Baek|Paik|Heo|"
                 r"Hur|Nam|Noh|Roh|Ha|Kwak|Sung|Cha|Joo|Ju|Woo|Min|Na|Jin|Ji|Um|Eom|Won|Chun|Namgung|Jegal|Seonwoo|Hwangbo")

@@ -127,7 +127,7 @@ class NamePolicy:
     keep_names: tuple[str, ...] = ()
     # the learned second pass (clean/tagger.py; `clean.tagger`, `clean.tagger_min_prob`)
     tagger: bool = True
-    tagger_min_prob: float = 0.6
+    tagger_min_prob: float = 0.8
 
     @classmethod
     def from_params(cls, p) -> NamePolicy:
@@ -168,7 +168,7 @@ _SELF_INTRO = (r"(?:(?<=나는 )|(?<=난 )|(?<=저는 )|(?<=전 )|(?<=나 )|(?<=
 # The vocative and the friendly 이 follow the last sound: 아 and 이- after a consonant ("하늘아", "하늘이가"), 야
 # after a vowel ("코코야"; "코코아" is cocoa). {voc} is filled per value (_person_after).
 _NAMES_PERSON = (r"(?=\s?(?:님|씨|짱|쨩)|(?:{voc}|한테|에게|이에요|이예요|예요|이라고|라고|이라|"
-                 r"인데|인데요|입니다|이고|이구|임|쓰|이네|네)(?![가-힣])"
+                 r"인데|인데요|입니다|이고|이구|임|쓰|이네|네|이옵니다|옵니다|이옵고|이오|이?라\s?하옵니다)(?![가-힣])"
                  r"|(?:이|이가|가|는|이는|도|이도)?\s?(?:왔|돌아왔|돌아옴|등장|여기|간다|갑니다|왔어|왔다|왔어요|왔습니다|출근|퇴근|잘게|잔다|"
                  r"출석|로그인|접속|(?:드디어\s)?결심|인사드|여쭙|여쭈|출동|잠이\s?안|잠\s안)"
                  r"|(?:이|)?\s?(?:라고|로|으로)\s?(?:불러|부르|해\s?줘|해줘)"

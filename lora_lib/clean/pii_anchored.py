@@ -90,8 +90,9 @@ _NOT_HOLDER = re.compile(rf"^.(?:{_TITLES})|[야아이가은는을를도]$|^(?:�
                          r"선생님|회장님|대표님|사장님|본인이|본인은|명의로|성함이|성함은|전화번|주소가|주소는|계좌번|정보가|이름이|이름은)")
 # Names listed after a roster word and a colon ("명단: 태현, 준기", "더치페이: 하율 12,500원 도경 12,500원"):
 # two-syllable words each followed by a comma, an amount or the end.
-_ROSTER = re.compile(r"(?:명단|조원|멤버|참석자|참가자|불참|정산|더치페이|엔빵|당번|순서|부상자|선발)[^:：\n]{0,10}[:：]")
-_ROSTER_ITEM = re.compile(r"\s{0,2}(?:(?!그리고)(?P<v>[가-힣]{2,3})(?=\s?(?:,|/|·|\s\d|\d|$|\s그리고|\s나(?![가-힣])))|나(?![가-힣])|그리고(?![가-힣]))"
+_ROSTER = re.compile(r"(?:명단|목록|조원|멤버|참석자|참가자|불참|정산|더치페이|엔빵|당번|순서|부상자|선발|작업자|스케줄|근무표|"
+                     r"라인업)[^:：\n]{0,10}[:：]")
+_ROSTER_ITEM = re.compile(r"\s{0,2}(?:[월화수목금토일]\s)?(?:(?!그리고)(?P<v>[가-힣]{2,3})(?=\s?(?:,|/|·|\s\d|\d|$|\s그리고|\s나(?![가-힣])))|나(?![가-힣])|그리고(?![가-힣]))"
                           r"(?:\s?\d[\d,.]*\s?(?:만\s?)?원?)?\s{0,2}[,/·]?")
 # An e-mail whose local part has spelled dots ("ta.jung 쩜 hy 골뱅이 gmail 쩜 com").
 _SPELLED_LOCAL_EMAIL = re.compile(
@@ -107,6 +108,11 @@ _NICK_BEFORE_NIM = re.compile(
 # An apartment complex's name before the 동 a rule found ("검단 호반써밋 102동", "은하수 아파트 5동 1204호")
 _COMPLEX_BEFORE = re.compile(r"(?:[가-힣A-Za-z]{2,10}\s)?[가-힣A-Za-z0-9]{0,10}(?:아파트|마을|단지|빌라|써밋|캐슬|파크|자이|타운|하이츠|"
                              r"힐스|스테이트|세상|시티|블레스|푸르지오|래미안|아이파크|더샵|센트럴|팰리스|하우스)\s?$")
+
+
+# A child's given name before 맘/엄마/아빠, the way parents are named in school chats ("지안맘", "서준 엄마입니다",
+# "하율아빠"): a name shape that Kiwi knows as no word ("친구 엄마", "동생 엄마" are words).
+_PARENT_OF = re.compile(r"(?<![가-힣])(?P<v>[가-힣]{2})(?:맘|엄마|아빠|\s(?:엄마|아빠|어머니|아버지|어머님|아버님))(?=[^가-힣]|$|[이가은는의도랑입예께])")
 
 
 def with_complex(text: str, spans: list[Span]) -> list[Span]:
@@ -136,6 +142,12 @@ def anchored(text: str) -> list[Span]:
         out += [("MESSENGER", m.start("v"), m.end("v")) for m in (*_QUOTED_NICK.finditer(text), *_QUOTED_MEMBER.finditer(text))]
     out += [("NAME", m.start("v"), m.end("v")) for m in _HOLDER_NAME.finditer(text) if not _NOT_HOLDER.search(m.group("v"))]
     out += [("MESSENGER", m.start("v"), m.end("v")) for m in _NICK_BEFORE_NIM.finditer(text)]
+    if "맘" in text or "엄마" in text or "아빠" in text or "어머" in text or "아버" in text:
+        for m in _PARENT_OF.finditer(text):
+            a, b = m.start("v"), m.end("v")
+            if _names._shape_given(m.group("v")) and _kiwi._kiwi_says(text, a, b) != "word" \
+                    and m.group("v") not in _names._STOP:
+                out.append(("NAME", a, b))
     for r in _ROSTER.finditer(text):
         pos, items, n = r.end(), [], 0
         while (m := _ROSTER_ITEM.match(text, pos)) and m.end() > pos:

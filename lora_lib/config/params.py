@@ -120,7 +120,7 @@ class CleanParams(_Strict):
     # sets): adds spans the rules missed whose probability is >= tagger_min_prob (chosen by leave-one-set-out
     # cross-validation: python -m lora_lib.clean.tagger_train --cross-validate); false gives the rules alone.
     tagger: bool = True
-    tagger_min_prob: float = Field(0.6, gt=0, lt=1)
+    tagger_min_prob: float = Field(0.8, gt=0, lt=1)
     # Where the per-turn work runs: here (num_proc processes) or as Ray Data map_batches on the cluster at
     # `ray.address` (pip install -e .[ray]). Same functions, same result, same dataset version.
     executor: Literal["local", "ray"] = "local"
