@@ -287,7 +287,11 @@ def tag_spans(text: str, min_prob: float, path: str | Path | None = None) -> lis
     the one with the most probability over it; spaces at its ends are left out."""
     if not text:
         return []
-    probs = tag_probs(text, path, floor=min_prob)
+    return spans_from_probs(text, tag_probs(text, path, floor=min_prob), min_prob)
+
+
+def spans_from_probs(text: str, probs: list, min_prob: float) -> list[tuple[str, int, int, float]]:
+    """tag_spans from tag_probs' output (cross-validation reads the probabilities once per threshold grid)."""
     out, i, n = [], 0, len(text)
     while i < n:
         if probs[i][0] < min_prob:

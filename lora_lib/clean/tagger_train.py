@@ -113,27 +113,6 @@ def probs_of(rows: Sequence[dict], model: Path) -> dict[str, list]:
     return {r["id"]: tagger.tag_probs(r["text"], model, floor=min(GRID)) for r in rows}
 
 
-def _spans_from_probs(text: str, probs: list, min_prob: float) -> list[tuple[str, int, int, float]]:
-    out, i, n = [], 0, len(text)
-    while i < n:
-        if probs[i][0] < min_prob:
-            i += 1
-            continue
-        j = i
-        while j < n and probs[j][0] >= min_prob:
-            j += 1
-        s, e = i, j
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            totals = {k: sum(probs[q][1].get(k, 0.0) for q in range(s, e)) for k in tagger.KINDS}
-            out.append((max(tagger.KINDS, key=lambda k: totals[k]), s, e, 0.0))
-        i = j
-    return out
-
-
 def combined(rows: Sequence[dict], rules: dict, probs: dict | None, min_prob: float, precheck: bool = True) -> dict:
     """id -> findings of rules (+ tagger where `probs` is given) as redact would return them."""
     from .pii import NamePolicy, _with_given_names, add_tagger_spans
@@ -144,7 +123,7 @@ def combined(rows: Sequence[dict], rules: dict, probs: dict | None, min_prob: fl
     for r in rows:
         f = rules[r["id"]]
         if probs is not None and (not precheck or tagger.might_hold_pii(r["text"])):
-            f = add_tagger_spans(r["text"], f, _spans_from_probs(r["text"], probs[r["id"]], min_prob), keep, policy)
+            f = add_tagger_spans(r["text"], f, tagger.spans_from_probs(r["text"], probs[r["id"]], min_prob), keep, policy)
         out[r["id"]] = f
     return out
 
