@@ -1,10 +1,19 @@
-"""Values that a word right before them says are personal: a person's own number in an institution ("학번
-20231587", "환자번호 00418832"), a platform nickname in quotes ("닉네임 '봄바람_31'", "'유리구슬' 님"), a
-Latin-letter name after a title or a relation word ("Dr. Sato Hana", "회사 후배 Mina"), a street address in
-Latin letters ("12, Hakdong-ro 42-gil", "1420 Maple Avenue, Apt 3B").
+"""Values that a word next to them says are personal, found by anchor, not by shape:
 
-Each pattern needs its anchor word, so the values alone (an order number, a quoted song title, an English
-word) stay. Spans are (label, start, end) in the rules' labels (ID, MESSENGER, NAME, ADDRESS).
+- a person's own number in an institution ("학번 20231587", "환자번호 00418832") and a door or locker code
+  ("공동현관 비번 *3917#");
+- a platform nickname in quotes or before 님 ("닉네임 '봄바람_31'", "'유리구슬' 님", "블로그 이웃 달콤한하루 님");
+- a Latin-letter name after a title or a role word, or before a person's title ("Dr. Sato Hana", "회사 후배 Mina",
+  "Sophie님");
+- a full name after the word for whose name a record holds ("예금주 조말례", "총무 문선희"), names in a roster after
+  a colon ("명단: 태현, 준기"), a child's name before 맘/엄마 ("지안맘");
+- addresses the shape rules miss: Latin streets ("12, Hakdong-ro 42-gil"), 동/호 in Korean numerals, a road address
+  with its unit after a comma, an apartment complex's name before its 동 (with_complex);
+- an e-mail with spelled dots in its local part ("ta.jung 쩜 hy 골뱅이 gmail 쩜 com").
+
+Each pattern needs its anchor, so the values alone (an order number, a quoted song title, an English word, a
+bank's name) stay. Spans are (label, start, end) in the rules' labels (ID, MESSENGER, NAME, ADDRESS, EMAIL). The
+names found here do not pass the name rules' public-figure test: their anchors say private person.
 """
 
 from __future__ import annotations
