@@ -37,8 +37,9 @@ def _not_personal(span: tuple[str, int, int], text: str) -> bool:
         v = text[s:e].strip()
         return bool(_ROLE_MAILBOX.fullmatch(v.split("@", 1)[0].strip()) or _EXAMPLE_DOMAIN.search(v))
     if label in _NUMBER_LABELS:
-        digits = "".join(c for c in text[s:e] if c.isdigit())  # (a passport's letters make it real: "M12345678")
-        return bool(not re.search(r"[A-Za-z]", text[s:e]) and _EXAMPLE_DIGITS.match(digits) or _NOT_A_PERSONS_NUMBER.search(text, max(0, s - 14), s))
+        digits = "".join(c for c in text[s:e] if c.isdigit())
+        example = not re.search(r"[A-Za-z]", text[s:e]) and _EXAMPLE_DIGITS.match(digits)  # "M0000000" is a passport
+        return bool(example or _NOT_A_PERSONS_NUMBER.search(text, max(0, s - 14), s))
     if label == "IP":
         try:
             ip = ipaddress.ip_address(text[s:e].strip())

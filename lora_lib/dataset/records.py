@@ -181,29 +181,29 @@ def prepare(conversations: dict[str, list[dict]], system_prompts: dict[str, str]
     return {"train": train, "eval": evals, "preferences": pairs, "rejected": rejected, "format_config": fmt}
 
 
-def eval_prompts(evals: list[dict], n: int) -> list[list[dict]]:
-    """Held-out prompts: each eval conversation up to its first user turn (with the system prompt)."""
-    prompts = []
+def _first_exchanges(evals: list[dict], n: int) -> list[tuple[list[dict], str | None]]:
+    """(prompt, reply) of the first n eval conversations that have a user turn: the conversation up to its first
+    user turn (with the system prompt), and the assistant turn right after it (None where there is none)."""
+    out = []
     for rec in evals:
         msgs = rec["messages"]
         first_user = next((i for i, m in enumerate(msgs) if m["role"] == "user"), None)
         if first_user is not None:
-            prompts.append(msgs[: first_user + 1])
-    return prompts[:n]
+            nxt = msgs[first_user + 1] if first_user + 1 < len(msgs) else None
+            out.append((msgs[: first_user + 1], nxt["content"] if nxt and nxt["role"] == "assistant" else None))
+    return out[:n]
+
+
+def eval_prompts(evals: list[dict], n: int) -> list[list[dict]]:
+    """Held-out prompts: each eval conversation up to its first user turn (with the system prompt)."""
+    return [prompt for prompt, _ in _first_exchanges(evals, n)]
 
 
 def eval_references(evals: list[dict], n: int) -> list[str | None]:
     """The held-out reply to each of eval_prompts(evals, n), in the same order: the assistant turn right after
     the prompt's user turn (None where the conversation has none). Written in the character's voice, it is
     what a fluent reply in that voice scores (evaluate.fluency.max_drop_vs_reference)."""
-    refs = []
-    for rec in evals:
-        msgs = rec["messages"]
-        first_user = next((i for i, m in enumerate(msgs) if m["role"] == "user"), None)
-        if first_user is not None:
-            nxt = msgs[first_user + 1] if first_user + 1 < len(msgs) else None
-            refs.append(nxt["content"] if nxt and nxt["role"] == "assistant" else None)
-    return refs[:n]
+    return [reply for _, reply in _first_exchanges(evals, n)]
 
 
 def pairs_table(pairs: list[dict], n: int = 10) -> list[dict]:
