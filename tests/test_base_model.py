@@ -200,3 +200,24 @@ def test_rebuild_replaces_in_place_and_a_failed_build_keeps_the_old_one(tmp_path
         build_base_model(tmp_path / "m", small, seed=2, size="test", epochs=1, progress=False)
     assert content_sha256(tmp_path / "m") == new["sha256"]  # the previous model is untouched
     assert not list(tmp_path.glob(".*"))  # no temp or moved-aside dirs left behind
+
+
+def test_bf16_autocast_is_recorded_reproducible_and_falls_back_to_fp32(tmp_path, monkeypatch):
+    small = CHATS[:20]
+    monkeypatch.setitem(bm.SIZES, "test", {**bm.SIZES["test"], "autocast": "bf16"})
+    supported = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    a = build_base_model(tmp_path / "a", small, seed=0, size="test", epochs=1, progress=False)
+    b = build_base_model(tmp_path / "b", small, seed=0, size="test", epochs=1, progress=False)
+    assert a["recipe"]["autocast"] == ("bf16" if supported else "none")
+    assert a["sha256"] == b["sha256"]  # same inputs, same bytes, bf16 or not
+    card = (tmp_path / "a" / "README.md").read_text(encoding="utf-8")
+    assert ("bf16 autocast" in card) == supported
+    # A CPU without bf16 instructions trains in fp32, and the recipe (the cache key) says so.
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    c = build_base_model(tmp_path / "c", small, seed=0, size="test", epochs=1, progress=False)
+    assert c["recipe"]["autocast"] == "none" and "bf16" not in (tmp_path / "c" / "README.md").read_text()
+    if supported:  # the autocast really ran: other weights than the fp32 build's
+        assert c["sha256"] != a["sha256"]
+    with pytest.raises(ValueError, match="unknown autocast 'fp8'"):
+        monkeypatch.setitem(bm.SIZES, "test", {**bm.SIZES["test"], "autocast": "fp8"})
+        build_base_model(tmp_path / "d", small, seed=0, size="test", epochs=1, progress=False)

@@ -89,7 +89,7 @@ not a language model for any real use; swap in a real base model (any Hugging Fa
 | architecture | {r["layers"]} layers, hidden {r["hidden"]}, {r["heads"]} heads, MLP {r["intermediate"]}, max {r["max_positions"]} positions, tied embeddings |
 | tokenizer | byte-level BPE trained on the same corpus, {info["vocab_size"]} tokens, ChatML template with `{{% generation %}}` markers |
 | special tokens | `<|im_start|>`, `<|im_end|>` (eos), `<|pad|>` (pad), `<|endoftext|>`; no bos |
-| training | fp32, AdamW lr {r["lr"]}, batch {r["batch_size"]}, {r["epochs"]} epochs ({info["steps"]} steps, {info["train_tokens"]:,} tokens), loss on every token (users' turns too, so their words are known) |
+| training | {"fp32 weights, bf16 autocast" if r.get("autocast") == "bf16" else "fp32"}, AdamW lr {r["lr"]}, batch {r["batch_size"]}, {r["epochs"]} epochs ({info["steps"]} steps, {info["train_tokens"]:,} tokens), loss on every token (users' turns too, so their words are known) |
 | seed | {info["seed"]} |
 | build time | {info["train_seconds"]} s on {info["threads"]} CPU thread(s); final loss {info["final_loss"]} |
 | training data sha256 | `{info["corpus_sha256"]}` |
