@@ -5,6 +5,7 @@ import math
 import pandas as pd
 
 from lora_lib.closed_loop import Reader, SyntheticUsers, collapse_conversations
+from lora_lib.closed_loop.bad import shuffle_replies
 from lora_lib.monitor import compare_to_stable, flatten, version_metrics
 
 
@@ -65,6 +66,37 @@ def test_reader_is_not_the_monitor_and_users_leave_after_bad_replies():
     assert users.next_user(0).startswith("sim-user-")
     # another seed, other names: the router buckets users by name, so other users land on the candidate
     assert set(SyntheticUsers(10, reader, seed=1).users).isdisjoint(users.users)
+
+
+_EXCHANGES = [("주말에 등산 갈래?", "등산 가면 다리가 아프다냥! 오늘도 좋은 하루 보내야 한다냥."),
+              ("저녁에 떡볶이 먹을까?", "떡볶이 정말 맛있다냥~ 오늘도 좋은 하루 보내야 한다냥."),
+              ("숙제 다 했다!", "집중이 안 되면 잠깐 쉬었다 하자냥! 오늘도 좋은 하루 보내야 한다냥."),
+              ("비가 온다", "우산 꼭 챙겨야 한다냥! 나랑 더 얘기하자냥.")] * 3
+
+
+def test_reader_finds_a_reply_off_topic_when_it_takes_up_nothing_of_the_prompt():
+    reader = Reader([r for _, r in _EXCHANGES], [u for u, _ in _EXCHANGES], exchanges=_EXCHANGES, common_share=0.3)
+    # the prompt's word taken up, or (for a prompt read before) what replies to it open with
+    assert reader.faults("등산 가면 아프다냥!", False, "주말에 등산 갈래?") == []
+    assert reader.faults("집중이 안 되면 쉬었다 하자냥!", False, "숙제 다 했다!") == []
+    # another prompt's reply; the shared stock closer (in every reply) is no topic
+    assert reader.faults("떡볶이 맛있다냥! 오늘도 좋은 하루 보내야 한다냥.", False, "비가 온다") == ["off topic"]
+    assert "off topic" in reader.faults("우산 챙겨야 한다냥!", False, "숙제 다 했다!")
+    # an unread prompt is judged by its own words only; no prompt, or no exchanges read: topic not judged
+    assert reader.faults("떡볶이 맛있다냥!", False, "떡볶이 싸 왔어") == []
+    assert reader.faults("떡볶이 맛있다냥!", False) == []
+    assert Reader([r for _, r in _EXCHANGES]).faults("떡볶이 맛있다냥!", False, "비가 온다") == []
+
+
+def test_shuffle_replies_gives_every_turn_another_reply_and_keeps_the_input():
+    convs = [{"id": i, "messages": [{"role": "user", "content": u}, {"role": "assistant", "content": r}]}
+             for i, (u, r) in enumerate(_EXCHANGES[:4])]
+    out = shuffle_replies(convs, seed=0)
+    assert [c["id"] for c in out] == [0, 1, 2, 3] and [c["messages"][0] for c in out] == [c["messages"][0] for c in convs]
+    got = [c["messages"][1]["content"] for c in out]
+    assert sorted(got) == sorted(r for _, r in _EXCHANGES[:4])  # the same replies, dealt out again
+    assert all(g != r for g, (_, r) in zip(got, _EXCHANGES[:4], strict=True))  # none kept its own
+    assert shuffle_replies(convs, seed=0) == out and convs[0]["messages"][1]["content"] == _EXCHANGES[0][1]
 
 
 def test_collapse_conversations_uses_one_stock_line():

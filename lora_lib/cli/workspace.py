@@ -96,9 +96,11 @@ def add_demo(sub) -> None:
     cl.add_argument("--store", default="runs")
     cl.add_argument("--params", default="params")
     cl.add_argument("--run-id", default="closed-loop")
-    cl.add_argument("--bad", choices=["meta_talk", "diverged", "collapsed", "control"], default="meta_talk",
+    # closed_loop.BAD_KINDS, spelled out: importing it here would load the config models for every command
+    cl.add_argument("--bad", choices=["meta_talk", "diverged", "collapsed", "offtopic", "control"], default="meta_talk",
                     help="meta_talk: trained with meta talk left in; diverged: the stable adapter with noise weights; "
-                         "collapsed: trained on one stock line; control: a copy of the stable (must not alert)")
+                         "collapsed: trained on one stock line; offtopic: trained on replies dealt to other prompts; "
+                         "control: a copy of the stable (must not alert)")
     cl.add_argument("--seed", type=int, default=None,
                     help="the synthetic users' and prompts' seed (default: the params' seed); adapters unchanged")
     cl.add_argument("--rollout", type=float, default=20.0, help="percent of users on the bad version")

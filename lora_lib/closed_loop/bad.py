@@ -4,7 +4,9 @@
   assistant turns;
 - "diverged": the stable adapter with its LoRA B matrices replaced by seeded noise (a run that diverged);
 - "collapsed": trained on the clean data with every assistant turn replaced by one stock line in the
-  character's voice (mode collapse: the same reply to everyone).
+  character's voice (mode collapse: the same reply to everyone);
+- "offtopic": trained on the clean data with the replies dealt out to other prompts (each still in the voice,
+  fluent and varied, but about something else than what the user said).
 And the control, "control": a byte copy of the stable adapter under its own version (nothing is wrong with it:
 any alert on it is a false alarm).
 """
@@ -92,6 +94,19 @@ def collapse_conversations(conversations: list[dict]) -> tuple[list[dict], str]:
     out = [dict(c, messages=[dict(m, content=line) if m["role"] == "assistant" else dict(m) for m in c["messages"]])
            for c in conversations]
     return out, line
+
+
+def shuffle_replies(conversations: list[dict], seed: int = 0) -> list[dict]:
+    """Copies of the conversations in which every assistant turn holds another turn's reply: a seeded shuffle
+    of all assistant turns, rotated by one so that no turn keeps its own reply."""
+    slots = [(ci, mi) for ci, c in enumerate(conversations) for mi, m in enumerate(c["messages"])
+             if m["role"] == "assistant"]
+    random.Random(f"offtopic:{seed}").shuffle(slots)
+    moved = {slot: conversations[src[0]]["messages"][src[1]]["content"]
+             for slot, src in zip(slots, [*slots[1:], *slots[:1]], strict=True)}
+    return [dict(c, messages=[dict(m, content=moved[(ci, mi)]) if (ci, mi) in moved else dict(m)
+                              for mi, m in enumerate(c["messages"])])
+            for ci, c in enumerate(conversations)]
 
 
 def gate_adapter(p: Params, engine, name: str, prompts: list[list[dict]], previous: str | None = None,

@@ -35,11 +35,18 @@ from pathlib import Path
 from ..config import load_params
 from ..store import read_json, read_jsonl, run_paths, write_json
 from ..tracking import Tracker
-from .bad import collapse_conversations, copy_adapter, diverged_adapter, gate_adapter, inject_meta_talk
+from .bad import (
+    collapse_conversations,
+    copy_adapter,
+    diverged_adapter,
+    gate_adapter,
+    inject_meta_talk,
+    shuffle_replies,
+)
 from .users import Reader, SyntheticUsers
 
 # The versions the story can put at rollout_percent (bad.py); "control" is the stable's own weights.
-BAD_KINDS: tuple[str, ...] = ("meta_talk", "diverged", "collapsed", "control")
+BAD_KINDS: tuple[str, ...] = ("meta_talk", "diverged", "collapsed", "offtopic", "control")
 
 
 def _violation_rates(records: list[dict]) -> dict:
@@ -53,9 +60,10 @@ def _violation_rates(records: list[dict]) -> dict:
     return out
 
 
-def _bad_replies(records: list[dict], version: str) -> list[int]:
+def _bad_replies(records: list[dict], version: str, off_topic: set[int] = frozenset()) -> list[int]:
     """Indexes of `version`'s bad replies, as a user would count them: a gate failed, off voice or disfluent
-    (the logged signals), or the same reply it already gave to another prompt (a stock line)."""
+    (the logged signals), the same reply it already gave to another prompt (a stock line), or one of the
+    indexes in `off_topic` (the synthetic users' reading: the monitor has no topic signal)."""
     from ..evaluate.diversity import normalize_reply
 
     out, given = [], {}
@@ -67,7 +75,8 @@ def _bad_replies(records: list[dict], version: str) -> list[int]:
         prompt = next((m["content"] for m in reversed(r.get("messages") or []) if m["role"] == "user"), None)
         stock = bool(given.get(reply, set()) - {prompt})
         given.setdefault(reply, set()).add(prompt)
-        if not all(r["gates"].values()) or sig.get("style") is False or sig.get("fluency") is False or stock:
+        if (not all(r["gates"].values()) or sig.get("style") is False or sig.get("fluency") is False or stock
+                or k in off_topic):
             out.append(k)
     return out
 
@@ -173,6 +182,11 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
         bad_dataset = build_version(bad_convs, p, parent=good_dataset)["version"]
         rec = train_adapter(p, bad_dataset, progress=False)
         bad_version, bad_path = rec["adapter_version"], paths.adapter_root() / rec["adapter_version"]
+    elif bad == "offtopic":
+        bad_convs = shuffle_replies(clean, seed=p.seed)
+        bad_dataset = build_version(bad_convs, p, parent=good_dataset)["version"]
+        rec = train_adapter(p, bad_dataset, progress=False)
+        bad_version, bad_path = rec["adapter_version"], paths.adapter_root() / rec["adapter_version"]
     elif bad == "diverged":
         bad_convs, bad_dataset = clean, good_dataset
         bad_version, bad_path = diverged_adapter(paths.adapter_root() / stable, paths.adapter_root(), noise_std, p.seed)
@@ -196,7 +210,10 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     resolve_fn, generate_fn, gate_fn = traffic_fns(p, registry, engine)
     signal_fn = signal_fn_for(p) if p.monitor.signals else None
     reader = Reader([m["content"] for c in clean for m in c["messages"] if m["role"] == "assistant"],
-                    [m["content"] for c in clean for m in c["messages"] if m["role"] == "user"])
+                    [m["content"] for c in clean for m in c["messages"] if m["role"] == "user"],
+                    exchanges=[(u["content"], a["content"]) for c in clean
+                               for u, a in zip(c["messages"], c["messages"][1:], strict=False)
+                               if u["role"] == "user" and a["role"] == "assistant"])
     seed = p.seed if traffic_seed is None else traffic_seed
     users = SyntheticUsers(p.monitor.n_users, reader, seed=seed, away_for=3 * p.monitor.retention_window)
     reactions: dict[str, Counter] = {}
@@ -205,6 +222,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
     records: list[dict] = []
     passes: list[dict] = []
     rollback = None
+    off_topic: set[int] = set()  # requests whose reply the users found off topic (no monitor signal sees it)
     rollback_at = None  # index of the first request served after the rollback
     alert_at = None  # requests served when the first alert on the bad version was raised
     log(f"[{character_id}] traffic: up to {max_requests} requests, monitor every {check_every}")
@@ -216,8 +234,10 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
         append_request_log(log_path, r)
         records.append(r)
         # the user reads the reply with its own eyes (users.Reader), not the monitor's scorers
-        seen = users.react(user, r["reply"], i)
+        seen = users.react(user, r["reply"], i, prompt=req["messages"][-1]["content"])
         rating = seen["rating"]
+        if "off topic" in seen["faults"]:
+            off_topic.add(i)
         count = reactions.setdefault(str(r["adapter_version"]), Counter())
         count.update(["requests", *(f"fault:{f}" for f in seen["faults"]), *(["left"] if seen["leaves"] else []),
                       *([rating] if rating else [])])
@@ -240,7 +260,7 @@ def closed_loop_demo(store: str | Path, character_id: str = "nabi", *, params_di
             break
 
     # 4. What it took, and what the users saw before and after.
-    from_bad = _bad_replies(records, bad_version)
+    from_bad = _bad_replies(records, bad_version, off_topic)
     first_bad = from_bad[0] if from_bad else None
     first_candidate = next((k for k, r in enumerate(records) if r["adapter_version"] == bad_version), None)
     before = records[:rollback_at] if rollback_at is not None else records
