@@ -106,9 +106,13 @@ class RelevanceParams(_Strict):
 
     enabled: bool = True
     min_overlap: float = Field(0.15, ge=0, le=1)  # share of the prompt's content bigrams in the reply
-    min_lm_gain: float = 0.15  # nats/token over the same prompt given other replies
+    min_lm_gain: float | None = None  # nats/token over the same prompt given other replies; null: no LM term
     n_shuffled: int = Field(3, ge=1)
     min_grounded_share: float = Field(0.15, ge=0, le=1)
+    # A grounded share under this fraction of the base's on the same prompts fails: the base takes the prompts
+    # up, and an adapter that only changes the voice keeps most of that (demo: good adapters 0.8-0.9 of the
+    # base's, one trained on replies dealt to other prompts 0.33). null: the absolute floor only.
+    min_share_of_base: float | None = Field(0.5, ge=0, le=1)
 
 
 class ConsistencyParams(_Strict):

@@ -13,7 +13,11 @@ checks per reply: a contradicting reply should be flagged (no expected fact word
 
 "fluency" is the gate as a first adapter meets it without references (the absolute floor); "fluency_vs_reference"
 the bar of evaluate.fluency.max_drop_vs_reference, the reference being the character's dev-half good sets (the
-stage uses the eval split's replies): a set fails when its mean is that far below.
+stage uses the eval split's replies): a set fails when its mean is that far below. "relevance_vs_good" is the
+relevance gate as the stage applies it with a base to compare with: the absolute floor, or a grounded share under
+evaluate.relevance.min_share_of_base of the reference's, the reference being the mean grounded share of the
+character's dev-half good sets (the stage compares with the base's replies to the same prompts, which the
+labelled sets do not have).
 
 `python -m lora_lib.evaluate.labelled --base-model DIR` prints the table.
 """
@@ -32,7 +36,7 @@ from .relevance import relevance_scores
 
 HOLDOUT = Path(__file__).parent / "data" / "holdout"
 TARGET = {"diversity": "collapsed", "relevance": "off_topic", "fluency": "gibberish",
-          "fluency_vs_reference": "gibberish", "consistency": "out_of_character"}
+          "fluency_vs_reference": "gibberish", "relevance_vs_good": "off_topic", "consistency": "out_of_character"}
 
 
 def load_sets(path: str | Path = HOLDOUT / "reply_sets.jsonl") -> list[dict]:
@@ -58,12 +62,15 @@ def split_of(rows: Sequence[dict], key=lambda r: (r.get("label"), r["character_i
 
 
 def set_flags(row: Mapping, p, *, scorer=None, facts: Mapping | None = None, others: Sequence[Mapping] = (),
-              reference: float | None = None) -> dict[str, bool]:
+              reference: float | None = None, relevance_reference: float | None = None) -> dict[str, bool]:
     """{gate: failed?} of one reply set under character params p (base-model scorer for fluency/relevance)."""
     prompts = [[{"role": "user", "content": it["prompt"]}] for it in row["items"]]
     replies = [it["reply"] for it in row["items"]]
-    flags = {"diversity": bool(diversity_scores(replies, p)["reasons"]),
-             "relevance": bool(relevance_scores(prompts, replies, p, scorer=scorer)["reasons"])}
+    rel = relevance_scores(prompts, replies, p, scorer=scorer)
+    flags = {"diversity": bool(diversity_scores(replies, p)["reasons"]), "relevance": bool(rel["reasons"])}
+    share = p.evaluate.relevance.min_share_of_base
+    if relevance_reference is not None and share is not None:
+        flags["relevance_vs_good"] = flags["relevance"] or rel["figures"]["grounded_share"] < share * relevance_reference
     if scorer is not None:
         fl = fluency_scores(prompts, replies, p, scorer=scorer)
         flags["fluency"] = bool(fl["reasons"])
@@ -119,14 +126,30 @@ def probe_quality(probes: Sequence[dict], facts_by_character: Mapping[str, Mappi
             "recall": round(c["tp"] / pos, 3) if pos else None}
 
 
+def _dev_good(sets: Sequence[dict], split: Mapping[str, str], cid: str) -> list[dict]:
+    return [r for r in sets if r["character_id"] == cid and r["label"] == "good" and split[r["id"]] == "dev"]
+
+
+def relevance_references(sets: Sequence[dict], split: Mapping[str, str], params_by_character: Mapping, scorer=None
+                         ) -> dict[str, float]:
+    """{character: mean grounded share of its dev-half good sets}: the relevance reference, dev half only."""
+    out = {}
+    for cid, p in params_by_character.items():
+        shares = [relevance_scores([[{"role": "user", "content": it["prompt"]}] for it in r["items"]],
+                                   [it["reply"] for it in r["items"]], p, scorer=scorer)["figures"]["grounded_share"]
+                  for r in _dev_good(sets, split, cid)]
+        if shares:
+            out[cid] = sum(shares) / len(shares)
+    return out
+
+
 def good_references(sets: Sequence[dict], split: Mapping[str, str], params_by_character: Mapping, scorer
                     ) -> dict[str, float]:
     """{character: mean log-prob per token of its dev-half good sets' replies}: the fluency reference, from the
     dev half only (the held-out half is never used to set a bar)."""
     out = {}
     for cid, p in params_by_character.items():
-        good = [r for r in sets if r["character_id"] == cid and r["label"] == "good" and split[r["id"]] == "dev"]
-        items = [it for r in good for it in r["items"]]
+        items = [it for r in _dev_good(sets, split, cid) for it in r["items"]]
         if items:
             out[cid] = fluency_scores([[{"role": "user", "content": it["prompt"]}] for it in items],
                                       [it["reply"] for it in items], p, scorer=scorer)["figures"]["mean_logprob"]
@@ -142,9 +165,11 @@ def evaluate_labelled(params_by_character: Mapping, cards: Mapping[str, Mapping]
     facts = {cid: card_facts(c, c["name"]) for cid, c in cards.items()}
     others = {cid: [f for o, f in facts.items() if o != cid] for cid in facts}
     refs = good_references(sets, split, params_by_character, scorer) if scorer is not None else {}
+    rel_refs = relevance_references(sets, split, params_by_character, scorer)
     flags = {r["id"]: set_flags(r, params_by_character[r["character_id"]], scorer=scorer,
                                 facts=facts[r["character_id"]], others=others[r["character_id"]],
-                                reference=refs.get(r["character_id"])) for r in rows}
+                                reference=refs.get(r["character_id"]),
+                                relevance_reference=rel_refs.get(r["character_id"])) for r in rows}
     probes = load_probes()
     psplit = split_of(probes, key=lambda r: r["character_id"], ident=lambda r: r["question"] + r["character_id"])
     prows = [r for r in probes if part == "all" or psplit[r["question"] + r["character_id"]] == part]

@@ -119,6 +119,17 @@ def _below_reference(gate: str, now: Mapping, p) -> str | None:
     return None
 
 
+def _below_base(gate: str, now: Mapping, base: Mapping | None, p) -> str | None:
+    """A grounded share under relevance.min_share_of_base of the base's on the same prompts."""
+    share = p.evaluate.relevance.min_share_of_base
+    if gate != "relevance" or share is None or base is None:
+        return None
+    if now["grounded_share"] < share * base["grounded_share"]:
+        return (f"grounded share {now['grounded_share']:.2f} < {share:g} x the base's {base['grounded_share']:.2f} "
+                f"on the same prompts")
+    return None
+
+
 def _regression(gate: str, now: Mapping, before: Mapping | None, p) -> str | None:
     if before is None:
         return None
@@ -143,7 +154,8 @@ def quality_gates(quality: Mapping[str, Mapping], p) -> list[dict]:
         reasons = list(a[g]["reasons"])
         if g == "diversity" and "diversity" in base:  # judged against the base's figures (DiversityParams)
             reasons = diversity_reasons(fig, p.evaluate.diversity, base["diversity"]["figures"])
-        for drop in (_regression(g, fig, prev.get(g, {}).get("figures"), p), _below_reference(g, fig, p)):
+        for drop in (_regression(g, fig, prev.get(g, {}).get("figures"), p), _below_reference(g, fig, p),
+                     _below_base(g, fig, base.get(g, {}).get("figures"), p)):
             if drop:
                 reasons.append(drop)
         compared = {who: _headline(g, q[g]["figures"], p)[0] if g in q else None
