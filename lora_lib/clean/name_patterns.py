@@ -65,7 +65,7 @@ _BEFORE = (r"이름(?:은|이|는|을)?|(?:성함|존함|성명|본명|실명)(?
            # an office title right before a name: "점장 김경호", "담임 표정란 쌤"
            r"(?<![가-힣])(?:점장|팀장|과장|대리|부장|차장|사장|실장|주임|담임|반장|매니저|원장|대표|집사|권사|시어머니|시아버지|장모|장인)(?:님)?(?=\s)")
 _OFFICE = (r"계장|대표|여사|집사|권사|장로|목사|전도사|점장|총무|상무|전무|감독|코치|약사|병장|상병|일병|이병|하사|중사|소위|중위|대위|"
-           r"경위|경장|순경|기자|피디|셰프|조교|박사")
+           r"경위|경장|순경|기자|피디|셰프|조교|박사|상담사|트레이너|세무사|회계사|노무사|설계사")
 _TITLES = (rf"{_OFFICE}|씨|님|선배|후배|과장|대리|팀장|부장|차장|사장|실장|주임|사원|교수|선생|쌤|샘|원장|국장|본부장|이사|담당|매니저|기사님|"
            r"작가님|형|오빠|언니|누나|이모|삼촌|고모|할머니|할아버지|선수님|변호사|의사|간호사|원장님|대표|회장|소장|반장|"
            r"동기|친구|학생|어머님|아버님|어머니|아버지")
@@ -96,9 +96,10 @@ _NAME_AT = re.compile(r"\s{0,2}[:：]?\s{0,2}['\"‘’“”「『(]?(?P<v>[가
                             r"입니다|이래|래|로|으로|이에게|에게|이었|였|이였|임|$|[\s,.!?~:)'\"‘’“”」』])")
 _BEFORE_TITLE = re.compile(rf"(?<![가-힣])(?P<v>[가-힣]{{2,4}})\s?(?:{_TITLES})(?:님)?(?:이|가|은|는|께서|한테|에게|이랑|랑|도|의|,|\s|$|[!?.~])")
 # "박 대리", "김 과장님": a bare surname with a title names a person. "이 선배" also reads "this senior",
-# so 이 counts only with the office titles; 온/간/갈 before a title are verb forms ("새로 온 과장님").
+# so 이 counts only with the office titles; 온/간/갈 before a title are verb forms ("새로 온 과장님"), and 나/저 the
+# speaker ("나 세무사 됐어").
 _SURNAME_TITLE = re.compile(
-    rf"(?<![가-힣])(?![온간갈]\s)(?P<v>{_S2}|[{SURNAMES_1}])\s(?:(?<=이\s)(?:과장|대리|팀장|부장|차장|실장|주임|교수|씨|계장|여사|집사|권사|장로|"
+    rf"(?<![가-힣])(?![온간갈나저]\s)(?P<v>{_S2}|[{SURNAMES_1}])\s(?:(?<=이\s)(?:과장|대리|팀장|부장|차장|실장|주임|교수|씨|계장|여사|집사|권사|장로|"
     r"목사|점장|상무|전무|원장|회장|관장|간사)|(?<!이\s)(?:선배|후배|과장|대리|팀장|부장|차장|실장|주임|사원|교수|선생|쌤|원장|사장|기사|국장|본부장|"
     rf"매니저|씨|도령|회장|관장|간사|진사|서방|생원|{_OFFICE}))(?:님)?"
     r"(?=[^가-힣]|$|이|가|은|는|도|한테|께|랑|의|에게|라고|라는|님|임|이었|였|래)")
@@ -216,4 +217,11 @@ _WESTERN_NAME = re.compile(rf"(?<![A-Za-z])(?P<v>(?:{_WESTERN_GIVEN})\s(?:{_ROM_
 # "하늘이 오빠가 군대 갔어": a given name, the friendly 이 and a kinship title, opening a sentence.
 _KIN_OPENING = re.compile(r"(?:^|(?<=[.!?~ㅋㅎㅠ]\s))(?P<v>[가-힣][각-힣])이\s?(?:오빠|언니|누나|형)(?:가|이|는|은|한테|랑|네|도)?(?![가-힣])")
 # A surname with 씨 written together: "김씨 아저씨", "박씨네" (피씨 is a PC, so 피 is left out here).
+# "박팀장 진짜 싫어", "(편총무)", "윤실장": a surname written onto an office title. Not 이/부/전/공/노/소/원/여/남,
+# which start words with those titles ("이사장", "부장", "전부장" = former, "여선생님" = a woman teacher), nor the titles that end common words once a
+# syllable is put before them (주차장, 위원장, 연회장, 공사장, 방송국장).
+_JOINED_SURNAMES = "".join(c for c in SURNAMES_1 if c not in "이부전공노소원여남")
+_SURNAME_TITLE_JOINED = re.compile(
+    rf"(?<![가-힣A-Za-z])(?P<v>[{_JOINED_SURNAMES}])(?:팀장|과장|대리|부장|실장|주임|총무|기사님|교수님|집사님|권사님|"
+    r"매니저|트레이너|세무사|상담사|선생님|쌤)(?:님)?(?=[^가-힣]|$|이|가|은|는|한테|께|께서|이랑|랑|도|의|에게|진짜|님)")
 _SURNAME_SSI = re.compile(rf"(?<![가-힣A-Za-z])(?P<v>[{SURNAMES_1.replace('피', '')}])씨(?=[^가-힣]|$|\s|가|는|네|한테|랑|도|의|가게|집|아저씨|아줌마)")

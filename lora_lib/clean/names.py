@@ -83,6 +83,7 @@ from .name_patterns import (
     _STRONG_TITLE,
     _SURNAME_SSI,
     _SURNAME_TITLE,
+    _SURNAME_TITLE_JOINED,
     _TITLE_AFTER,
     _TITLES,
     _WESTERN,
@@ -107,6 +108,7 @@ _LATIN_THEN_HANGUL = re.compile(r"[A-Za-z]\s?[가-힣]")
 def might_name(text: str) -> bool:
     """The cheap pre-check: False means the line cannot hold a name these rules would mask."""
     if _CONTEXT_WORD.search(text) or _SPACED.search(text) or _SURNAME_TITLE.search(text) or _SURNAME_SSI.search(text) \
+            or _SURNAME_TITLE_JOINED.search(text) \
             or (_HAS_LATIN.search(text) and (_LATIN.search(text) or _WESTERN.search(text) or _WESTERN_NAME.search(text))) \
             or _BEFORE_CONTACT.search(text) or _BEFORE_PHONE.search(text) or _NAMED_AS.search(text) \
             or _SPACED_S2.search(text) or ("@" in text and _BEFORE_EMAIL.search(text)) \
@@ -309,7 +311,8 @@ def find_names(text: str, keep: Iterable[str] = (), public_kept: bool = True) ->
         if cands.get((s, e)) in (None, "josa", "poss", "frame", "frame_s"):
             cands[(s, e)] = ("frame", "frame_s", "frame_f")[level] if level or (s, e) not in cands else cands[(s, e)]
     out: list[Span] = []
-    for m in (*_SURNAME_TITLE.finditer(text), *_SURNAME_SSI.finditer(text)):  # "박 대리", "김 과장님", "김씨 아저씨"
+    # "박 대리", "김 과장님", "김씨 아저씨", "박팀장"
+    for m in (*_SURNAME_TITLE.finditer(text), *_SURNAME_SSI.finditer(text), *_SURNAME_TITLE_JOINED.finditer(text)):
         out.append(("NAME", m.start("v"), m.end("v")))
     for m in _SPACED_S2.finditer(text):  # "선우 은정님"; "사공 선배" is a surname and a title
         if all(c in GIVEN for c in m.group("v")[3:]) and m.group("v").replace(" ", "") not in keep \

@@ -5,6 +5,7 @@
 - a platform nickname in quotes or before 님 ("닉네임 '봄바람_31'", "'유리구슬' 님", "블로그 이웃 달콤한하루 님");
 - a Latin-letter name after a title or a role word, or before a person's title ("Dr. Sato Hana", "회사 후배 Mina",
   "Sophie님");
+- a name in initials ("ㅈㅁㄱ이 또 연락옴");
 - a full name after the word for whose name a record holds ("예금주 조말례", "총무 문선희"), names in a roster after
   a colon ("명단: 태현, 준기"), a child's name before 맘/엄마 ("지안맘");
 - addresses the shape rules miss: Latin streets ("12, Hakdong-ro 42-gil"), 동/호 in Korean numerals, a road address
@@ -22,9 +23,12 @@ import re
 
 from . import name_kiwi as _kiwi
 from . import names as _names
+from .name_latin import latin_names
 from .name_patterns import _S2, _TITLES, _WESTERN_GIVEN, SURNAMES_1
+from .public_figures import FICTIONAL
 
 Span = tuple[str, int, int]
+_FICTIONAL = frozenset(FICTIONAL.split())
 
 # A person's own number where they study, work, are treated or are a member; order, booking and tracking
 # numbers are not a person's (they stay).
@@ -87,15 +91,25 @@ _ROAD_UNIT = re.compile(r"(?<![가-힣])(?P<v>[가-힣0-9]{1,12}(?:로|길)\s?\d
                         r"(?:\d{1,4}동\s?)?(?:\d{1,4}호|\d{1,4}-\d{3,4}))(?![0-9])")
 
 
+# A name written as initials ("ㅈㅁㄱ이 또 연락옴", "예금주 ㅂㅈㅎ으로"): they still say who. Not chat shorthand (ㅇㅈㄹ,
+# ㅋㅋㅋ: one letter thrice). A name already half-masked ("조*현", "차○○") stays: the labelled sets 6 and 9 keep it.
+_INITIALS = re.compile(r"(?<![ㄱ-ㅎㅏ-ㅣ가-힣])(?P<v>[ㄱ-ㅎ]{3})(?=(?:이|이가|한테|이랑|랑|씨|님|으로)(?![가-힣])|"
+                       r"(?:이)?\s?(?:누나|언니|오빠|형|선배|후배)(?![가-힣]))")
+_CHAT_INITIALS = frozenset("ㅇㅈㄹ ㄹㅇㅋ ㅇㄱㄹ ㅁㅊㄷ ㅈㄴㄱ ㄱㅇㄷ ㅅㅂㄹ ㄱㅅㄱ ㅎㅇㅌ ㅊㅋㅊ ㅇㅋㅇ ㄴㅇㄱ ㅈㅂㅈ ㄱㄴㄷ".split())
+
+
 # A full name right after the word for whose name a record holds ("예금주 조말례", "총무 문선희", "예약자 윤상혁
-# 으로", "소유자가 안말순이야"): the anchor is strong enough for given names no list knows (말례, 말순).
+# 으로", "소유자가 안말순이야", "환자 손무길 68세", "피의자 라윤기", "신부 계수아"): the anchor is strong enough for
+# given names no list knows (말례, 말순).
 _HOLDER_NAME = re.compile(
-    r"(?:예금주|입금자\s?명?|예약자\s?명?|소유자|수취인|명의자|총무|계약자|신청자|보호자|주문자|세입자|임차인|임대인|집주인)"
+    r"(?:예금주|입금자\s?명?|예약자\s?명?|소유자|수취인|명의자|총무|계약자|신청자|보호자|주문자|세입자|임차인|임대인|집주인|"
+    r"환자|피의자|피고인|피해자|원고|피고|의뢰인|신랑|신부|새신자|구매자|판매자|수강생|입주자|상담사|故)"
     r"(?:은|는|이|가|:|：)?\s{0,2}"
     rf"(?P<v>(?:{_S2})[가-힣]{{1,2}}|[{SURNAMES_1}][가-힣]{{2}})"
     r"(?=\s?(?:으로|로|이야|야|이고|이에요|예요|님|씨|이|가|은|는|의|계좌|통장|앞|$)|[^가-힣]|$)")
-# ... not a word that follows those anchors ("보호자 연락처", "집주인 이메일로", "예금주 어머니 이름")
-_NOT_HOLDER = re.compile(rf"^.(?:{_TITLES})|[야아이가은는을를도]$|^(?:연락처|이메일|어머니|아버지|어머님|아버님|사모님|할머니|할아버|"
+# ... not a word that follows those anchors ("보호자 연락처", "집주인 이메일로", "예금주 어머니 이름"), nor one ending
+# in a particle (아 is not taken for one: after these anchors "계수아", "서아" are given names, not vocatives)
+_NOT_HOLDER = re.compile(rf"^.(?:{_TITLES})|[이가은는을를도에의야]$|^(?:인스타|명단|계정|연락처|이메일|어머니|아버지|어머님|아버님|사모님|할머니|할아버|"
                          r"선생님|회장님|대표님|사장님|본인이|본인은|명의로|성함이|성함은|전화번|주소가|주소는|계좌번|정보가|이름이|이름은)")
 # Names listed after a roster word and a colon ("명단: 태현, 준기", "더치페이: 하율 12,500원 도경 12,500원"):
 # two-syllable words each followed by a comma, an amount or the end.
@@ -149,8 +163,14 @@ def anchored(text: str) -> list[Span]:
         out += [("ADDRESS", m.start("v"), m.end("v")) for m in _KO_UNIT.finditer(text)]
     if any(q in text for q in _Q_OPEN):
         out += [("MESSENGER", m.start("v"), m.end("v")) for m in (*_QUOTED_NICK.finditer(text), *_QUOTED_MEMBER.finditer(text))]
-    out += [("NAME", m.start("v"), m.end("v")) for m in _HOLDER_NAME.finditer(text) if not _NOT_HOLDER.search(m.group("v"))]
+    # a fictional figure is not a record's holder ("피고 홍길동은…": the textbook's example name); an actor's
+    # name is ("입금자명 이도현으로": a private person who shares it)
+    out += [("NAME", m.start("v"), m.end("v")) for m in _HOLDER_NAME.finditer(text)
+            if not _NOT_HOLDER.search(m.group("v")) and m.group("v") not in _FICTIONAL]
     out += [("MESSENGER", m.start("v"), m.end("v")) for m in _NICK_BEFORE_NIM.finditer(text)]
+    if any("ㄱ" <= c <= "ㅎ" for c in text):
+        out += [("NAME", m.start("v"), m.end("v")) for m in _INITIALS.finditer(text)
+                if len(set(m.group("v"))) > 1 and m.group("v") not in _CHAT_INITIALS]
     if "맘" in text or "엄마" in text or "아빠" in text or "어머" in text or "아버" in text:
         for m in _PARENT_OF.finditer(text):
             a, b = m.start("v"), m.end("v")
@@ -175,5 +195,8 @@ def anchored(text: str) -> list[Span]:
         for m in (*_TITLED_LATIN.finditer(text), *_RELATION_LATIN.finditer(text), *_TITLE_AFTER_LATIN.finditer(text),
                   *_GIVEN_LATIN.finditer(text)):
             if m.group("v").split()[0] not in _NOT_LATIN_NAME:
-                out.append(("NAME", m.start("v"), m.end("v")))
+                # a title before the name goes with it ("Mr. Collins": it says who as much as the name does)
+                start = m.start() if m.re is _TITLED_LATIN else m.start("v")
+                out.append(("NAME", start, m.end("v")))
+        out += [("NAME", a, b) for a, b in latin_names(text)]
     return out

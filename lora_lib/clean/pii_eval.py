@@ -33,6 +33,7 @@ Detector = Callable[[str, Sequence[str]], list[Span]]
 DEFAULT_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_ko_chat.jsonl"
 HOLDOUT_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_holdout4_ko.jsonl"
 HOLDOUT10_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_holdout10_ko.jsonl"
+HOLDOUT11_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_holdout11_ko.jsonl"
 HOLDOUT9_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_holdout9_ko.jsonl"
 HOLDOUT8_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_holdout8_ko.jsonl"
 HOLDOUT7_SET = Path(__file__).resolve().parents[2] / "tests" / "data" / "pii_holdout7_ko.jsonl"

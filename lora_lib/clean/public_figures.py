@@ -54,7 +54,8 @@ MORE = """
 PUBLIC_FIGURES_KO = frozenset((HISTORICAL + SPORTS + ENTERTAINMENT + WRITERS + FICTIONAL + MORE).split())
 
 # The same kind of figures as the international press spells them (surname first or last, hyphen or not);
-# compared lower-cased with spaces and hyphens removed: "Son Heung-min", "Heungmin Son".
+# compared lower-cased with spaces and hyphens removed: "Son Heung-min", "Heungmin Son". Then Western public and
+# fictional figures whose given names the Latin-name rule (name_latin.py) would otherwise mask.
 _LATIN = """
 Son Heung-min|Park Ji-sung|Cha Bum-kun|Lee Kang-in|Kim Min-jae|Hwang Hee-chan|Hwang In-beom|Ki Sung-yueng|Kim Yuna|Kim Yu-na|
 Park Tae-hwan|Ryu Hyun-jin|Park Chan-ho|Choo Shin-soo|Lee Seung-yuop|Kim Ha-seong|Lee Jung-hoo|Kim Yeon-koung|Park Se-ri|
@@ -63,7 +64,12 @@ Lee Byung-hun|Jun Ji-hyun|Bae Doona|Youn Yuh-jung|Ma Dong-seok|Gong Yoo|Hyun Bin
 Park Seo-joon|Lee Min-ho|Kim Soo-hyun|Han Kang|Ban Ki-moon|Moon Jae-in|Yoon Suk-yeol|Lee Jae-myung|Park Geun-hye|
 Kim Dae-jung|Roh Moo-hyun|Lee Myung-bak|Syngman Rhee|Park Chung-hee|Kim Jong-un|Kim Jong-il|Kim Il-sung|Lee Soon-shin|
 Yi Sun-sin|Kim Koo|Ahn Jung-geun|Yu Gwan-sun|Kim Tae-hyung|Jeon Jung-kook|Park Ji-min|Kim Nam-joon|Min Yoon-gi|Jung Ho-seok|
-Kim Seok-jin|Kim Ji-soo|Jennie Kim|Lalisa Manoban|Roseanne Park|Lee Ji-eun|Kwon Ji-yong|Cha Eun-woo|Kang Daniel
+Kim Seok-jin|Kim Ji-soo|Jennie Kim|Lalisa Manoban|Roseanne Park|Lee Ji-eun|Kwon Ji-yong|Cha Eun-woo|Kang Daniel|
+Taylor Swift|Harry Potter|Hermione Granger|Tom Cruise|Tom Holland|Tom Hanks|Elon Musk|Steve Jobs|Bill Gates|
+Michael Jackson|Justin Bieber|Ariana Grande|Billie Eilish|Olivia Rodrigo|Lionel Messi|Cristiano Ronaldo|Sherlock Holmes|
+Mickey Mouse|Donald Trump|Joe Biden|Barack Obama|Leonardo DiCaprio|Emma Watson|Emma Stone|Daniel Radcliffe|
+Albert Einstein|Isaac Newton|William Shakespeare|Walt Disney|Mark Zuckerberg|Bruno Mars|Ed Sheeran|Lady Gaga|
+Jennifer Lawrence|Scarlett Johansson|Robert Downey|Chris Evans|Tony Stark|Peter Parker|Bruce Wayne|Elsa
 """
 PUBLIC_FIGURES_LATIN = frozenset(
     form for name in _LATIN.replace("\n", "").split("|") if name.strip()
