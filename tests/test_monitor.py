@@ -649,3 +649,32 @@ def test_a_latency_alert_rolls_back_only_the_version_that_is_slower_than_the_oth
     d = rollback_decisions([*mark_latency_blame(check_alerts(m, THRESHOLDS), m, THRESHOLDS), leak], {"yuna": route},
                            audit, now=T0 + timedelta(minutes=5), cooldown_s=600, fresh_s=3600)
     assert [x["action"] for x in d if x["adapter_version"] == "v2"] == ["rollback"]
+
+
+@pytest.mark.slow
+def test_closed_loop_offtopic_trains_on_replies_dealt_to_other_prompts(demo_store):
+    """--bad offtopic: the bad version is trained on its own dataset version, the clean conversations with their
+    replies dealt out to other prompts; the users judge topic (no monitor signal does). Detection only here."""
+    from lora_lib.closed_loop import closed_loop_demo
+    from lora_lib.dataset import load_version
+
+    from .conftest import ROOT
+
+    res = closed_loop_demo(demo_store, "nabi", params_dir=ROOT / "params", run_id="loop-offtopic", bad="offtopic",
+                           overrides={"tracking": "none", "train.max_steps": 2, "evaluate.n_prompts": 4,
+                                      "evaluate.max_new_tokens": 12, "monitor.max_violation_rate": 1.0,
+                                      "monitor.max_latency_p95_ms": 1e9},
+                           max_requests=40, check_every=10, retrain=False, log=lambda *_: None)
+    bad_ds, good_ds = res["bad"]["dataset_version"], res["stable"]["dataset_version"]
+    assert res["bad_kind"] == "offtopic" and bad_ds != good_ds
+    pairs = {}
+    for version in (good_ds, bad_ds):
+        train, evals, _ = load_version(demo_store, "nabi", version)
+        pairs[version] = [(m["content"], n["content"]) for r in train + evals
+                          for m, n in zip(r["messages"], r["messages"][1:], strict=False)
+                          if m["role"] == "user" and n["role"] == "assistant"]
+    good, bad = set(pairs[good_ds]), set(pairs[bad_ds])
+    assert {a for _, a in bad} <= {a for _, a in pairs[good_ds]}  # the same replies ...
+    assert len(good & bad) < 0.1 * len(bad)  # ... to other prompts
+    assert res["new_version"]["skipped"].startswith("retrain=False")
+    assert any(k == "fault:off topic" for c in res["reactions"].values() for k in c)
