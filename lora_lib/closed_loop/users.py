@@ -47,7 +47,7 @@ def _opening(text: str) -> str:
 
 
 class Reader:
-    """What a user who knows the character finds wrong in a reply: off voice, broken, generic."""
+    """What a user who knows the character finds wrong in a reply: off voice, broken, generic, off topic."""
 
     def __init__(self, clean_lines: Sequence[str], other_lines: Sequence[str] = (), min_ending_share: float = 0.1,
                  exchanges: Sequence[tuple[str, str]] = (), common_share: float = 0.05):
