@@ -170,3 +170,15 @@ def test_closed_loop_counts_stock_lines_and_signal_failures_as_bad_replies():
                rec("bad", "다른 말이다멍", "밥", style=False), rec("bad", "또 다른 말", "잠", fluency=False),
                rec("bad", "세 번째 말이다멍", "비", gates={**ok, "meta_leak": False}), rec("bad", "네 번째다멍", "눈")]
     assert _bad_replies(records, "bad") == [3, 4, 5, 6]
+
+
+def test_the_closed_loop_command_offers_every_bad_kind():
+    """`lora demo closed-loop --bad` spells BAD_KINDS out (importing it would load the config models for every
+    command): the two lists must stay the same."""
+    from lora_lib.cli import build_parser
+    from lora_lib.closed_loop.story import BAD_KINDS
+
+    demo = next(a for a in build_parser()._subparsers._group_actions[0].choices["demo"]._actions
+                if getattr(a, "choices", None) and "closed-loop" in a.choices)
+    bad = next(a for a in demo.choices["closed-loop"]._actions if "--bad" in a.option_strings)
+    assert list(bad.choices) == list(BAD_KINDS)
